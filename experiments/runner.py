@@ -1,0 +1,203 @@
+"""Runs an ExperimentSpec on Ray: prepare everything that can fail, then start Ray and fit.
+
+`prepare` loads the data, plans the strategy and resolves the storage path without starting
+Ray or writing anything, so bad input fails before a single trial exists. `run` connects to
+(or starts) Ray, builds the Tuner and returns an `Outcome` the script prints.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from experiments.errors import SpecError
+from experiments.progress import Progress, ProgressCallback
+from experiments.spec import ExperimentSpec
+from experiments.strategies import Budget, Plan, plan_strategy
+from searchspaces import SpaceError
+from trainables import Dataset, DataError, RunSettings, load_dataset
+
+SPEC_FILE = "tunelab_experiment.yaml"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a run needs, checked: the spec, its data, its Ray pieces and where results go."""
+
+    spec: ExperimentSpec
+    data: Dataset
+    plan: Plan
+    storage: str          # absolute path or URI
+    name: str             # folder under storage
+    resume: bool
+
+    @property
+    def path(self) -> str:
+        return f"{self.storage.rstrip('/')}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an experiment produced, for the script to print."""
+
+    path: str
+    trials: int
+    errored: int
+    best_trial: str | None
+    best_value: float | None
+    best_config: dict[str, Any] | None
+    wall_seconds: float
+
+
+def resolve_storage(storage: str) -> str:
+    """An absolute path or a URI: Ray rejects relative storage paths."""
+    if "://" in storage:
+        return storage
+    path = Path(storage).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise SpecError(f"storage: {path} is not a writable directory (nearest existing: {existing})")
+    return str(path)
+
+
+def prepare(
+    spec: ExperimentSpec, *, storage: str | None = None, name: str | None = None, resume: bool = False
+) -> Prepared:
+    """Validates everything that does not need Ray; raises SpecError, SpaceError or DataError."""
+    root = resolve_storage(storage or spec.storage)
+    try:
+        plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options,
+                             Budget(spec.metric, spec.mode, spec.epochs))
+    except SpaceError as error:
+        raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
+    data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+    if resume:
+        folder = name or _latest_run(root, spec.name)
+    else:
+        folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        if "://" not in root and (Path(root) / folder).exists():
+            raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
+    return Prepared(spec, data, plan, root, folder, resume)
+
+
+def _latest_run(root: str, experiment: str) -> str:
+    if "://" in root:
+        raise SpecError("--resume with a URI storage needs --name (the experiment folder to continue)")
+    candidates = [Path(root) / experiment, *Path(root).glob(f"{experiment}-*")]
+    runs = [p for p in candidates if (p / SPEC_FILE).exists()]
+    if not runs:
+        raise SpecError(f"--resume: no earlier run of {experiment!r} under {root}")
+    return max(runs, key=lambda p: p.stat().st_mtime).name
+
+
+def run(
+    prepared: Prepared, *, address: str | None = None, on_progress: Callable[[Progress], None] | None = None
+) -> Outcome:
+    """Starts or joins Ray, runs (or resumes) the experiment, and summarises the best trial."""
+    import ray
+    from ray import tune
+
+    spec, started = prepared.spec, time.monotonic()
+    # Checkpointing every epoch forces frequent state snapshots; cheap here, so don't warn.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+        )
+    try:
+        trainable = _trainable(prepared)
+        callbacks = [ProgressCallback(spec.metric, spec.mode, prepared.plan.num_samples, on_progress)]
+        if prepared.resume:
+            if not tune.Tuner.can_restore(prepared.path):
+                raise SpecError(f"--resume: {prepared.path} holds no experiment Ray can restore")
+            tuner = tune.Tuner.restore(prepared.path, trainable=trainable, resume_errored=True)
+        else:
+            _write_spec(prepared)
+            tuner = tune.Tuner(
+                trainable,
+                param_space={},
+                tune_config=tune.TuneConfig(
+                    metric=spec.metric,
+                    mode=spec.mode,
+                    search_alg=prepared.plan.searcher,
+                    scheduler=prepared.plan.scheduler,
+                    num_samples=prepared.plan.num_samples,
+                    max_concurrent_trials=spec.max_concurrent_trials or None,
+                    reuse_actors=True,
+                    trial_dirname_creator=_trial_dirname,
+                ),
+                run_config=tune.RunConfig(
+                    name=prepared.name,
+                    storage_path=prepared.storage,
+                    callbacks=callbacks,
+                    failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                    verbose=0,
+                ),
+            )
+        results = tuner.fit()
+    finally:
+        if owns_ray:
+            ray.shutdown()
+    return _outcome(prepared, results, time.monotonic() - started)
+
+
+def _trainable(prepared: Prepared):
+    from ray import tune
+
+    from trainables import train
+
+    spec = prepared.spec
+    settings = RunSettings(
+        model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
+        gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every,
+    )
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _write_spec(prepared: Prepared) -> None:
+    """Keeps the YAML as run beside Ray's files, so analysis knows the metric, mode and strategy."""
+    import pyarrow.fs
+
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(prepared.path if "://" in prepared.path
+                                                      else Path(prepared.path).as_uri())
+    filesystem.create_dir(root, recursive=True)
+    with filesystem.open_output_stream(f"{root}/{SPEC_FILE}") as stream:
+        stream.write(yaml.safe_dump(dict(prepared.spec.source), sort_keys=False).encode())
+
+
+def _outcome(prepared: Prepared, results: Any, wall: float) -> Outcome:
+    spec, best = prepared.spec, None
+    for result in results:
+        frame = result.metrics_dataframe
+        if frame is None or spec.metric not in frame or frame[spec.metric].dropna().empty:
+            continue
+        column = frame[spec.metric].dropna()
+        value = float(column.max() if spec.mode == "max" else column.min())
+        if best is None or (value > best[0] if spec.mode == "max" else value < best[0]):
+            best = (value, result)
+    errored = sum(1 for result in results if result.error is not None)
+    if best is None:
+        return Outcome(prepared.path, len(results), errored, None, None, None, wall)
+    value, result = best
+    return Outcome(
+        prepared.path, len(results), errored, Path(result.path).name, value if math.isfinite(value) else None,
+        dict(result.config), wall,
+    )

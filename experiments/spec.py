@@ -1,0 +1,232 @@
+"""ExperimentSpec: an experiment YAML, validated into an immutable object before Ray starts.
+
+Every mistake becomes one SpecError line that names the key path (`strategy.num_samples`),
+what was found and what is allowed, with a did-you-mean for misspelt keys.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from experiments.errors import SpecError
+from searchspaces import Space, SpaceError, fix_params, load_space
+from searchspaces.inline import did_you_mean
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one trial reserves on a node; fractional GPUs let several trials share one card."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """Which strategy searches the space, and its options (validated by the strategy registry)."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One tuning experiment, as the YAML declares it."""
+
+    name: str                  # experiment name; results go to STORAGE/NAME-TIMESTAMP
+    trainable: str             # model family (mlp, cnn) or package.module:function
+    data: str                  # dataset: digits, mnist, fashion_mnist, npz:PATH, csv:PATH
+    space: Space               # resolved search space, after `fix`
+    metric: str = "val_accuracy"  # what the strategy optimizes (any metric the trainable reports)
+    mode: str = "max"          # max or min
+    strategy: StrategySpec = field(default_factory=lambda: StrategySpec("random"))
+    resources: Resources = field(default_factory=Resources)
+    max_concurrent_trials: int = 0  # 0: as many as the cluster fits
+    epochs: int = 10           # training epochs per trial (the maximum budget for schedulers)
+    batch_size: int = 32       # default batch size; a `batch_size` hyperparameter overrides it
+    validation_fraction: float = 0.2  # held out from data sets without their own validation split
+    storage: str = "~/tunelab_results"  # local directory or URI (s3://, gs://) for results
+    max_failures: int = 2      # retries of a failing trial, each from its last checkpoint
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
+    seed: int = 0              # seeds data splits and weight initialisation
+    description: str = ""      # free text shown in reports
+    source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML as given
+
+
+_TOP_KEYS = (
+    "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
+    "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction",
+    "storage", "max_failures", "checkpoint_every", "seed",
+)
+_REQUIRED = ("name", "trainable", "data", "space")
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
+    """Reads a YAML file, applies `key.path=value` overrides, validates."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: experiment file does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: must be a mapping of experiment keys, got {type(raw).__name__}")
+    for override in overrides:
+        apply_override(raw, override)
+    return spec_from_dict(raw)
+
+
+def apply_override(raw: dict, override: str) -> None:
+    """`strategy.num_samples=20` sets one key of the raw YAML (value parsed as YAML)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise SpecError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. strategy.num_samples=20")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SpecError(f"--set {override!r}: value is not valid YAML") from None
+    parts = key.split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif isinstance(child, str) and depth == 0 and part == "strategy":
+            child = node[part] = {"name": child}  # `strategy: random` is short for {name: random}
+        if not isinstance(child, dict):
+            raise SpecError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
+def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
+    """Validates a parsed experiment mapping; raises SpecError on the first problem."""
+    _reject_unknown(raw, _TOP_KEYS, "")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise SpecError(f"{key}: missing; an experiment needs {', '.join(_REQUIRED)}")
+    try:
+        space = load_space(raw["space"], "space")
+        fix = raw.get("fix") or {}
+        if not isinstance(fix, Mapping):
+            raise SpecError(f"fix: must map parameter names to values, got {fix!r}")
+        space = fix_params(space, fix, "fix") if fix else space
+    except SpaceError as error:
+        raise SpecError(str(error)) from None
+    mode = _get(raw, "mode", str, "max")
+    if mode not in ("max", "min"):
+        raise SpecError(f"mode: {mode!r} is not allowed; use max or min")
+    return ExperimentSpec(
+        name=_name(raw),
+        description=_get(raw, "description", str, ""),
+        trainable=_nonempty(raw, "trainable"),
+        data=_nonempty(raw, "data"),
+        space=space,
+        metric=_nonempty(raw, "metric", "val_accuracy"),
+        mode=mode,
+        strategy=_strategy(raw.get("strategy", "random")),
+        resources=_resources(raw.get("resources") or {}),
+        max_concurrent_trials=_int(raw, "max_concurrent_trials", 0, minimum=0),
+        epochs=_int(raw, "epochs", 10, minimum=1),
+        batch_size=_int(raw, "batch_size", 32, minimum=1),
+        validation_fraction=_fraction(raw),
+        storage=_nonempty(raw, "storage", "~/tunelab_results"),
+        max_failures=_int(raw, "max_failures", 2, minimum=0),
+        checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
+        seed=_int(raw, "seed", 0, minimum=0),
+        source=copy.deepcopy(dict(raw)),
+    )
+
+
+def _reject_unknown(raw: Mapping[str, Any], allowed: Sequence[str], prefix: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(
+                f"{prefix}{key}: unknown key; allowed: {', '.join(allowed)}{did_you_mean(key, allowed)}"
+            )
+
+
+def _type_name(kind: type | tuple) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _get(raw: Mapping[str, Any], key: str, kind: type | tuple, default: Any, where: str = "") -> Any:
+    value = raw.get(key, default)
+    if value is None:
+        value = default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        if not (float in kinds and isinstance(value, int) and not isinstance(value, bool)):
+            raise SpecError(f"{where}{key}: expected {_type_name(kind)}, got {value!r}")
+    return value
+
+
+def _nonempty(raw: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = _get(raw, key, str, default)
+    if not value.strip():
+        raise SpecError(f"{key}: must not be empty")
+    return value
+
+
+def _name(raw: Mapping[str, Any]) -> str:
+    name = _nonempty(raw, "name")
+    if not all(c.isalnum() or c in "-_." for c in name):
+        raise SpecError(f"name: {name!r} may only hold letters, digits, '-', '_' and '.' (it names a folder)")
+    return name
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int, where: str = "") -> int:
+    value = _get(raw, key, int, default, where)
+    if value < minimum:
+        raise SpecError(f"{where}{key}: must be >= {minimum}, got {value}")
+    return value
+
+
+def _fraction(raw: Mapping[str, Any]) -> float:
+    value = _get(raw, "validation_fraction", float, 0.2)
+    if not 0 < value < 1:
+        raise SpecError(f"validation_fraction: must be between 0 and 1 (exclusive), got {value}")
+    return float(value)
+
+
+def _strategy(raw: Any) -> StrategySpec:
+    from experiments.strategies import STRATEGIES, check_options
+
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"strategy: expected a name or a mapping with a name, got {raw!r}")
+    name = raw.get("name")
+    if name not in STRATEGIES:
+        raise SpecError(
+            f"strategy.name: {name!r} is not a strategy; allowed: {', '.join(STRATEGIES)}"
+            + (did_you_mean(name, STRATEGIES) if isinstance(name, str) else "")
+        )
+    options = {key: value for key, value in raw.items() if key != "name"}
+    return StrategySpec(name, check_options(name, options))
+
+
+def _resources(raw: Any) -> Resources:
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"resources: expected a mapping like {{cpu: 1, gpu: 0.5}}, got {raw!r}")
+    _reject_unknown(raw, ("cpu", "gpu"), "resources.")
+    cpu = _get(raw, "cpu", float, 1.0, "resources.")
+    gpu = _get(raw, "gpu", float, 0.0, "resources.")
+    if not math.isfinite(cpu) or cpu <= 0:
+        raise SpecError(f"resources.cpu: must be > 0, got {cpu}")
+    if not math.isfinite(gpu) or gpu < 0:
+        raise SpecError(f"resources.gpu: must be >= 0, got {gpu}")
+    if gpu > 1 and not float(gpu).is_integer():
+        raise SpecError(f"resources.gpu: above 1 it must be a whole number of GPUs, got {gpu}")
+    return Resources(cpu=float(cpu), gpu=float(gpu))

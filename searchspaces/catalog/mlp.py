@@ -1,0 +1,17 @@
+"""Multilayer perceptron: depth, width of each layer, activation, plus every learning hyperparameter."""
+from __future__ import annotations
+
+from searchspaces.catalog.common import LEARNING
+from searchspaces.params import Choice, Int
+from searchspaces.space import Space, per_layer
+
+MAX_LAYERS = 3
+
+SPACE = Space(
+    {
+        "num_layers": Int(1, MAX_LAYERS),
+        **per_layer(Int(16, 256, log=True, grid=[32, 128]), count="num_layers", max_count=MAX_LAYERS, prefix="units"),
+        "activation": Choice(["relu", "tanh", "elu", "gelu"]),
+        **LEARNING,
+    }
+)

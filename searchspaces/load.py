@@ -1,0 +1,82 @@
+"""Resolves the `space:` of an experiment: a catalog name, a module exporting SPACE, or inline YAML."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any, Mapping
+
+from searchspaces.catalog import CATALOG
+from searchspaces.inline import did_you_mean, space_from_dict
+from searchspaces.params import Fixed, OneOf, SpaceError
+from searchspaces.space import Space
+
+
+def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
+    """`cnn`, `mypackage.spaces`, `path/to/spaces.py` or an inline mapping -> Space."""
+    if isinstance(ref, Mapping):
+        return space_from_dict(ref, where)
+    if not isinstance(ref, str) or not ref:
+        raise SpaceError(f"{where}: must be a catalog name ({', '.join(CATALOG)}), a module or an inline mapping")
+    if ref in CATALOG:
+        return _space_of(importlib.import_module(f"searchspaces.catalog.{ref}"), ref, where)
+    if ref.endswith(".py"):
+        path = Path(ref)
+        if not path.is_file():
+            raise SpaceError(f"{where}: file {ref} does not exist")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return _space_of(module, ref, where)
+    if "." not in ref:
+        raise SpaceError(
+            f"{where}: {ref!r} is not a catalog space ({', '.join(CATALOG)}){did_you_mean(ref, CATALOG)}; "
+            "a module path (pkg.module) or a .py file also works"
+        )
+    try:
+        module = importlib.import_module(ref)
+    except ImportError as error:
+        raise SpaceError(f"{where}: cannot import module {ref!r}: {error}") from None
+    return _space_of(module, ref, where)
+
+
+def _space_of(module: Any, ref: str, where: str) -> Space:
+    space = getattr(module, "SPACE", None)
+    if not isinstance(space, Space):
+        raise SpaceError(f"{where}: {ref} must export SPACE, a searchspaces.Space")
+    return space
+
+
+def fix_params(space: Space, values: Mapping[str, Any], where: str = "fix") -> Space:
+    """The same space with some parameters pinned: a smaller grid, or a baseline to tweak around.
+
+    Parameters that can no longer become active (momentum once optimizer is pinned to adam)
+    are dropped, so a grid does not carry them.
+    """
+    for name, value in values.items():
+        if name not in space:
+            raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
+        if not space[name].contains(value):
+            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
+    params: dict[str, Any] = {}
+    for name, param in space.items():
+        if not all(_can_hold(params.get(parent), rule) for parent, rule in param.conditions):
+            continue
+        # A pinned parent narrows `optimizer in sgd, rmsprop` to `optimizer = sgd`.
+        when = {
+            parent: OneOf((params[parent].value,)) if isinstance(params[parent], Fixed) and isinstance(rule, OneOf)
+            else rule
+            for parent, rule in param.conditions
+        }
+        if name in values:
+            params[name] = Fixed(values[name], when=when)
+        else:
+            params[name] = dataclasses.replace(param, when=when) if param.conditions else param
+    return Space(params)
+
+
+def _can_hold(parent: Any, rule: Any) -> bool:
+    if parent is None:
+        return False
+    return not isinstance(parent, Fixed) or rule.holds(parent.value)

@@ -1,0 +1,101 @@
+"""Real Ray runs on digits: the trials, their configs and per-epoch metrics land on disk."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments.runner import SPEC_FILE, prepare, run
+from experiments.spec import spec_from_dict
+from experiments.errors import SpecError
+
+SPACE = {
+    "optimizer": {"type": "choice", "values": ["adam", "sgd"]},
+    "momentum": {"type": "float", "low": 0.0, "high": 0.9, "grid": [0.0, 0.9], "when": {"optimizer": "sgd"}},
+    "units_1": {"type": "int", "low": 8, "high": 32, "log": True},
+    "num_layers": 1,
+}
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def experiment(tmp_path: Path, strategy: dict, **extra) -> dict:
+    return {
+        "name": "t", "trainable": "mlp", "data": "digits", "space": SPACE, "strategy": strategy,
+        "epochs": 2, "batch_size": 128, "storage": str(tmp_path), "max_concurrent_trials": 2, **extra,
+    }
+
+
+def trials_on_disk(path: str) -> list[tuple[dict, list[dict]]]:
+    found = []
+    for params in sorted(Path(path).glob("trial_*/params.json")):
+        reports = [json.loads(line) for line in (params.parent / "result.json").read_text().splitlines()]
+        found.append((json.loads(params.read_text()), reports))
+    return found
+
+
+def assert_epochs_reported(reports: list[dict], epochs: int) -> None:
+    assert [r["epoch"] for r in reports] == list(range(1, epochs + 1))
+    for report in reports:
+        for metric in METRICS:
+            assert isinstance(report[metric], float)
+
+
+def test_grid_runs_exactly_the_enumerated_configurations(tmp_path, ray_session):
+    spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
+    prepared = prepare(spec)
+    expected = spec.space.grid()
+    assert len(expected) == 3  # adam; sgd with momentum 0.0 and 0.9
+
+    outcome = run(prepared)
+
+    on_disk = trials_on_disk(outcome.path)
+    assert sorted(json.dumps(c, sort_keys=True) for c, _ in on_disk) == sorted(
+        json.dumps(c, sort_keys=True) for c in expected
+    )
+    for config, reports in on_disk:
+        assert ("momentum" in config) == (config["optimizer"] == "sgd")
+        assert_epochs_reported(reports, 2)
+    assert (Path(outcome.path) / SPEC_FILE).exists()
+    assert outcome.trials == 3 and outcome.errored == 0
+    assert outcome.best_config in expected and 0 < outcome.best_value <= 1
+
+
+def test_random_is_seeded_and_runs_sampled_configurations(tmp_path, ray_session):
+    spec = spec_from_dict(experiment(tmp_path, {"name": "random", "num_samples": 3, "seed": 7}))
+    outcome = run(prepare(spec))
+
+    on_disk = trials_on_disk(outcome.path)
+    expected = spec.space.sample_many(3, seed=7)
+    assert sorted(json.dumps(c, sort_keys=True) for c, _ in on_disk) == sorted(
+        json.dumps(c, sort_keys=True) for c in expected
+    )
+    for _, reports in on_disk:
+        assert_epochs_reported(reports, 2)
+        assert any(name.startswith("checkpoint_") for name in
+                   (p.name for p in Path(outcome.path).glob("trial_*/*")))
+    assert list(Path(outcome.path).glob("trial_*/events.out.tfevents.*")), "TensorBoard files per trial"
+
+
+def test_resume_of_a_finished_run_trains_nothing_new(tmp_path, ray_session):
+    spec = spec_from_dict(experiment(tmp_path, {"name": "random", "num_samples": 2, "seed": 1}, epochs=1))
+    first = run(prepare(spec))
+    before = trials_on_disk(first.path)
+
+    again = run(prepare(spec, resume=True))
+
+    assert again.path == first.path and again.trials == 2
+    assert trials_on_disk(first.path) == before  # no trial re-ran, no epoch was added
+
+
+def test_existing_name_without_resume_is_refused(tmp_path):
+    (tmp_path / "taken").mkdir()
+    spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
+    with pytest.raises(SpecError, match="already exists; use --resume"):
+        prepare(spec, name="taken")
+
+
+def test_resume_without_an_earlier_run_is_refused(tmp_path):
+    spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
+    with pytest.raises(SpecError, match="no earlier run of 't'"):
+        prepare(spec, resume=True)

@@ -1,0 +1,114 @@
+"""The trainable under a real local Ray Tune: reporting, checkpoints, resume, actor reuse."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from ray import tune
+
+from tests.trainables.helpers import train_failing_once, train_logging_pid
+from trainables import RunSettings, train
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _run_config(tmp_path: Path, **kwargs: object) -> tune.RunConfig:
+    return tune.RunConfig(
+        storage_path=str(tmp_path),
+        name="t",
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        verbose=0,
+        **kwargs,
+    )
+
+
+def _reported(trial_dir: str) -> list[dict]:
+    """Every result the trial wrote to disk, across all of its attempts."""
+    with open(Path(trial_dir) / "result.json") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _saved_state(result: tune.Result) -> tuple[int, int]:
+    """Finished epochs and optimizer steps held by a trial's latest checkpoint."""
+    import keras
+
+    with result.checkpoint.as_directory() as folder:
+        state = json.loads((Path(folder) / "state.json").read_text())
+        model = keras.models.load_model(Path(folder) / "model.keras", compile=True)
+    return state["epoch"], int(model.optimizer.iterations.numpy())
+
+
+def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
+    run = RunSettings(model="mlp", epochs=3, batch_size=64, checkpoint_every=2)
+    tuner = tune.Tuner(
+        tune.with_parameters(train, data=digits, run=run),
+        # Adam's default 1e-3 needs more than 3 epochs of 23 steps to pass 50% on digits.
+        param_space={"num_layers": 1, "units_1": 16, "learning_rate": 0.01},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path),
+    )
+    [result] = tuner.fit()
+
+    assert result.error is None
+    reported = _reported(result.path)
+    assert [r["epoch"] for r in reported] == [1, 2, 3]
+    for r in reported:
+        assert all(isinstance(r[key], float) for key in KERAS_METRICS)
+    assert reported[-1]["val_accuracy"] > 0.5
+    # checkpoint_every=2: a checkpoint after epoch 2 and after the last epoch, not after 1.
+    assert [r["checkpoint_dir_name"] is not None for r in reported] == [False, True, True]
+    assert len(list(Path(result.path).glob("checkpoint_*"))) == 2
+    steps_per_epoch = math.ceil(len(digits.x_train) / 64)
+    assert _saved_state(result) == (3, 3 * steps_per_epoch)
+
+
+def test_failed_trial_resumes_after_its_last_finished_epoch(tmp_path, digits):
+    trainable = tune.with_parameters(
+        train_failing_once,
+        data=digits,
+        run=RunSettings(model="mlp", epochs=4, batch_size=64),
+        marker=str(tmp_path / "failed-once"),
+        fail_after=2,
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"num_layers": 1, "units_1": 16},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path, failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    [result] = tuner.fit()
+
+    assert result.error is None
+    assert (tmp_path / "failed-once").exists()
+    # A restart from zero would have reported 1, 2, 1, 2, 3, 4.
+    assert [r["epoch"] for r in _reported(result.path)] == [1, 2, 3, 4]
+    # The optimizer kept counting from its checkpointed state rather than starting over.
+    steps_per_epoch = math.ceil(len(digits.x_train) / 64)
+    assert _saved_state(result) == (4, 4 * steps_per_epoch)
+
+
+def test_trials_run_one_after_another_in_a_reused_worker(tmp_path, digits):
+    log = tmp_path / "pids"
+    trainable = tune.with_parameters(
+        train_logging_pid,
+        data=digits,
+        run=RunSettings(model="mlp", epochs=1, batch_size=128, cpus=2),
+        log=str(log),
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 2}),
+        param_space={"num_layers": 1, "units_1": tune.grid_search([8, 16])},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=_run_config(tmp_path),
+    )
+    results = tuner.fit()
+
+    assert [r.error for r in results] == [None, None]
+    assert [r.metrics["epoch"] for r in results] == [1, 1]
+    pids = log.read_text().split()
+    assert len(pids) == 2 and pids[0] == pids[1], "the second trial should reuse the worker"

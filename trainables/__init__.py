@@ -1,0 +1,21 @@
+"""What runs inside a Ray trial: data sets, models, compilation, reporting, the trainable.
+
+Importing this package does not import TensorFlow: a Ray worker must configure it first.
+"""
+
+from __future__ import annotations
+
+from trainables.compile import compile_model
+from trainables.data import DataError, Dataset, load_dataset
+from trainables.keras_trainable import RunSettings, train
+from trainables.models import build_model
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "RunSettings",
+    "build_model",
+    "compile_model",
+    "load_dataset",
+    "train",
+]

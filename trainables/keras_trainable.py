@@ -1,0 +1,110 @@
+"""The Ray Tune function trainable: build or resume a Keras model, fit, report every epoch.
+
+Used as `tune.with_resources(tune.with_parameters(train, data=dataset, run=settings), ...)`,
+so the data set travels through Ray's object store once, not once per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trainables import _config
+from trainables.compile import compile_model
+from trainables.data import Dataset
+from trainables.models import FAMILIES, build_model
+from trainables.tf_setup import configure_tensorflow
+
+if TYPE_CHECKING:
+    import keras
+    from ray import tune
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a trial needs besides its hyperparameters; the trainable never sees the YAML."""
+
+    model: str
+    """"mlp", "cnn" or "package.module:function"."""
+    epochs: int
+    """Epochs of a complete trial; schedulers may stop or pause it earlier."""
+    batch_size: int = 32
+    """Used unless the trial's config tunes `batch_size`."""
+    cpus: float = 1
+    """CPUs the trial reserves; also the size of TensorFlow's thread pools."""
+    gpus: float = 0
+    """GPUs the trial reserves (may be fractional); 0 hides every GPU from TensorFlow."""
+    seed: int = 0
+    """Seeds Python, NumPy and TensorFlow, so that a trial is reproducible."""
+    checkpoint_every: int = 1
+    """Checkpoint every k epochs (and after the last); metrics are reported every epoch."""
+
+    def __post_init__(self) -> None:
+        module, _, function = self.model.rpartition(":")
+        if self.model not in FAMILIES and not (module and function):
+            raise ValueError(
+                f"model must be one of {', '.join(FAMILIES)} or 'package.module:function'; "
+                f"got {self.model!r}"
+            )
+        for name in ("epochs", "batch_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        if not self.cpus > 0:
+            raise ValueError(f"cpus must be > 0; got {self.cpus!r}")
+        if not self.gpus >= 0:
+            raise ValueError(f"gpus must be >= 0; got {self.gpus!r}")
+
+
+def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
+    """Train one trial, resuming from its latest checkpoint when Ray hands it one."""
+    configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
+    # Keras loads TensorFlow, which must not happen before the settings above.
+    import keras
+    from ray import tune
+
+    from trainables.reporting import TuneReporter
+
+    keras.backend.clear_session()  # a reused worker process must not carry the last trial's state
+    keras.utils.set_random_seed(run.seed)
+    batch_size = _config.integer(config, "batch_size", run.batch_size)
+
+    restored = _restore(tune.get_checkpoint())
+    if restored is None:
+        model = build_model(config, data.input_shape, data.num_classes, run.model)
+        steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
+        compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=run.epochs)
+        finished_epochs = 0
+    else:
+        model, finished_epochs = restored
+        if finished_epochs >= run.epochs:
+            return
+
+    model.fit(
+        data.x_train,
+        keras.utils.to_categorical(data.y_train, data.num_classes),
+        validation_data=(data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
+        batch_size=batch_size,
+        epochs=run.epochs,
+        initial_epoch=finished_epochs,
+        verbose=0,
+        callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every)],
+    )
+
+
+def _restore(checkpoint: tune.Checkpoint | None) -> tuple[keras.Model, int] | None:
+    """The compiled model (optimizer state included) and finished epochs from a checkpoint."""
+    if checkpoint is None:
+        return None
+    import keras
+
+    from trainables.reporting import MODEL_FILE, STATE_FILE
+
+    with checkpoint.as_directory() as folder:
+        model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=True)
+        with open(Path(folder) / STATE_FILE) as f:
+            finished_epochs = int(json.load(f)["epoch"])
+    return model, finished_epochs

@@ -1,0 +1,49 @@
+"""Keras callback that reports each epoch to Ray Tune with a resumable checkpoint.
+
+Written here because ray.tune.integration.keras does not work with Keras 3. Importing this
+module imports Keras, so the trainable imports it only after configuring TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+from ray import tune
+
+MODEL_FILE = "model.keras"
+STATE_FILE = "state.json"
+
+
+class TuneReporter(keras.callbacks.Callback):
+    """Report `epoch` plus every Keras log each epoch; checkpoint every k epochs and at the end.
+
+    The checkpoint holds the compiled model (optimizer state included) and the number of
+    finished epochs, which is all a paused or failed trial needs to resume where it stopped.
+    """
+
+    def __init__(self, *, total_epochs: int, checkpoint_every: int = 1) -> None:
+        super().__init__()
+        if total_epochs < 1 or checkpoint_every < 1:
+            raise ValueError(
+                f"total_epochs and checkpoint_every must be >= 1; "
+                f"got {total_epochs} and {checkpoint_every}"
+            )
+        self.total_epochs = total_epochs
+        self.checkpoint_every = checkpoint_every
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Keras passes the absolute 0-based epoch, counting from fit's initial_epoch.
+        finished = epoch + 1
+        metrics = {"epoch": finished, **{key: float(value) for key, value in (logs or {}).items()}}
+        if finished % self.checkpoint_every and finished != self.total_epochs:
+            tune.report(metrics)
+            return
+        # report() copies the directory into the trial's storage before it returns.
+        with tempfile.TemporaryDirectory(prefix="tunelab-checkpoint-") as folder:
+            self.model.save(Path(folder) / MODEL_FILE)
+            (Path(folder) / STATE_FILE).write_text(json.dumps({"epoch": finished}))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))

@@ -1,0 +1,43 @@
+"""Per-trial TensorFlow process settings, applied before the trial builds anything.
+
+Ray reuses worker processes (`reuse_actors`), and TensorFlow fixes its thread pools and GPU
+memory policy when its context first initialises, so every setting here tolerates a process
+that an earlier trial with the same resources already initialised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def configure_tensorflow(*, cpus: float, gpus: float) -> None:
+    """Hide GPUs from CPU-only trials, size thread pools to `cpus`, let GPU memory grow.
+
+    Must run before the trial's first TensorFlow op; the GPU hiding only works before
+    TensorFlow first lists devices (Ray no longer hides GPUs from `num_gpus=0` trials).
+    """
+    if gpus == 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import tensorflow as tf
+
+    threads = max(1, int(cpus))
+    try:
+        # Setting the value the context already has is a no-op; only a different value raises.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        logger.warning(
+            "TensorFlow in this worker process already runs %d intra-op threads; "
+            "the trial asked for %d",
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            threads,
+        )
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            # Needed for fractional GPUs: trials sharing a card must not each grab all of it.
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            logger.warning("memory growth could not be enabled on %s: already initialised", gpu)
