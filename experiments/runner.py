@@ -21,6 +21,7 @@ from experiments.errors import SpecError
 from experiments.progress import Progress, ProgressCallback
 from experiments.spec import ExperimentSpec
 from experiments.strategies import Budget, Plan, plan_strategy
+from experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from searchspaces import SpaceError
 from trainables import Dataset, DataError, RunSettings, load_dataset
 
@@ -34,6 +35,7 @@ class Prepared:
     spec: ExperimentSpec
     data: Dataset
     plan: Plan
+    events: TrialEventLog  # scheduler decisions and trial outcomes, written once the run starts
     storage: str          # absolute path or URI
     name: str             # folder under storage
     resume: bool
@@ -73,8 +75,8 @@ def prepare(
     """Validates everything that does not need Ray; raises SpecError, SpaceError or DataError."""
     root = resolve_storage(storage or spec.storage)
     try:
-        plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options,
-                             Budget(spec.metric, spec.mode, spec.epochs))
+        budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every)
+        plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
     data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
@@ -84,7 +86,7 @@ def prepare(
         folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         if "://" not in root and (Path(root) / folder).exists():
             raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
-    return Prepared(spec, data, plan, root, folder, resume)
+    return Prepared(spec, data, plan, budget.events, root, folder, resume)
 
 
 def _latest_run(root: str, experiment: str) -> str:
@@ -118,7 +120,11 @@ def run(
         )
     try:
         trainable = _trainable(prepared)
-        callbacks = [ProgressCallback(spec.metric, spec.mode, prepared.plan.num_samples, on_progress)]
+        prepared.events.attach(prepared.path)
+        callbacks = [
+            ProgressCallback(spec.metric, spec.mode, prepared.plan.num_samples, on_progress),
+            TrialOutcomeCallback(prepared.events),
+        ]
         if prepared.resume:
             if not tune.Tuner.can_restore(prepared.path):
                 raise SpecError(f"--resume: {prepared.path} holds no experiment Ray can restore")

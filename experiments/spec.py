@@ -128,7 +128,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
     return ExperimentSpec(
         name=_name(raw),
         description=_get(raw, "description", str, ""),
-        trainable=_nonempty(raw, "trainable"),
+        trainable=_trainable(raw),
         data=_nonempty(raw, "data"),
         space=space,
         metric=_nonempty(raw, "metric", "val_accuracy"),
@@ -184,6 +184,24 @@ def _name(raw: Mapping[str, Any]) -> str:
     if not all(c.isalnum() or c in "-_." for c in name):
         raise SpecError(f"name: {name!r} may only hold letters, digits, '-', '_' and '.' (it names a folder)")
     return name
+
+
+def _trainable(raw: Mapping[str, Any]) -> str:
+    from trainables.models import FAMILIES, resolve_model_function
+
+    value = _nonempty(raw, "trainable")
+    if value in FAMILIES:
+        return value
+    if ":" not in value:
+        raise SpecError(
+            f"trainable: {value!r} is not a model family ({', '.join(FAMILIES)}){did_you_mean(value, FAMILIES)}; "
+            "or name your own as package.module:function"
+        )
+    try:
+        resolve_model_function(value)
+    except ValueError as error:
+        raise SpecError(f"trainable: {error}") from None
+    return value
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int, where: str = "") -> int:

@@ -6,13 +6,14 @@ counts a user can check with `--dry-run` before anything runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
 from experiments.errors import SpecError
+from experiments.trial_events import TrialEventLog
 from searchspaces import Space
 from searchspaces.inline import did_you_mean
 from searchspaces.ray_adapter import ConfigSequenceSearcher
@@ -31,11 +32,13 @@ class Option:
 
 @dataclass(frozen=True)
 class Budget:
-    """What the experiment gives every strategy: the metric to optimize and epochs per trial."""
+    """What the experiment gives every strategy: the metric, epochs per trial, and where to log."""
 
     metric: str
     mode: str
     epochs: int
+    events: TrialEventLog = field(default_factory=TrialEventLog)  # schedulers record decisions here
+    checkpoint_every: int = 1  # pausing schedulers need a checkpoint at every rung
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,10 @@ def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
             raise SpaceError(f"{where}: file {ref} does not exist")
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:  # the user's file: report it in one line, whatever it raised
+            raise SpaceError(f"{where}: {ref} failed to load: {type(error).__name__}: {error}") from None
         return _space_of(module, ref, where)
     if "." not in ref:
         raise SpaceError(
@@ -62,6 +65,8 @@ def fix_params(space: Space, values: Mapping[str, Any], where: str = "fix") -> S
     params: dict[str, Any] = {}
     for name, param in space.items():
         if not all(_can_hold(params.get(parent), rule) for parent, rule in param.conditions):
+            if name in values:
+                raise SpaceError(f"{where}.{name}: pinned, but its condition can never hold with the other pins")
             continue
         # A pinned parent narrows `optimizer in sgd, rmsprop` to `optimizer = sgd`.
         when = {

@@ -12,7 +12,7 @@ from ray import tune
 from tests.trainables.helpers import train_failing_once, train_logging_pid
 from trainables import RunSettings, train
 
-pytestmark = pytest.mark.usefixtures("local_ray")
+pytestmark = pytest.mark.usefixtures("ray_session")
 
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 

@@ -1,0 +1,65 @@
+"""Why each trial ended: scheduler decisions and trial outcomes, one JSON line per event.
+
+Ray keeps no record of why a scheduler stopped or paused a trial, and its scheduler state is
+not restored on resume; tunelab writes those decisions to `tunelab_trial_events.jsonl` in the
+experiment folder so analysis can say "stopped at epoch 3 by cutoff 0.91" for every trial.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+EVENTS_FILE = "tunelab_trial_events.jsonl"
+
+
+class TrialEventLog:
+    """Appends events to the experiment's events file; a no-op until `attach` names the folder."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"_path": self._path}  # Ray pickles callbacks and schedulers with the Tuner
+
+    def __setstate__(self, state: dict) -> None:
+        self._path = state["_path"]
+        self._lock = threading.Lock()
+
+    def attach(self, experiment_path: str) -> None:
+        """Local folders only: on URI storage the events stay unrecorded rather than slow every step."""
+        if "://" not in experiment_path:
+            self._path = Path(experiment_path) / EVENTS_FILE
+
+    def record(self, trial_id: str, event: str, **details: Any) -> None:
+        """`event` is one of: completed, errored, stopped, paused, resumed."""
+        if self._path is None:
+            return
+        line = json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details}, default=float)
+        with self._lock:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a") as file:
+                file.write(line + "\n")
+
+
+class TrialOutcomeCallback(Callback):
+    """Records each trial's final outcome (completed or errored) with its last epoch."""
+
+    def __init__(self, log: TrialEventLog) -> None:
+        self._log = log
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._log.record(trial.trial_id, "completed", epoch=_last_epoch(trial))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._log.record(trial.trial_id, "errored", epoch=_last_epoch(trial))
+
+
+def _last_epoch(trial: Any) -> int | None:
+    result = trial.last_result or {}
+    return result.get("epoch", result.get("training_iteration"))
