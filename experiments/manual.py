@@ -1,0 +1,201 @@
+"""The course's manual methods, made reproducible: published configurations and one factor at a time.
+
+Both produce a fixed list of labelled configurations. The labels (where a configuration was
+published; which factor a run varies) are written to the trial events file when Ray asks for
+the configuration, so analysis can show them next to each trial.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ray.tune.search import Searcher
+
+from experiments.trial_events import TrialEventLog
+from searchspaces import Config, Fixed, Space, SpaceError
+from searchspaces.inline import did_you_mean
+from searchspaces.ray_adapter import ConfigSequenceSearcher
+
+
+class LabelledSequenceSearcher(ConfigSequenceSearcher):
+    """A ConfigSequenceSearcher that records each configuration's label against its trial."""
+
+    def __init__(self, configs: Sequence[Config], labels: Sequence[Mapping[str, Any]], events: TrialEventLog) -> None:
+        super().__init__(configs)
+        self._labels = [dict(label) for label in labels]
+        self._events = events
+
+    def suggest(self, trial_id: str) -> Config | str:
+        index = self._next
+        config = super().suggest(trial_id)
+        if config != Searcher.FINISHED:
+            self._events.record(trial_id, "suggested", **self._labels[index])
+        return config
+
+    def get_state(self) -> dict:
+        return {**super().get_state(), "labels": self._labels}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self._labels = state["labels"]
+
+
+class ChainedSearcher(Searcher):
+    """Runs `first` to the end, then `then`; results of the first phase also inform the second.
+
+    That is how published configurations run before a search and, for a model-based searcher,
+    seed it (through `add_evaluated_point`, where the searcher supports it).
+    """
+
+    def __init__(self, first: Searcher, then: Searcher, metric: str, mode: str) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self._first, self._then = first, then
+        self._first_done = False
+        self._first_trials: dict[str, Config] = {}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        self._first.set_search_properties(metric, mode, config, **spec)
+        return self._then.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> Config | str | None:
+        if not self._first_done:
+            config = self._first.suggest(trial_id)
+            if config != Searcher.FINISHED:
+                self._first_trials[trial_id] = config
+                return config
+            self._first_done = True
+        return self._then.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id not in self._first_trials:
+            self._then.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        config = self._first_trials.pop(trial_id, None)
+        if config is None:
+            self._then.on_trial_complete(trial_id, result=result, error=error)
+            return
+        self._first.on_trial_complete(trial_id, result=result, error=error)
+        value = (result or {}).get(self.metric)
+        if not error and isinstance(value, (int, float)):
+            try:
+                self._then.add_evaluated_point(config, value)
+            except NotImplementedError:
+                pass  # a searcher that cannot learn from outside results simply starts fresh
+
+    def get_state(self) -> dict:
+        return {
+            "first": self._first.get_state(), "then": self._then.get_state(),
+            "first_done": self._first_done, "first_trials": self._first_trials,
+        }
+
+    def set_state(self, state: dict) -> None:
+        self._first.set_state(state["first"])
+        self._then.set_state(state["then"])
+        self._first_done, self._first_trials = state["first_done"], state["first_trials"]
+
+    def save(self, checkpoint_path: str) -> None:
+        import pickle
+
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.get_state(), file)
+
+    def restore(self, checkpoint_path: str) -> None:
+        import pickle
+
+        with open(checkpoint_path, "rb") as file:
+            self.set_state(pickle.load(file))
+
+
+def published_configs(space: Space, entries: Any, where: str = "strategy.configs") -> tuple[list[Config], list[dict]]:
+    """Validates `[{source: ..., params: {...}}, ...]`; returns configs and their labels.
+
+    A published configuration may leave parameters out (the model's defaults apply) but may
+    not set one whose condition does not hold in it.
+    """
+    if not isinstance(entries, list) or not entries:
+        raise SpaceError(f"{where}: needs a list of {{source: ..., params: {{...}}}} entries")
+    configs, labels = [], []
+    for index, entry in enumerate(entries):
+        path = f"{where}[{index}]"
+        if not isinstance(entry, Mapping) or set(entry) - {"source", "params"} or "params" not in entry:
+            raise SpaceError(f"{path}: expected {{source: 'where it was published', params: {{name: value}}}}")
+        source = entry.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise SpaceError(f"{path}.source: say where this configuration comes from (a paper, a tutorial, ...)")
+        configs.append(_checked_partial(space, entry["params"], f"{path}.params"))
+        labels.append({"source": source})
+    return configs, labels
+
+
+def _checked_partial(space: Space, params: Any, where: str) -> Config:
+    if not isinstance(params, Mapping) or not params:
+        raise SpaceError(f"{where}: must map parameter names to values")
+    for name, value in params.items():
+        if name not in space:
+            raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
+        if not space[name].contains(value):
+            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
+    config: Config = {}
+    for name in space:
+        if name in params:
+            known_parents = all(parent in config for parent, _ in space[name].conditions)
+            if known_parents and not space.is_active(name, config):
+                raise SpaceError(f"{where}.{name}: set, but its condition does not hold in this configuration")
+            config[name] = params[name]
+    return config
+
+
+def one_factor_at_a_time(
+    space: Space, baseline: Any, factors: Sequence[str] | None, where: str = "strategy"
+) -> tuple[list[Config], list[dict]]:
+    """The baseline, then each factor over its grid values with everything else held at the baseline.
+
+    The baseline names a value for every parameter a varied factor can switch on (units_3 when
+    num_layers goes to 3), so each run differs from the baseline in one decision only.
+    """
+    if not isinstance(baseline, Mapping) or not baseline:
+        raise SpaceError(f"{where}.baseline: needs a value for each parameter of the space")
+    for name, value in baseline.items():
+        if name not in space:
+            raise SpaceError(f"{where}.baseline.{name}: not a parameter of the space{did_you_mean(name, space)}")
+        if not space[name].contains(value):
+            raise SpaceError(f"{where}.baseline.{name}: {value!r} is outside {space[name].describe()}")
+    searchable = [name for name, param in space.items() if not isinstance(param, Fixed)]
+    base = _resolve(space, dict(baseline), {}, f"{where}.baseline")
+    if factors is None:  # every parameter the baseline uses
+        factors = [name for name in searchable if name in base]
+    for factor in factors:
+        if factor not in searchable:
+            raise SpaceError(
+                f"{where}.factors: {factor!r} is not a searchable parameter{did_you_mean(factor, searchable)}"
+            )
+    configs, labels = [base], [{"factor": "baseline"}]
+    for factor in factors:
+        if factor not in base:
+            raise SpaceError(f"{where}.factors: {factor} is inactive in the baseline, so varying it changes nothing")
+        try:
+            values = space[factor].grid_values()
+        except SpaceError as error:
+            raise SpaceError(f"{where}.factors: {factor}: {error}") from None
+        for value in values:
+            config = _resolve(space, dict(baseline), {factor: value}, f"{where}.baseline")
+            if config not in configs:
+                configs.append(config)
+                labels.append({"factor": factor, "value": value})
+    return configs, labels
+
+
+def _resolve(space: Space, baseline: dict, change: dict, where: str) -> Config:
+    values = {**baseline, **change}
+    config: Config = {}
+    for name, param in space.items():
+        if not space.is_active(name, config):
+            continue
+        if isinstance(param, Fixed):
+            config[name] = param.value
+        elif name in values:
+            config[name] = values[name]
+        else:
+            trigger = f" (needed when {', '.join(f'{k} = {v!r}' for k, v in change.items())})" if change else ""
+            raise SpaceError(f"{where}.{name}: missing{trigger}; give every parameter a baseline value")
+    return config
