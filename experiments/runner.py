@@ -75,7 +75,8 @@ def prepare(
     """Validates everything that does not need Ray; raises SpecError, SpaceError or DataError."""
     root = resolve_storage(storage or spec.storage)
     try:
-        budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every)
+        budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
+                        spec.max_concurrent_trials)
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None

@@ -10,9 +10,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ray.tune.schedulers import TrialScheduler
-from ray.tune.search import Searcher
+from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
 from experiments.errors import SpecError
+from experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
+from experiments.schedulers import (
+    ExactHyperBandScheduler,
+    RecordingASHAScheduler,
+    SuccessiveHalvingScheduler,
+    hyperband_brackets,
+    hyperband_rungs,
+    refuse_without_checkpoints,
+    successive_halving_epochs,
+    successive_halving_rungs,
+)
 from experiments.trial_events import TrialEventLog
 from searchspaces import Space
 from searchspaces.inline import did_you_mean
@@ -21,13 +33,14 @@ from searchspaces.ray_adapter import ConfigSequenceSearcher
 
 @dataclass(frozen=True)
 class Option:
-    """One strategy option: its type, default and lower bound."""
+    """One strategy option: its type, default, lower bound and, for a closed set, its allowed values."""
 
     name: str
-    kind: type
+    kind: type | tuple[type, ...]
     default: Any
     minimum: float | None = None
     doc: str = ""
+    choices: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class Budget:
     epochs: int
     events: TrialEventLog = field(default_factory=TrialEventLog)  # schedulers record decisions here
     checkpoint_every: int = 1  # pausing schedulers need a checkpoint at every rung
+    max_concurrent_trials: int = 0  # the experiment's limit (0: none); synchronous halving needs none
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class Plan:
     scheduler: TrialScheduler | None
     num_samples: int
     max_epochs: int
+    notes: tuple[str, ...] = ()  # shown by --dry-run, e.g. the Hyperband brackets
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,101 @@ class Strategy:
     when: str
     options: tuple[Option, ...]
     plan: Callable[[Space, Mapping[str, Any], Budget], Plan]
+
+
+@dataclass(frozen=True)
+class SchedulerKind:
+    """An early-stopping scheduler any search strategy can run under (`scheduler:` option)."""
+
+    name: str
+    when: str
+    options: tuple[Option, ...]
+    build: Callable[[Mapping[str, Any], Budget, int], TrialScheduler]
+    pauses: bool  # pausing schedulers resume trials from checkpoints taken at their rungs
+
+
+# --- schedulers -----------------------------------------------------------------------------
+
+
+def _asha(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
+    return RecordingASHAScheduler(
+        max_t=budget.epochs, metric=budget.metric, mode=budget.mode, grace_period=options["grace_period"],
+        reduction_factor=options["reduction_factor"], brackets=options["brackets"], events=budget.events,
+    )
+
+
+def _hyperband(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
+    refuse_without_checkpoints(budget.checkpoint_every, hyperband_rungs(budget.epochs, options["reduction_factor"]),
+                               "hyperband")
+    return ExactHyperBandScheduler(max_t=budget.epochs, metric=budget.metric, mode=budget.mode,
+                                   reduction_factor=options["reduction_factor"], events=budget.events)
+
+
+def _sha(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
+    rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
+    refuse_without_checkpoints(budget.checkpoint_every, rungs, "sha")
+    if 0 < budget.max_concurrent_trials < num_trials:
+        raise SpecError(
+            f"max_concurrent_trials: {budget.max_concurrent_trials} would leave successive halving waiting "
+            f"forever for the rest of its {num_trials} trials; limit concurrency with resources.cpu instead"
+        )
+    return SuccessiveHalvingScheduler(
+        num_trials=num_trials, max_t=budget.epochs, metric=budget.metric, mode=budget.mode,
+        reduction_factor=options["reduction_factor"], min_t=options["min_epochs"], events=budget.events,
+    )
+
+
+_FACTOR = Option("reduction_factor", int, 3, 2, "keep 1/factor of the trials at each rung")
+SCHEDULERS: dict[str, SchedulerKind] = {
+    "asha": SchedulerKind(
+        "asha", "stop poor trials early without waiting for a rung to fill; no checkpoints needed",
+        (Option("grace_period", int, 1, 1, "epochs every trial gets before it can be stopped"), _FACTOR,
+         Option("brackets", int, 1, 1, "number of brackets (different grace periods)")),
+        _asha, pauses=False,
+    ),
+    "hyperband": SchedulerKind(
+        "hyperband", "several successive-halving brackets, from aggressive to patient; pauses and resumes trials",
+        (_FACTOR,), _hyperband, pauses=True,
+    ),
+    "sha": SchedulerKind(
+        "sha", "synchronous successive halving: all trials reach a rung, the best 1/factor continue",
+        (_FACTOR, Option("min_epochs", (int, type(None)), None, 1, "epochs of the first rung (default: max / factor^k)")),
+        _sha, pauses=True,
+    ),
+}
+
+
+def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget) -> Plan:
+    """Attaches the `scheduler:` option of a search strategy, if any."""
+    chosen = options.get("scheduler")
+    if chosen is None:
+        return plan
+    name, scheduler_options = chosen
+    scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples)
+    return Plan(plan.searcher, scheduler, plan.num_samples, _epoch_bound(name, scheduler_options, budget,
+                                                                         plan.num_samples), _notes(name, budget, scheduler_options))
+
+
+def _epoch_bound(name: str, options: Mapping[str, Any], budget: Budget, trials: int) -> int:
+    """Epochs a scheduler can train at most; exact for synchronous successive halving."""
+    if name != "sha":
+        return trials * budget.epochs
+    rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
+    return successive_halving_epochs(trials, rungs, options["reduction_factor"])
+
+
+def _notes(name: str, budget: Budget, options: Mapping[str, Any]) -> tuple[str, ...]:
+    if name == "sha":
+        rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
+        return (f"sha rungs at epochs {', '.join(map(str, rungs))}",)
+    if name == "hyperband":
+        brackets = hyperband_brackets(budget.epochs, options["reduction_factor"])
+        described = "; ".join(f"{n} trials from epoch {r}" for n, r in brackets)
+        return (f"hyperband: {len(brackets)} brackets ({described})",)
+    return ()
+
+
+# --- search strategies ------------------------------------------------------------------------
 
 
 def _grid(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
@@ -72,46 +182,172 @@ def _random(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
     return Plan(ConfigSequenceSearcher(configs), None, count, count * budget.epochs)
 
 
+def _bayes(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+    searcher = UnitCubeBayesSearch(
+        space, budget.metric, budget.mode, seed=options["seed"], random_steps=options["random_steps"],
+        acquisition=options["acquisition"], kappa=options["kappa"], xi=options["xi"],
+    )
+    count, limit = options["num_samples"], options["max_concurrent"]
+    if budget.max_concurrent_trials and budget.max_concurrent_trials != limit:  # Ray refuses both, once running
+        raise SpecError(
+            f"max_concurrent_trials: {budget.max_concurrent_trials} differs from strategy.max_concurrent {limit}; "
+            "bayes limits its own concurrency, so leave max_concurrent_trials out or make the two equal"
+        )
+    return Plan(ConcurrencyLimiter(searcher, limit), None, count, count * budget.epochs)
+
+
+def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+    configs, labels = published_configs(space, options["configs"])
+    first = LabelledSequenceSearcher(configs, labels, budget.events)
+    if options["then"] is None:
+        return Plan(first, None, len(configs), len(configs) * budget.epochs)
+    then_name, then_options = options["then"]
+    follow = plan_strategy(space, then_name, then_options, budget)
+    count = len(configs) + follow.num_samples
+    searcher = ChainedSearcher(first, follow.searcher, budget.metric, budget.mode)
+    return Plan(searcher, follow.scheduler, count, count * budget.epochs, follow.notes)
+
+
+def _ofat(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+    configs, labels = one_factor_at_a_time(space, options["baseline"], options["factors"])
+    searcher = LabelledSequenceSearcher(configs, labels, budget.events)
+    return Plan(searcher, None, len(configs), len(configs) * budget.epochs)
+
+
+def _random_under(scheduler: str) -> Callable[[Space, Mapping[str, Any], Budget], Plan]:
+    """Random search under `scheduler`: the course's sha, hyperband and asha as one-word strategies."""
+
+    def plan(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+        searched = _random(space, options, budget)
+        scheduler_options = {key: value for key, value in options.items() if key not in ("num_samples", "seed")}
+        return _with_scheduler(searched, {"scheduler": (scheduler, scheduler_options)}, budget)
+
+    return plan
+
+
+_SCHEDULER = Option("scheduler", (str, dict, type(None)), None, None,
+                    "an early-stopping scheduler: asha, hyperband or sha, or {name: asha, grace_period: 2}")
+_SAMPLES = Option("num_samples", int, 10, 1, "number of configurations to try")
+_SEED = Option("seed", int, 0, 0, "the same seed gives the same configurations")
+
 STRATEGIES: dict[str, Strategy] = {
+    "manual": Strategy(
+        "manual",
+        "start from configurations others published (each with its source), optionally followed by a search",
+        (Option("configs", list, None, None, "[{source: ..., params: {...}}, ...]"),
+         Option("then", (str, dict, type(None)), None, None, "a search strategy to run afterwards"), _SCHEDULER),
+        _manual,
+    ),
+    "ofat": Strategy(
+        "ofat",
+        "manual tweaking made reproducible: from a baseline, vary one hyperparameter at a time",
+        (Option("baseline", dict, None, None, "a value for every parameter of the space"),
+         Option("factors", (list, type(None)), None, None, "parameters to vary (default: every one the baseline uses)"),
+         _SCHEDULER),
+        _ofat,
+    ),
     "grid": Strategy(
         "grid",
         "small spaces where every combination matters; exhaustive, and the trial count is known up front",
-        (Option("max_trials", int, 10_000, 1, "refuse grids larger than this"),),
+        (Option("max_trials", int, 10_000, 1, "refuse grids larger than this"), _SCHEDULER),
         _grid,
     ),
     "random": Strategy(
         "random",
         "large spaces with a few parameters that matter; seeded, so a run can be repeated exactly",
-        (
-            Option("num_samples", int, 10, 1, "number of configurations to try"),
-            Option("seed", int, 0, 0, "the same seed gives the same configurations"),
-        ),
+        (_SAMPLES, _SEED, _SCHEDULER),
         _random,
     ),
+    "bayes": Strategy(
+        "bayes",
+        "a few expensive trials over continuous and mixed spaces: each result steers the next configuration",
+        (
+            Option("num_samples", int, 20, 1, "number of configurations to try"),
+            Option("seed", int, 0, 0, "the same seed gives the same configurations (with max_concurrent 1)"),
+            Option("random_steps", int, 5, 1, "random configurations before the Gaussian process takes over"),
+            Option("acquisition", str, "ucb", None, "how the next point is chosen", ACQUISITIONS),
+            Option("kappa", float, 2.576, 0, "ucb: higher explores more"),
+            Option("xi", float, 0.0, 0, "ei and poi: higher explores more"),
+            Option("max_concurrent", int, 2, 1, "trials at once; each pending trial is a point the GP cannot use"),
+            _SCHEDULER,
+        ),
+        _bayes,
+    ),
+    **{
+        name: Strategy(name, kind.when, (_SAMPLES, _SEED, *kind.options), _random_under(name))
+        for name, kind in SCHEDULERS.items()
+    },
 }
+_SEARCHES = ("manual", "ofat", "grid", "random", "bayes")  # strategies that take a `scheduler:` option
 
 
-def check_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+def check_options(name: str, options: Mapping[str, Any], where: str = "strategy") -> dict[str, Any]:
     """Validates a strategy's options against its registry entry and fills in defaults."""
-    declared = {option.name: option for option in STRATEGIES[name].options}
+    checked = _check(STRATEGIES[name].options, options, where, f"strategy {name}")
+    if "scheduler" in checked:
+        checked["scheduler"] = _check_scheduler(checked["scheduler"], f"{where}.scheduler")
+    if name == "manual":
+        if checked["configs"] is None:
+            raise SpecError(f"{where}.configs: the manual strategy needs a list of published configurations")
+        if checked["then"] is not None:
+            checked["then"] = _check_nested_strategy(checked["then"], f"{where}.then")
+    if name == "ofat" and checked["baseline"] is None:
+        raise SpecError(f"{where}.baseline: the ofat strategy needs a baseline configuration")
+    return checked
+
+
+def _check(declared_options: tuple[Option, ...], options: Mapping[str, Any], where: str, owner: str) -> dict:
+    declared = {option.name: option for option in declared_options}
     for key in options:
         if key not in declared:
             allowed = ", ".join(declared) or "no options"
-            raise SpecError(
-                f"strategy.{key}: not an option of strategy {name}; allowed: {allowed}{did_you_mean(key, declared)}"
-            )
+            raise SpecError(f"{where}.{key}: not an option of {owner}; allowed: {allowed}{did_you_mean(key, declared)}")
     checked: dict[str, Any] = {}
     for option in declared.values():
         value = options.get(option.name, option.default)
-        numeric = option.kind is float and isinstance(value, int)
-        if isinstance(value, bool) or not (isinstance(value, option.kind) or numeric):
-            raise SpecError(f"strategy.{option.name}: expected {option.kind.__name__}, got {value!r}")
-        if option.minimum is not None and value < option.minimum:
-            raise SpecError(f"strategy.{option.name}: must be >= {option.minimum:g}, got {value}")
+        kinds = option.kind if isinstance(option.kind, tuple) else (option.kind,)
+        numeric = float in kinds and isinstance(value, int)
+        if value is None and option.default is None:
+            checked[option.name] = None  # absent; the strategy says whether it needs it
+            continue
+        if isinstance(value, bool) or not (isinstance(value, kinds) or numeric):
+            expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise SpecError(f"{where}.{option.name}: expected {expected}, got {value!r}")
+        if option.minimum is not None and value is not None and value < option.minimum:
+            raise SpecError(f"{where}.{option.name}: must be >= {option.minimum:g}, got {value}")
+        if option.choices and value not in option.choices:
+            raise SpecError(
+                f"{where}.{option.name}: {value!r} is not allowed; use one of {', '.join(map(str, option.choices))}"
+                + did_you_mean(value, option.choices)
+            )
         checked[option.name] = value
     return checked
 
 
+def _named(raw: Any, where: str, registry: Mapping[str, Any], kind: str) -> tuple[str, dict]:
+    raw = {"name": raw} if isinstance(raw, str) else dict(raw)
+    name = raw.pop("name", None)
+    if name not in registry:
+        raise SpecError(
+            f"{where}.name: {name!r} is not a {kind}; allowed: {', '.join(registry)}"
+            + (did_you_mean(name, registry) if isinstance(name, str) else "")
+        )
+    return name, raw
+
+
+def _check_scheduler(raw: Any, where: str) -> tuple[str, dict] | None:
+    if raw is None:
+        return None
+    name, options = _named(raw, where, SCHEDULERS, "scheduler")
+    return name, _check(SCHEDULERS[name].options, options, where, f"scheduler {name}")
+
+
+def _check_nested_strategy(raw: Any, where: str) -> tuple[str, dict]:
+    name, options = _named(raw, where, {k: v for k, v in STRATEGIES.items() if k != "manual"}, "strategy to follow")
+    return name, check_options(name, options, where)
+
+
 def plan_strategy(space: Space, name: str, options: Mapping[str, Any], budget: Budget) -> Plan:
-    """Ray pieces for `name`; SpaceError if the space cannot be searched that way."""
-    return STRATEGIES[name].plan(space, options, budget)
+    """Ray pieces for `name`; SpaceError or SpecError if the space cannot be searched that way."""
+    plan = STRATEGIES[name].plan(space, options, budget)
+    return _with_scheduler(plan, options, budget) if name in _SEARCHES else plan

@@ -52,6 +52,8 @@ def print_plan(prepared: Prepared) -> None:
     spec, plan = prepared.spec, prepared.plan
     print(f"experiment {spec.name}: strategy {spec.strategy.name} over {len(spec.space)} hyperparameters")
     print(f"  trials: at most {plan.num_samples}, epochs: at most {plan.max_epochs} ({spec.epochs} per trial)")
+    for note in plan.notes:
+        print(f"  {note}")
     print(f"  results: {prepared.path}")
 
 

@@ -39,7 +39,8 @@ DELETE = object()
 def test_valid_spec_has_defaults_and_resolved_space():
     spec = spec_from_dict(VALID)
     assert spec.metric == "val_accuracy" and spec.mode == "max"
-    assert spec.strategy.name == "random" and spec.strategy.options == {"num_samples": 3, "seed": 1}
+    assert spec.strategy.name == "random"
+    assert spec.strategy.options == {"num_samples": 3, "seed": 1, "scheduler": None}
     assert list(spec.space) == ["learning_rate"]
     assert spec.resources.cpu == 1.0 and spec.resources.gpu == 0.0
 
@@ -53,7 +54,7 @@ def test_catalog_space_and_fix():
 
 def test_strategy_shorthand_and_defaults():
     spec = spec_from_dict(with_change("strategy", "grid"))
-    assert spec.strategy.options == {"max_trials": 10_000}
+    assert spec.strategy.options == {"max_trials": 10_000, "scheduler": None}
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,7 @@ def test_strategy_shorthand_and_defaults():
         ("trainable", "nowhere.models:build", "trainable: model 'nowhere.models:build': cannot import module"),
         ("trainable", "json:nothing_here", "has no callable 'nothing_here'"),
         ("mode", "maximum", "mode: 'maximum' is not allowed; use max or min"),
-        ("strategy.name", "randm", "strategy.name: 'randm' is not a strategy; allowed: grid, random"),
+        ("strategy.name", "randm", "strategy.name: 'randm' is not a strategy; allowed: manual, ofat, grid, random, bayes, asha, hyperband, sha"),
         ("strategy.name", "randm", "did you mean 'random'?"),
         ("strategy.num_sample", 3, "strategy.num_sample: not an option of strategy random"),
         ("strategy.num_samples", 0, "strategy.num_samples: must be >= 1, got 0"),

@@ -57,6 +57,80 @@ def test_random_plan_is_seeded():
 
 
 def test_check_options_fills_defaults_and_rejects_unknown():
-    assert check_options("random", {}) == {"num_samples": 10, "seed": 0}
+    assert check_options("random", {}) == {"num_samples": 10, "seed": 0, "scheduler": None}
     with pytest.raises(SpecError, match="did you mean 'seed'"):
         check_options("random", {"sed": 1})
+
+
+def test_search_strategies_combine_with_schedulers():
+    options = check_options("grid", {"scheduler": {"name": "asha", "grace_period": 2}})
+    assert options["scheduler"] == ("asha", {"grace_period": 2, "reduction_factor": 3, "brackets": 1})
+    plan = plan_strategy(SPACE, "grid", options, Budget("val_accuracy", "max", epochs=9))
+    assert type(plan.scheduler).__name__ == "RecordingASHAScheduler" and plan.num_samples == 12
+    bayes = check_options("bayes", {"num_samples": 4, "scheduler": "hyperband"})
+    plan = plan_strategy(SPACE, "bayes", bayes, Budget("val_accuracy", "max", epochs=9))
+    assert type(plan.scheduler).__name__ == "ExactHyperBandScheduler"
+    assert "hyperband: 3 brackets" in plan.notes[0]
+
+
+def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
+    plan = plan_strategy(SPACE, "sha", check_options("sha", {"num_samples": 9}), Budget("acc", "max", epochs=9))
+    assert plan.num_samples == 9 and len(drain(plan.searcher)) == 9
+    assert plan.max_epochs == 9 * 1 + 3 * 2 + 1 * 6  # rungs 1, 3, 9: exactly what the halving trains
+    assert plan.notes == ("sha rungs at epochs 1, 3, 9",)
+    asha = plan_strategy(SPACE, "asha", check_options("asha", {"grace_period": 2}), Budget("acc", "max", epochs=9))
+    assert type(asha.scheduler).__name__ == "RecordingASHAScheduler"
+
+
+@pytest.mark.parametrize(
+    "name, options, budget, message",
+    [
+        ("sha", {"num_samples": 9}, Budget("acc", "max", 9, checkpoint_every=2),
+         "checkpoint_every: 2 leaves no checkpoint at epoch 1, 3"),
+        ("hyperband", {}, Budget("acc", "max", 9, checkpoint_every=2), "checkpoint_every: 2"),
+        ("sha", {"num_samples": 9}, Budget("acc", "max", 9, max_concurrent_trials=2),
+         "max_concurrent_trials: 2 would leave successive halving waiting forever"),
+    ],
+)
+def test_pausing_schedulers_refuse_what_cannot_work(name, options, budget, message):
+    with pytest.raises(SpecError) as caught:
+        plan_strategy(SPACE, name, check_options(name, options), budget)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("grid", {"scheduler": "ashaa"}, "strategy.scheduler.name: 'ashaa' is not a scheduler; allowed: asha, hyperband, sha"),
+        ("grid", {"scheduler": {"name": "asha", "grace": 1}}, "strategy.scheduler.grace: not an option of scheduler asha"),
+        ("bayes", {"acquisition": "eii"}, "strategy.acquisition: 'eii' is not allowed; use one of"),
+        ("manual", {}, "strategy.configs: the manual strategy needs a list"),
+        ("manual", {"configs": [], "then": "manual"}, "strategy.then.name: 'manual' is not a strategy to follow"),
+        ("manual", {"configs": [], "then": {"name": "random", "num_sample": 2}}, "strategy.then.num_sample"),
+        ("ofat", {}, "strategy.baseline: the ofat strategy needs a baseline"),
+        ("sha", {"scheduler": "asha"}, "strategy.scheduler: not an option of strategy sha"),
+    ],
+)
+def test_bad_strategy_options(name, options, message):
+    with pytest.raises(SpecError) as caught:
+        check_options(name, options)
+    assert message in str(caught.value)
+
+
+def test_manual_runs_published_configs_then_the_follow_up_search():
+    options = check_options("manual", {
+        "configs": [{"source": "paper", "params": {"optimizer": "sgd", "momentum": 0.9, "units": 16}}],
+        "then": {"name": "random", "num_samples": 2, "seed": 0},
+    })
+    plan = plan_strategy(SPACE, "manual", options, BUDGET)
+    configs = drain(plan.searcher)
+    assert plan.num_samples == 3 and configs[0] == {"optimizer": "sgd", "momentum": 0.9, "units": 16}
+    assert configs[1:] == SPACE.sample_many(2, seed=0)
+
+
+def test_ofat_plan_counts():
+    options = check_options("ofat", {"baseline": {"optimizer": "adam", "momentum": 0.0, "units": 8}})
+    plan = plan_strategy(SPACE, "ofat", options, BUDGET)
+    configs = drain(plan.searcher)
+    assert configs[0] == {"optimizer": "adam", "units": 8}
+    assert plan.num_samples == len(configs) == 1 + 1 + 3  # baseline, sgd, three other unit counts

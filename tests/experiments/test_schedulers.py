@@ -1,0 +1,322 @@
+"""Early-stopping schedulers: integer rung and bracket arithmetic, then real Ray runs.
+
+The Ray runs use a function trainable that behaves like tunelab's Keras one (reports `epoch`,
+checkpoints every epoch, resumes after its checkpoint's epoch) but trains nothing, so a trial
+costs milliseconds and the tests measure the schedulers. One Keras run on digits checks
+successive halving end to end with `trainables.train`.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ray import tune
+
+from experiments.errors import SpecError
+from experiments.schedulers import (
+    ExactHyperBandScheduler,
+    RecordingASHAScheduler,
+    SuccessiveHalvingScheduler,
+    hyperband_brackets,
+    hyperband_rungs,
+    integer_log,
+    refuse_without_checkpoints,
+    successive_halving_epochs,
+    successive_halving_rungs,
+)
+from experiments.trial_events import EVENTS_FILE, TrialEventLog, TrialOutcomeCallback
+from searchspaces.inline import space_from_dict
+from searchspaces.ray_adapter import ConfigSequenceSearcher
+
+# --- integer arithmetic ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "base", "expected"), [
+    (243, 3, 5), (242, 3, 4), (81, 3, 4), (9, 3, 2), (8, 2, 3), (10, 3, 2), (1, 3, 0), (2, 3, 0), (3**20, 3, 20),
+])
+def test_integer_log_is_exact_at_powers(n, base, expected):
+    assert integer_log(n, base) == expected
+
+
+@pytest.mark.parametrize(("max_t", "eta", "min_t", "rungs"), [
+    (9, 3, None, [1, 3, 9]),
+    (10, 3, None, [1, 3, 10]),
+    (243, 3, None, [1, 3, 9, 27, 81, 243]),
+    (8, 2, None, [1, 2, 4, 8]),
+    (20, 3, None, [2, 6, 20]),
+    (9, 3, 3, [3, 9]),
+    (9, 3, 9, [9]),
+])
+def test_successive_halving_rungs(max_t, eta, min_t, rungs):
+    assert successive_halving_rungs(max_t, eta, min_t) == rungs
+
+
+def test_successive_halving_epochs_count_the_whole_budget():
+    assert successive_halving_epochs(9, [1, 3, 9], 3) == 9 * 1 + 3 * 2 + 1 * 6 == 21
+    assert successive_halving_epochs(8, [1, 3, 9], 3) == 8 * 1 + 2 * 2 + 1 * 6
+    # resumed trials train only the epochs since their last rung: 81 + 27*2 + 9*6 + 3*18 + 1*54
+    assert successive_halving_epochs(81, successive_halving_rungs(81, 3), 3) == 297
+
+
+@pytest.mark.parametrize(("max_t", "eta", "count"), [
+    (243, 3, 6), (81, 3, 5), (9, 3, 3), (8, 2, 4), (10, 3, 3),
+    (26, 3, 3),   # Ray rounds log(26)/log(3) = 2.97 up: a 4th bracket starting at 0 epochs
+    (729, 3, 7),  # Ray truncates 729 * 3**-6 = 0.99… to 0 and drops the 1-epoch bracket
+])
+def test_hyperband_bracket_counts_use_integer_logarithms(max_t, eta, count):
+    brackets = hyperband_brackets(max_t, eta)
+    scheduler = ExactHyperBandScheduler(max_t=max_t, reduction_factor=eta, metric="score", mode="max")
+    assert len(brackets) == scheduler._s_max_1 == count
+    # Ray numbers brackets by their number of halvings s, the least aggressive (s = 0) first.
+    assert [(scheduler._get_n0(s), scheduler._get_r0(s)) for s in reversed(range(count))] == brackets
+    assert brackets[0][1] == max_t // eta ** (count - 1) >= 1 and brackets[-1] == (count, max_t)
+
+
+def test_hyperband_brackets_match_the_paper():
+    assert hyperband_brackets(81, 3) == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
+    assert hyperband_brackets(9, 3) == [(9, 1), (5, 3), (3, 9)]
+    assert hyperband_rungs(9, 3) == [1, 3, 9]
+    assert hyperband_rungs(10, 3) == [1, 3, 10]
+
+
+def test_pausing_schedulers_refuse_rungs_without_checkpoints():
+    refuse_without_checkpoints(1, [1, 3, 9], "sha")
+    refuse_without_checkpoints(3, [3, 9], "sha")
+    refuse_without_checkpoints(4, [4, 10], "hyperband")  # the last rung is max_t, always checkpointed
+    with pytest.raises(SpecError, match=r"^checkpoint_every: 2 leaves no checkpoint at epoch 1, 3, where sha") as error:
+        refuse_without_checkpoints(2, successive_halving_rungs(9, 3), "sha")
+    assert "\n" not in str(error.value)
+    with pytest.raises(SpecError, match="at epoch 1, 3, where hyperband"):
+        refuse_without_checkpoints(9, hyperband_rungs(10, 3), "hyperband")
+
+
+def test_constructors_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="reduction_factor"):
+        SuccessiveHalvingScheduler(num_trials=9, max_t=9, reduction_factor=1.5)
+    with pytest.raises(ValueError, match="num_trials"):
+        SuccessiveHalvingScheduler(num_trials=0, max_t=9)
+    with pytest.raises(ValueError, match="min_t must be <= max_t"):
+        SuccessiveHalvingScheduler(num_trials=9, max_t=9, min_t=10)
+    with pytest.raises(ValueError, match="min_t 5 leaves no rung before max_t 9 .* use min_t <= 3"):
+        SuccessiveHalvingScheduler(num_trials=9, max_t=9, min_t=5)
+    with pytest.raises(ValueError, match="mode"):
+        ExactHyperBandScheduler(max_t=9, mode="maximize")
+    with pytest.raises(ValueError, match="grace_period must be <= max_t"):
+        RecordingASHAScheduler(max_t=3, grace_period=4)
+
+
+# --- real Ray runs ---------------------------------------------------------------------------
+
+
+def fast_train(config: dict[str, Any], epochs: int) -> None:
+    """Like trainables.train, without the training: score = start + slope * epoch."""
+    config = config.get("grid", config)
+    done = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            done = json.loads((Path(folder) / "state.json").read_text())["epoch"]
+    else:
+        time.sleep(config.get("delay", 0.0))
+    if "fail_marker" in config and not Path(config["fail_marker"]).exists():
+        Path(config["fail_marker"]).touch()  # fails once, before its first report
+        raise RuntimeError("simulated failure")
+    for epoch in range(done + 1, epochs + 1):
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "state.json").write_text(json.dumps({"epoch": epoch}))
+            score = config["start"] + config["slope"] * epoch
+            tune.report({"epoch": epoch, "score": score}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def run(tmp_path: Path, trainable, scheduler, *, metric="score", configs=None, grid=None, concurrent=None,
+        callbacks=(), retries=0) -> tuple[dict[str, tuple[dict, list[dict]]], list[dict]]:
+    """Runs `configs` (one by one, from a searcher) or `grid` (all trials created up front).
+
+    Returns {trial_id: (config, every result it reported)} and the scheduler's recorded events.
+    """
+    scheduler._events.attach(str(tmp_path / "run"))
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"grid": tune.grid_search(grid)} if grid is not None else {},
+        tune_config=tune.TuneConfig(
+            metric=metric, mode="max", scheduler=scheduler, reuse_actors=True, max_concurrent_trials=concurrent,
+            search_alg=ConfigSequenceSearcher(configs) if configs is not None else None,
+            num_samples=len(configs) if configs is not None else 1,
+        ),
+        run_config=tune.RunConfig(name="run", storage_path=str(tmp_path), verbose=0,
+                                  callbacks=[TrialOutcomeCallback(scheduler._events), *callbacks],
+                                  failure_config=tune.FailureConfig(max_failures=retries)),
+    )
+    results = tuner.fit()
+    trials = {}
+    for result in results:
+        if result.error is not None:
+            continue
+        reports = [json.loads(line) for line in (Path(result.path) / "result.json").read_text().splitlines()]
+        trials[reports[0]["trial_id"]] = (result.config.get("grid", result.config), reports)
+    events = [json.loads(line) for line in (tmp_path / "run" / EVENTS_FILE).read_text().splitlines()]
+    return trials, events
+
+
+def fast(epochs: int, cpus: int = 1):
+    return tune.with_resources(tune.with_parameters(fast_train, epochs=epochs), {"cpu": cpus})
+
+
+def epochs_of(reports: list[dict]) -> list[int]:
+    return [report["epoch"] for report in reports]
+
+
+def value_at(reports: list[dict], epoch: int, metric: str) -> float:
+    return next(report[metric] for report in reports if report["epoch"] == epoch)
+
+
+def assert_halved_9_3_1(trials: dict, events: list[dict], metric: str) -> dict[int, set[str]]:
+    """9 configurations, eta 3, max_t 9: the best 3 of epoch 1 reach epoch 3, the best of those epoch 9."""
+    reached = {rung: {tid for tid, (_, reports) in trials.items() if rung in epochs_of(reports)} for rung in (1, 3, 9)}
+    assert [len(reached[rung]) for rung in (1, 3, 9)] == [9, 3, 1]
+    for rung, next_rung in ((1, 3), (3, 9)):
+        def value(tid: str) -> float:
+            return value_at(trials[tid][1], rung, metric)
+        assert min(map(value, reached[next_rung])) >= max(map(value, reached[rung] - reached[next_rung]))
+    for _, reports in trials.values():  # paused and resumed, yet no epoch reported (trained) twice
+        assert epochs_of(reports) == list(range(1, len(reports) + 1))
+    assert sum(len(reports) for _, reports in trials.values()) == 9 * 1 + 3 * (3 - 1) + 1 * (9 - 3) == 21
+
+    decisions = Counter((event["event"], event.get("rung")) for event in events if event["event"] != "completed")
+    # Each rung's last arrival is answered at once; every other trial pauses there.
+    assert decisions[("paused", 1)] == 8 and decisions[("stopped", 1)] == 6
+    assert decisions[("paused", 3)] == 2 and decisions[("stopped", 3)] == 2
+    resumed = {event["trial_id"] for event in events if event["event"] == "resumed"}
+    paused = {event["trial_id"] for event in events if event["event"] == "paused"}
+    assert resumed and resumed <= paused & reached[3]
+    for event in (event for event in events if event["event"] == "stopped"):
+        reports = trials[event["trial_id"]][1]
+        assert event["epoch"] == event["rung"] == epochs_of(reports)[-1]
+        assert event["cutoff"] >= value_at(reports, event["rung"], metric) and event["rank"] > 1
+    return reached
+
+
+# Rankings change between rungs: c2 is third at epoch 1 and first at epoch 3.
+SHA_CONFIGS = [
+    {"start": start, "slope": slope}
+    for start, slope in [(0.50, 0.00), (0.10, 0.08), (0.40, 0.06), (0.30, 0.05), (0.20, 0.00),
+                         (0.45, 0.02), (0.05, 0.09), (0.35, 0.00), (0.15, 0.03)]
+]
+
+
+class StaleStorage(tune.Callback):
+    """Empties each paused trial's result files in storage, as a periodic sync taken before
+    its last reports would leave them; Ray restarts a paused trial with the stored copies."""
+
+    def on_trial_save(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        for name in ("result.json", "progress.csv"):
+            stored = Path(trial.storage.trial_fs_path, name)
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_text("")
+
+
+def test_sha_nine_configurations_halve_to_three_then_one_in_21_epochs(tmp_path, ray_session):
+    sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, reduction_factor=3, events=TrialEventLog())
+    assert sha.rungs == [1, 3, 9]
+
+    trials, events = run(tmp_path, fast(9), sha, configs=SHA_CONFIGS, callbacks=[StaleStorage()])
+
+    reached = assert_halved_9_3_1(trials, events, "score")
+    starts = {tid: config["start"] for tid, (config, _) in trials.items()}
+    assert sorted(starts[tid] for tid in reached[3]) == [0.40, 0.45, 0.50]
+    assert [starts[tid] for tid in reached[9]] == [0.40]  # third at epoch 1, first at epoch 3
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_sha_drops_a_failed_trial_from_the_rung_unless_ray_retries_it(tmp_path, ray_session, retries):
+    configs = [dict(config) for config in SHA_CONFIGS]
+    configs[8]["fail_marker"] = str(tmp_path / "failed-once")  # a poor configuration, the last to start
+
+    sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
+    trials, events = run(tmp_path, fast(9), sha, configs=configs, retries=retries)
+
+    errored = [event for event in events if event["event"] == "errored"]
+    if retries:  # retried from scratch, it rejoins the cohort: 9 -> 3 -> 1 as without the failure
+        assert not errored
+        assert_halved_9_3_1(trials, events, "score")
+    else:  # the other 8 meet at epoch 1 without it: 8 -> 2 -> 1
+        assert len(errored) == 1 and len(trials) == 8
+        assert sorted(len(reports) for _, reports in trials.values()) == [1] * 6 + [3] + [9]
+
+
+def test_sha_with_room_for_one_trial_still_runs_all_nine_to_the_rung(tmp_path, ray_session):
+    """Paused trials free their CPUs: one 2-CPU trial at a time, nine trials meet at epoch 1."""
+    sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
+    trials, _ = run(tmp_path, fast(9, cpus=2), sha, configs=SHA_CONFIGS)
+    assert sorted(len(reports) for _, reports in trials.values()) == [1] * 6 + [3] * 2 + [9]
+
+
+def test_sha_refuses_a_concurrency_limit_that_would_wait_forever(tmp_path, ray_session):
+    """Ray's max_concurrent_trials counts paused trials, so trials 3 to 9 would never start."""
+    sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
+    with pytest.raises(ValueError, match="max_concurrent_trials: 2 is below the 9 trials"):
+        run(tmp_path, fast(9), sha, configs=SHA_CONFIGS, concurrent=2)
+
+
+def test_hyperband_pauses_a_trial_and_resumes_it_without_repeating_epochs(tmp_path, ray_session):
+    hyperband = ExactHyperBandScheduler(max_t=3, reduction_factor=3, events=TrialEventLog())
+    assert hyperband_brackets(3, 3) == [(3, 1), (2, 3)]
+    # Ray fills the least aggressive bracket first: a and b run 3 epochs; c, d, e meet at epoch 1,
+    # where c waits, paused, for d and e (which start late), then resumes as the best of the three.
+    # A grid creates every trial up front, so each bracket knows all its trials from the start.
+    quality = {"a": 0.5, "b": 0.6, "c": 0.9, "d": 0.2, "e": 0.3}
+    grid = [{"key": key, "start": start, "slope": 0.01, "delay": 1.0 * (key in "de")} for key, start in quality.items()]
+
+    trials, events = run(tmp_path, fast(3), hyperband, grid=grid, callbacks=[StaleStorage()])
+
+    epochs = {config["key"]: epochs_of(reports) for config, reports in trials.values()}
+    assert epochs == {"a": [1, 2, 3], "b": [1, 2, 3], "c": [1, 2, 3], "d": [1], "e": [1]}
+    key = {tid: config["key"] for tid, (config, _) in trials.items()}
+    decisions = {(key[event["trial_id"]], event["event"], event.get("rung")) for event in events
+                 if event["event"] != "completed"}
+    expected = {("c", "paused", 1), ("c", "resumed", 1), ("d", "stopped", 1), ("e", "stopped", 1)}
+    # The first of d and e at epoch 1 pauses there; so does the first of a and b at max_t (Ray
+    # stops it when its bracket finishes).
+    assert expected <= decisions <= expected | {("d", "paused", 1), ("e", "paused", 1), ("a", "paused", 3),
+                                                ("b", "paused", 3)}
+    (resumed,) = [event for event in events if event["event"] == "resumed"]
+    assert resumed["epoch"] == 1 and resumed["next_rung"] == 3 and resumed["rank"] == 1
+
+
+def test_asha_stops_a_poor_trial_at_the_grace_period_and_records_the_cutoff(tmp_path, ray_session):
+    asha = RecordingASHAScheduler(max_t=9, grace_period=1, reduction_factor=3, events=TrialEventLog())
+    configs = [{"key": "good", "start": 0.9, "slope": 0.01}, {"key": "poor", "start": 0.1, "slope": 0.01}]
+
+    trials, events = run(tmp_path, fast(9), asha, configs=configs, concurrent=1)  # good first
+
+    epochs = {config["key"]: epochs_of(reports) for config, reports in trials.values()}
+    assert epochs == {"good": list(range(1, 10)), "poor": [1]}
+    (stop,) = [event for event in events if event["event"] == "stopped"]
+    assert trials[stop["trial_id"]][0]["key"] == "poor"
+    assert stop["epoch"] == stop["rung"] == 1
+    assert stop["cutoff"] == pytest.approx(0.91) and stop["value"] == pytest.approx(0.11)
+
+
+def test_sha_on_keras_digits_resumes_paused_models_from_their_checkpoints(tmp_path, ray_session):
+    from trainables import RunSettings, load_dataset, train
+
+    space = space_from_dict({
+        "num_layers": 1,
+        "units_1": {"type": "int", "low": 4, "high": 32, "log": True},
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True},
+    })
+    configs = space.sample_many(9, seed=3)
+    trainable = tune.with_parameters(train, data=load_dataset("digits"),
+                                     run=RunSettings(model="mlp", epochs=9, batch_size=256))
+    sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
+
+    trials, events = run(tmp_path, trainable, sha, metric="val_accuracy", configs=configs)
+
+    assert_halved_9_3_1(trials, events, "val_accuracy")
+    winner = next(reports for _, reports in trials.values() if len(reports) == 9)
+    assert winner[-1]["val_accuracy"] > 0.5
