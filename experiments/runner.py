@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -100,14 +100,46 @@ def _latest_run(root: str, experiment: str) -> str:
     return max(runs, key=lambda p: p.stat().st_mtime).name
 
 
+@dataclass(frozen=True)
+class RayJob:
+    """What tune.Tuner needs, whoever built it: a YAML experiment or the KerasTuner-style facade."""
+
+    trainable: Any             # a Ray trainable, parameters and resources bound
+    plan: Plan
+    metric: str
+    mode: str
+    storage: str               # absolute path or URI
+    name: str                  # folder under storage
+    events: TrialEventLog
+    record: Mapping[str, Any]  # written as tunelab_experiment.yaml, read by analysis
+    resume: bool = False
+    max_concurrent_trials: int = 0
+    max_failures: int = 2
+
+    @property
+    def path(self) -> str:
+        return f"{self.storage.rstrip('/')}/{self.name}"
+
+
 def run(
     prepared: Prepared, *, address: str | None = None, on_progress: Callable[[Progress], None] | None = None
 ) -> Outcome:
     """Starts or joins Ray, runs (or resumes) the experiment, and summarises the best trial."""
-    import ray
-    from ray import tune
+    spec = prepared.spec
+    job = RayJob(
+        trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
+        storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
+        resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
+    )
+    return run_job(job, address=address, on_progress=on_progress)
 
-    spec, started = prepared.spec, time.monotonic()
+
+def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[Progress], None] | None = None
+            ) -> Outcome:
+    """Fits `job` on Ray (started here unless already running) and summarises the best trial."""
+    import ray
+
+    started = time.monotonic()
     # Checkpointing every epoch forces frequent state snapshots; cheap here, so don't warn.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     owns_ray = not ray.is_initialized()
@@ -120,45 +152,48 @@ def run(
             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
         )
     try:
-        trainable = _trainable(prepared)
-        prepared.events.attach(prepared.path)
-        callbacks = [
-            ProgressCallback(spec.metric, spec.mode, prepared.plan.num_samples, on_progress),
-            TrialOutcomeCallback(prepared.events),
-        ]
-        if prepared.resume:
-            if not tune.Tuner.can_restore(prepared.path):
-                raise SpecError(f"--resume: {prepared.path} holds no experiment Ray can restore")
-            tuner = tune.Tuner.restore(prepared.path, trainable=trainable, resume_errored=True)
-        else:
-            _write_spec(prepared)
-            tuner = tune.Tuner(
-                trainable,
-                param_space={},
-                tune_config=tune.TuneConfig(
-                    metric=spec.metric,
-                    mode=spec.mode,
-                    search_alg=prepared.plan.searcher,
-                    scheduler=prepared.plan.scheduler,
-                    num_samples=prepared.plan.num_samples,
-                    max_concurrent_trials=spec.max_concurrent_trials or None,
-                    reuse_actors=True,
-                    trial_dirname_creator=_trial_dirname,
-                ),
-                run_config=tune.RunConfig(
-                    name=prepared.name,
-                    storage_path=prepared.storage,
-                    callbacks=callbacks,
-                    failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                    verbose=0,
-                ),
-            )
-        results = tuner.fit()
+        results = _tuner(job, on_progress).fit()
     finally:
         if owns_ray:
             ray.shutdown()
-    return _outcome(prepared, results, time.monotonic() - started)
+    return summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
+
+
+def _tuner(job: RayJob, on_progress: Callable[[Progress], None] | None) -> Any:
+    from ray import tune
+
+    job.events.attach(job.path)
+    if job.resume:
+        if not tune.Tuner.can_restore(job.path):
+            raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
+        return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+    _write_record(job)
+    callbacks = [
+        ProgressCallback(job.metric, job.mode, job.plan.num_samples, on_progress),
+        TrialOutcomeCallback(job.events),
+    ]
+    return tune.Tuner(
+        job.trainable,
+        param_space={},
+        tune_config=tune.TuneConfig(
+            metric=job.metric,
+            mode=job.mode,
+            search_alg=job.plan.searcher,
+            scheduler=job.plan.scheduler,
+            num_samples=job.plan.num_samples,
+            max_concurrent_trials=job.max_concurrent_trials or None,
+            reuse_actors=True,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=job.name,
+            storage_path=job.storage,
+            callbacks=callbacks,
+            failure_config=tune.FailureConfig(max_failures=job.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            verbose=0,
+        ),
+    )
 
 
 def _trainable(prepared: Prepared):
@@ -179,32 +214,32 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _write_spec(prepared: Prepared) -> None:
-    """Keeps the YAML as run beside Ray's files, so analysis knows the metric, mode and strategy."""
+def _write_record(job: RayJob) -> None:
+    """Keeps the experiment as run beside Ray's files, so analysis knows the metric, mode and strategy."""
     import pyarrow.fs
 
-    filesystem, root = pyarrow.fs.FileSystem.from_uri(prepared.path if "://" in prepared.path
-                                                      else Path(prepared.path).as_uri())
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(job.path if "://" in job.path else Path(job.path).as_uri())
     filesystem.create_dir(root, recursive=True)
     with filesystem.open_output_stream(f"{root}/{SPEC_FILE}") as stream:
-        stream.write(yaml.safe_dump(dict(prepared.spec.source), sort_keys=False).encode())
+        stream.write(yaml.safe_dump(dict(job.record), sort_keys=False).encode())
 
 
-def _outcome(prepared: Prepared, results: Any, wall: float) -> Outcome:
-    spec, best = prepared.spec, None
+def summarize(results: Any, path: str, metric: str, mode: str, wall: float) -> Outcome:
+    """The best trial by its best reported value of `metric` (not only its last epoch)."""
+    best = None
     for result in results:
         frame = result.metrics_dataframe
-        if frame is None or spec.metric not in frame or frame[spec.metric].dropna().empty:
+        if frame is None or metric not in frame or frame[metric].dropna().empty:
             continue
-        column = frame[spec.metric].dropna()
-        value = float(column.max() if spec.mode == "max" else column.min())
-        if best is None or (value > best[0] if spec.mode == "max" else value < best[0]):
+        column = frame[metric].dropna()
+        value = float(column.max() if mode == "max" else column.min())
+        if best is None or (value > best[0] if mode == "max" else value < best[0]):
             best = (value, result)
     errored = sum(1 for result in results if result.error is not None)
     if best is None:
-        return Outcome(prepared.path, len(results), errored, None, None, None, wall)
+        return Outcome(path, len(results), errored, None, None, None, wall)
     value, result = best
     return Outcome(
-        prepared.path, len(results), errored, Path(result.path).name, value if math.isfinite(value) else None,
+        path, len(results), errored, Path(result.path).name, value if math.isfinite(value) else None,
         dict(result.config), wall,
     )
