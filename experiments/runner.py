@@ -6,6 +6,7 @@ Ray or writing anything, so bad input fails before a single trial exists. `run` 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import math
@@ -17,7 +18,9 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from experiments.cluster import check_address, check_resources, check_storage_reachable
 from experiments.errors import SpecError
+from experiments.guards import RunGuard
 from experiments.progress import Progress, ProgressCallback
 from experiments.spec import ExperimentSpec
 from experiments.strategies import Budget, Plan, plan_strategy
@@ -56,6 +59,8 @@ class Outcome:
     best_value: float | None
     best_config: dict[str, Any] | None
     wall_seconds: float
+    stopped: str | None = None   # why the experiment was stopped early, if it was
+    bad_input: bool = False      # the stop was a user mistake (a metric never reported)
 
 
 def resolve_storage(storage: str) -> str:
@@ -115,6 +120,8 @@ class RayJob:
     resume: bool = False
     max_concurrent_trials: int = 0
     max_failures: int = 2
+    max_consecutive_failures: int = 5  # 0: never stop the experiment for failing trials
+    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
 
     @property
     def path(self) -> str:
@@ -130,6 +137,8 @@ def run(
         trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
         storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
+        max_consecutive_failures=spec.max_consecutive_failures,
+        resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
     )
     return run_job(job, address=address, on_progress=on_progress)
 
@@ -139,31 +148,43 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     """Fits `job` on Ray (started here unless already running) and summarises the best trial."""
     import ray
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     # Checkpointing every epoch forces frequent state snapshots; cheap here, so don't warn.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
     if owns_ray:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
-        )
+        check_address(address)
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+            )
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            raise SpecError(f"--address {address}: cannot connect to a Ray cluster there ({error})") from None
     try:
-        results = _tuner(job, on_progress).fit()
+        nodes = ray.nodes()
+        check_resources(job.resources, nodes)
+        check_storage_reachable(job.storage, nodes)
+        guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
+        results = _tuner(job, guard, on_progress).fit()
     finally:
         if owns_ray:
             ray.shutdown()
-    return summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
+    outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
+    stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
+    return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
 
 
-def _tuner(job: RayJob, on_progress: Callable[[Progress], None] | None) -> Any:
+def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None) -> Any:
     from ray import tune
 
     job.events.attach(job.path)
-    if job.resume:
+    if job.resume:  # Ray restores the callbacks and stopper pickled with the first run
         if not tune.Tuner.can_restore(job.path):
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
         return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
@@ -171,6 +192,7 @@ def _tuner(job: RayJob, on_progress: Callable[[Progress], None] | None) -> Any:
     callbacks = [
         ProgressCallback(job.metric, job.mode, job.plan.num_samples, on_progress),
         TrialOutcomeCallback(job.events),
+        guard,
     ]
     return tune.Tuner(
         job.trainable,
@@ -189,6 +211,7 @@ def _tuner(job: RayJob, on_progress: Callable[[Progress], None] | None) -> Any:
             name=job.name,
             storage_path=job.storage,
             callbacks=callbacks,
+            stop=guard,
             failure_config=tune.FailureConfig(max_failures=job.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,

@@ -52,6 +52,7 @@ class ExperimentSpec:
     validation_fraction: float = 0.2  # held out from data sets without their own validation split
     storage: str = "~/tunelab_results"  # local directory or URI (s3://, gs://) for results
     max_failures: int = 2      # retries of a failing trial, each from its last checkpoint
+    max_consecutive_failures: int = 5  # stop the experiment after this many failed trials in a row (0: never)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
     seed: int = 0              # seeds data splits and weight initialisation
     description: str = ""      # free text shown in reports
@@ -61,7 +62,7 @@ class ExperimentSpec:
 _TOP_KEYS = (
     "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction",
-    "storage", "max_failures", "checkpoint_every", "seed",
+    "storage", "max_failures", "max_consecutive_failures", "checkpoint_every", "seed",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 
@@ -139,8 +140,9 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         epochs=_int(raw, "epochs", 10, minimum=1),
         batch_size=_int(raw, "batch_size", 32, minimum=1),
         validation_fraction=_fraction(raw),
-        storage=_nonempty(raw, "storage", "~/tunelab_results"),
+        storage=_storage(raw),
         max_failures=_int(raw, "max_failures", 2, minimum=0),
+        max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0),
         source=copy.deepcopy(dict(raw)),
@@ -201,6 +203,16 @@ def _trainable(raw: Mapping[str, Any]) -> str:
         resolve_model_function(value)
     except ValueError as error:
         raise SpecError(f"trainable: {error}") from None
+    return value
+
+
+def _storage(raw: Mapping[str, Any]) -> str:
+    value = _nonempty(raw, "storage", "~/tunelab_results")
+    if "://" not in value and not value.startswith("~") and not Path(value).is_absolute():
+        raise SpecError(
+            f"storage: {value!r} is relative, which Ray refuses and which would depend on where you launch from; "
+            "use an absolute path, ~/..., or a URI such as s3://bucket/results"
+        )
     return value
 
 

@@ -36,8 +36,16 @@ class TrialEventLog:
         if "://" not in experiment_path:
             self._path = Path(experiment_path) / EVENTS_FILE
 
+    def last_stop(self, since: float) -> tuple[str, bool] | None:
+        """The reason of the latest experiment_stopped event after `since`, if one was recorded."""
+        if self._path is None or not self._path.exists():
+            return None
+        stops = [event for event in map(json.loads, self._path.read_text().splitlines())
+                 if event["event"] == "experiment_stopped" and event["time"] >= since]
+        return (stops[-1]["reason"], stops[-1]["bad_input"]) if stops else None
+
     def record(self, trial_id: str, event: str, **details: Any) -> None:
-        """`event` is one of: completed, errored, stopped, paused, resumed."""
+        """`event`: suggested, completed, errored, stopped, paused, resumed, or experiment_stopped."""
         if self._path is None:
             return
         line = json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details}, default=float)

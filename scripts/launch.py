@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from experiments.cluster import check_address
 from experiments.errors import SpecError
 from experiments.progress import Progress
 from experiments.runner import Outcome, Prepared, prepare, run
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         spec = load_spec(args.experiment, args.overrides)
+        check_address(args.address)
         prepared = prepare(spec, storage=args.storage, name=args.name, resume=args.resume)
     except (SpecError, SpaceError, DataError) as error:
         print(f"launch.py: error: {error}", file=sys.stderr)
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"launch.py: error: {error}", file=sys.stderr)
         return 2
     print_outcome(outcome, spec.metric)
+    if outcome.stopped:
+        print(f"launch.py: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
+        return 2 if outcome.bad_input else 1
     return 0
 
 

@@ -7,6 +7,7 @@ module imports Keras, so the trainable imports it only after configuring TensorF
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from ray import tune
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the trial's configuration diverges."""
 
 
 class TuneReporter(keras.callbacks.Callback):
@@ -39,6 +44,10 @@ class TuneReporter(keras.callbacks.Callback):
         # Keras passes the absolute 0-based epoch, counting from fit's initial_epoch.
         finished = epoch + 1
         metrics = {"epoch": finished, **{key: float(value) for key, value in (logs or {}).items()}}
+        if not math.isfinite(metrics.get("loss", 0.0)):
+            # Fail the trial, keeping the last good checkpoint, so Ray's retry policy applies
+            # and the error names the epoch; a NaN model is never reported or checkpointed.
+            raise NonFiniteLossError(f"loss became {metrics['loss']} at epoch {finished}")
         if finished % self.checkpoint_every and finished != self.total_epochs:
             tune.report(metrics)
             return

@@ -1,0 +1,61 @@
+"""Experiments stop for what no retry fixes, and a failing or diverging trial never loses the rest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.errors import SpecError
+from experiments.runner import prepare, run
+from experiments.spec import spec_from_dict
+
+SPACE = {"units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1}
+
+
+def experiment(tmp_path: Path, **changes) -> dict:
+    return {
+        "name": "g", "trainable": "mlp", "data": "digits", "space": SPACE,
+        "strategy": {"name": "random", "num_samples": 4, "seed": 0}, "epochs": 2, "batch_size": 128,
+        "storage": str(tmp_path), "max_concurrent_trials": 1, **changes,
+    }
+
+
+def test_a_metric_the_trainable_never_reports_stops_the_run_at_the_first_report(tmp_path, ray_session):
+    outcome = run(prepare(spec_from_dict(experiment(tmp_path, metric="val_acc"))))
+    assert outcome.bad_input
+    assert outcome.stopped.startswith("metric: the trainable never reports 'val_acc'; it reports ")
+    assert "val_accuracy" in outcome.stopped
+    assert outcome.trials < 4  # the search was cut short, not run to the end
+
+
+def test_consecutive_failures_stop_the_experiment_with_the_cause(tmp_path, ray_session):
+    raw = experiment(tmp_path, trainable="tests.experiments.helpers:broken_model", max_failures=0,
+                     max_consecutive_failures=2)
+    outcome = run(prepare(spec_from_dict(raw)))
+    assert not outcome.bad_input
+    assert outcome.stopped.startswith("2 trials in a row failed (max_consecutive_failures: 2)")
+    assert "broken model for units_1=" in outcome.stopped
+    assert outcome.errored == 2 and outcome.trials == 2
+
+
+def test_a_diverging_trial_errors_with_its_epoch_and_is_retried(tmp_path, ray_session):
+    space = {"num_layers": 1, "units_1": 16, "optimizer": "sgd", "learning_rate": 1.0e30}
+    raw = experiment(tmp_path, space=space, strategy={"name": "random", "num_samples": 1}, max_failures=1)
+    outcome = run(prepare(spec_from_dict(raw)))
+    assert outcome.errored == 1
+    errors = list(Path(outcome.path).glob("trial_*/error.txt"))
+    text = errors[0].read_text()
+    assert "NonFiniteLossError" in text and "loss became nan at epoch 1" in text
+    assert text.count("Failure #") == 2  # the first try and one retry, as max_failures says
+
+
+def test_resources_no_node_has_are_refused_before_anything_is_written(tmp_path, ray_session):
+    prepared = prepare(spec_from_dict(experiment(tmp_path, resources={"cpu": 1, "gpu": 1})))
+    with pytest.raises(SpecError, match=r"resources: a trial needs 1 CPU and 1 GPU, but no node .* 0 GPU"):
+        run(prepared)
+    assert not Path(prepared.path).exists()
+
+
+def test_relative_storage_is_refused():
+    with pytest.raises(SpecError, match="storage: 'results' is relative"):
+        spec_from_dict(experiment(Path("results")))
