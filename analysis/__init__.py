@@ -1,6 +1,13 @@
-"""Results -> pandas, summaries and (later) TensorBoard, plots and reports; never needs Ray running."""
+"""Results -> pandas, TensorBoard, plots and reports; reads the results directory only, never needs Ray.
+
+    results = analysis.load("~/tunelab_results/quickstart-20261126-120000")   # or a list of folders
+    results.trials, results.history                                          # pandas DataFrames
+
+Plots live in analysis.plots (data first, then a PNG), TensorBoard logs in analysis.tensorboard,
+the HTML report in analysis.report.
+"""
 from __future__ import annotations
 
-from analysis.load import Results, ResultsError, load
+from analysis.load import Experiment, Results, ResultsError, load
 
-__all__ = ["Results", "ResultsError", "load"]
+__all__ = ["Experiment", "Results", "ResultsError", "load"]

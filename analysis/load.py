@@ -1,156 +1,525 @@
 """Results directory -> pandas, without Ray: works on a laptop over results copied from a cluster.
 
-Reads what Ray and tunelab wrote: each trial folder's params.json and result.json (one JSON
-line per epoch), Ray's experiment_state-*.json for each trial's status and failures, and
-tunelab_experiment.yaml for the metric and mode.
+Reads what Ray and tunelab wrote, and nothing else: each trial folder's params.json and
+result.json (one JSON line per epoch), Ray's newest experiment_state-*.json (each trial's
+status, failures and folder, and the trials that have no folder yet), tunelab_experiment.yaml
+(metric, mode, epochs and the search space) and tunelab_trial_events.jsonl (why each trial
+ended: scheduler stops, pauses, errors).
 """
 from __future__ import annotations
 
-import glob
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import yaml
 
 SPEC_FILE = "tunelab_experiment.yaml"
-_RAY_KEYS = {
+EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
+
+# Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.
+_RAY_KEYS = frozenset({
     "timestamp", "checkpoint_dir_name", "should_checkpoint", "done", "training_iteration", "trial_id",
     "date", "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "config",
-    "time_since_restore", "iterations_since_restore", "experiment_tag",
-}
-
-
-_TRIAL_COLUMNS = ("experiment", "trial_id", "status", "epochs", "wall_s", "start", "end", "failures", "error", "path")
+    "time_since_restore", "iterations_since_restore", "experiment_tag", "epoch",
+})
+TRIAL_COLUMNS = (
+    "experiment", "trial_id", "status", "stop_reason", "stop_detail", "epochs", "best_epoch", "pauses",
+    "resumes", "failures", "start", "end", "wall_s", "label", "error", "path",
+)
+HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
 
 
 class ResultsError(ValueError):
     """The path is not a results directory tunelab can read."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """One results folder: its name in the frames, where it lies, and the spec it ran."""
+
+    name: str                   # the `experiment` column
+    path: Path
+    spec: Mapping[str, Any]     # tunelab_experiment.yaml as run; {} when the folder has none
+    space: Any = None           # searchspaces.Space resolved from the spec; None when it cannot be here
+    stopped: str | None = None  # why the whole experiment was stopped early (an experiment_stopped event)
+
+    @property
+    def metric(self) -> str | None:
+        return self.spec.get("metric", "val_accuracy") if self.spec else None
+
+    @property
+    def mode(self) -> str | None:
+        return self.spec.get("mode", "max") if self.spec else None
+
+    @property
+    def epochs(self) -> int | None:
+        """The epoch budget of one trial: a trial that trained this many completed."""
+        value = self.spec.get("epochs", 10) if self.spec else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def strategy(self) -> str | None:
+        strategy = self.spec.get("strategy", "random") if self.spec else None
+        return strategy.get("name") if isinstance(strategy, Mapping) else strategy
+
+
+@dataclass(frozen=True, eq=False)
 class Results:
-    """`trials`: one row per trial; `history`: one row per trial and reported epoch."""
+    """`trials`: one row per trial; `history`: one row per trial and reported epoch.
+
+    Hyperparameters are columns of `trials`, empty where a conditional one was inactive; each
+    metric `m` the trainable reported has `m_best` and `m_last` columns. `history.time` is the
+    wall-clock second each epoch ended (Ray stamps whole seconds; time_since_restore sharpens it).
+    """
 
     trials: pd.DataFrame
     history: pd.DataFrame
-    params: tuple[str, ...]    # hyperparameter column names
+    params: tuple[str, ...]    # hyperparameter column names, in the order the space declares them
     metrics: tuple[str, ...]   # metric names reported by the trainable
-    metric: str | None         # the experiment's objective, from its spec
-    mode: str | None
+    metric: str | None         # the objective, from the (first) experiment's spec
+    mode: str | None           # max or min
+    experiments: tuple[Experiment, ...] = field(default=())
+
+    @property
+    def objective(self) -> str | None:
+        """The trials column holding each trial's best value of the objective."""
+        return f"{self.metric}_best" if self.metric else None
+
+    @property
+    def log_params(self) -> frozenset[str]:
+        """Hyperparameters some experiment's space searches on a log scale."""
+        names = set()
+        for experiment in self.experiments:
+            if experiment.space is not None:
+                names.update(name for name, param in experiment.space.items() if getattr(param, "log", False))
+        return frozenset(names)
+
+    def best_trial(self) -> pd.Series | None:
+        """The row of the best trial by the objective, or None when no trial reported it."""
+        column = self.objective
+        if column not in self.trials or self.trials[column].dropna().empty:
+            return None
+        values = self.trials[column]
+        return self.trials.loc[values.idxmin() if self.mode == "min" else values.idxmax()]
+
+    def config(self, row: pd.Series) -> dict[str, Any]:
+        """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""
+        return {name: python_value(row[name]) for name in self.params if not is_missing(row[name])}
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> Results:
-    """Loads one experiment folder, or several (column `experiment` tells them apart)."""
+    """Loads one experiment folder, or several (the `experiment` column tells them apart)."""
     folders = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not folders:
         raise ResultsError("no results directory given")
-    parts = [_load_one(folder) for folder in folders]
-    trials = pd.concat([p[0] for p in parts], ignore_index=True)
-    history = pd.concat([p[1] for p in parts], ignore_index=True)
-    specs = [p[2] for p in parts]
-    params = tuple(dict.fromkeys(name for p in parts for name in p[3]))
-    metrics = tuple(dict.fromkeys(name for p in parts for name in p[4]))
-    metric = specs[0].get("metric", "val_accuracy") if specs[0] else None
-    mode = specs[0].get("mode", "max") if specs[0] else None
-    return Results(trials, history, params, metrics, metric, mode)
+    names = _experiment_names(folders)
+    parts = [_load_one(folder, name) for folder, name in zip(folders, names)]
+    trials = pd.concat([p.trials for p in parts], ignore_index=True)
+    history = pd.concat([p.history for p in parts], ignore_index=True)
+    params = tuple(dict.fromkeys(name for p in parts for name in p.params))
+    metrics = tuple(dict.fromkeys(name for p in parts for name in p.metrics))
+    trials = trials.reindex(columns=[*TRIAL_COLUMNS, *params, *_metric_columns(metrics)])
+    history = history.reindex(columns=[*HISTORY_COLUMNS[:3], *metrics, *HISTORY_COLUMNS[3:]])
+    first = next((p.experiment for p in parts if p.experiment.spec), parts[0].experiment)
+    return Results(trials, history, params, metrics, first.metric, first.mode, tuple(p.experiment for p in parts))
 
 
-def _load_one(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], list[str]]:
+def _experiment_names(folders: list[Path]) -> list[str]:
+    """Folder names; parent/name where two folders share a name (runs copied from two clusters)."""
+    names = [folder.resolve().name for folder in folders]
+    return [
+        f"{folder.resolve().parent.name}/{name}" if names.count(name) > 1 else name
+        for folder, name in zip(folders, names)
+    ]
+
+
+@dataclass(frozen=True)
+class _Part:
+    experiment: Experiment
+    trials: pd.DataFrame
+    history: pd.DataFrame
+    params: list[str]
+    metrics: list[str]
+
+
+def _load_one(folder: Path, name: str) -> _Part:
+    if not folder.exists():
+        raise ResultsError(f"{folder}: does not exist")
     if not folder.is_dir():
         raise ResultsError(f"{folder}: not a directory")
-    spec = yaml.safe_load((folder / SPEC_FILE).read_text()) if (folder / SPEC_FILE).exists() else {}
+    spec = _read_spec(folder)
     states = _trial_states(folder)
-    trial_dirs = sorted(p.parent for p in folder.glob("*/params.json"))
-    if not trial_dirs:
+    events = _trial_events(folder / EVENTS_FILE)
+    stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
+    experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None)
+    trial_dirs = {p.parent.name: p.parent for p in sorted(folder.glob("*/params.json"))}
+    if not trial_dirs and not states:
         raise ResultsError(f"{folder}: no trial folders (*/params.json); is this an experiment directory?")
-    experiment = folder.name
-    rows, epochs = [], []
-    params: list[str] = []
-    metrics: list[str] = []
-    for trial_dir in trial_dirs:
-        config = json.loads((trial_dir / "params.json").read_text() or "{}")
-        clashes = [key for key in config if key in _TRIAL_COLUMNS]
-        if clashes:
-            raise ResultsError(f"{trial_dir}: hyperparameter {clashes[0]!r} clashes with a results column")
-        params.extend(k for k in config if k not in params)
-        reports = _read_results(trial_dir / "result.json")
-        trial_id = reports[-1].get("trial_id") if reports else trial_dir.name.removeprefix("trial_")
+
+    by_id: dict[str, dict[str, Any]] = {}
+    for trial_id, state in states.items():
+        trial_dir = trial_dirs.pop(state.get("dir") or "", None)
+        by_id[trial_id] = {"state": state, "dir": trial_dir}
+    for dir_name, trial_dir in trial_dirs.items():  # folders Ray's state does not list (yet)
+        by_id.setdefault(dir_name.removeprefix("trial_"), {"state": {}, "dir": trial_dir})
+
+    rows, records, params = [], [], []
+    for trial_id, found in by_id.items():
+        trial_dir, state = found["dir"], found["state"]
+        config = _read_json(trial_dir / "params.json") if trial_dir else dict(state.get("config") or {})
+        params.extend(key for key in config if key not in params)
+        reports = _read_results(trial_dir / "result.json") if trial_dir else []
+        if reports and isinstance(reports[-1].get("trial_id"), str):
+            trial_id = reports[-1]["trial_id"]
         for report in reports:
-            values = {k: v for k, v in report.items() if k not in _RAY_KEYS and _is_number(v)}
-            metrics.extend(k for k in values if k not in metrics and k != "epoch")
-            epochs.append({"experiment": experiment, "trial_id": trial_id, **values,
-                           "time_total_s": report.get("time_total_s"), "timestamp": report.get("timestamp")})
-        state = states.get(trial_id, {})
-        rows.append(_trial_row(experiment, trial_id, trial_dir, config, reports, state, spec))
-    trials = pd.DataFrame(rows)
-    history = pd.DataFrame(epochs)
-    metrics = [m for m in metrics if m in history]
+            report.pop("config", None)
+            report["trial_id"] = trial_id
+        records.extend(reports)
+        rows.append((trial_id, trial_dir, config, state))
+
+    history, metrics = _history(records, experiment.name)
+    per_trial = _per_trial(history, experiment)
+    trials = pd.DataFrame([
+        _trial_row(experiment, trial_id, trial_dir, config, per_trial.get(trial_id), state, events.get(trial_id, []))
+        for trial_id, trial_dir, config, state in rows
+    ])
+    params = _in_space_order(params, experiment.space)
+    clashes = [name for name in params if name in TRIAL_COLUMNS]
+    if clashes:
+        raise ResultsError(f"{folder}: hyperparameter {clashes[0]!r} has the name of a results column")
+    for param in params:
+        trials[param] = _param_column([config.get(param) for _, _, config, _ in rows])
+    trials = _add_metric_columns(trials, history, metrics, experiment)
+    trials = trials.sort_values("start", na_position="last", kind="stable", ignore_index=True)  # pending last
+    return _Part(experiment, trials, history, params, metrics)
+
+
+def _read_spec(folder: Path) -> dict[str, Any]:
+    path = folder / SPEC_FILE
+    if not path.exists():
+        return {}
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return {}
+    return spec if isinstance(spec, dict) else {}
+
+
+def _space(spec: Mapping[str, Any]) -> Any:
+    """The searched space (after `fix:`), for which params are log-scaled; None if it cannot be built here."""
+    if "space" not in spec:
+        return None
+    try:
+        from searchspaces import fix_params, load_space
+
+        space = load_space(spec["space"])
+        fix = spec.get("fix")
+        return fix_params(space, fix) if isinstance(fix, Mapping) and fix else space
+    except Exception:  # a user module missing on this laptop, or a space that changed since: plot linear
+        return None
+
+
+def _in_space_order(params: list[str], space: Any) -> list[str]:
+    if space is None:
+        return params
+    order = {name: index for index, name in enumerate(space)}
+    return sorted(params, key=lambda name: (order.get(name, len(order)), params.index(name)))
+
+
+def _param_column(values: list[Any]) -> pd.Series:
+    """Ints stay ints and bools stay bools with inactive entries empty (<NA>), not 32.0 and NaN."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.Series(values, dtype="boolean")
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pd.Series(values, dtype="Int64")
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+    return pd.Series([v if v is None or isinstance(v, (str, int, float, bool)) else json.dumps(v)
+                      for v in values], dtype=object)
+
+
+def _history(records: list[dict], experiment: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per trial and epoch; a re-reported epoch (a retry from an older checkpoint) keeps its last report.
+
+    Built as one frame for the whole experiment: per-trial frames would dominate loading time.
+    """
+    if not records:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS)), []
+    frame = pd.DataFrame.from_records(records)
+    epoch = frame["epoch"] if "epoch" in frame else pd.Series(np.nan, index=frame.index)
+    if "training_iteration" in frame:
+        epoch = epoch.fillna(frame["training_iteration"])
+    metrics = [c for c in frame.columns if c not in _RAY_KEYS and c not in HISTORY_COLUMNS
+               and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    out = pd.DataFrame({"experiment": experiment, "trial_id": frame["trial_id"], "epoch": epoch.astype("int64")})
     for metric in metrics:
-        grouped = history.groupby("trial_id")[metric]
-        trials[f"{metric}_last"] = trials["trial_id"].map(grouped.last())
-        best = grouped.min() if _minimize(metric, spec) else grouped.max()
-        trials[f"{metric}_best"] = trials["trial_id"].map(best)
-    return trials, history, spec, params, metrics
+        out[metric] = frame[metric].astype("float64")
+    out["time_total_s"] = frame["time_total_s"].astype("float64") if "time_total_s" in frame else np.nan
+    out["time"] = _epoch_end_times(frame)
+    if "hostname" in frame and "pid" in frame:
+        out["worker"] = frame["hostname"].astype(str) + ":" + frame["pid"].astype("Int64").astype(str)
+    else:
+        out["worker"] = None
+    out = out.drop_duplicates(["trial_id", "epoch"], keep="last")
+    order = pd.Series(np.arange(len(out)), index=out.index).groupby(out["trial_id"], sort=False).transform("min")
+    out = out.assign(_order=order).sort_values(["_order", "epoch"], kind="stable").drop(columns="_order")
+    return out.reset_index(drop=True), metrics
 
 
-def _minimize(metric: str, spec: dict) -> bool:
-    if spec.get("metric") == metric:
-        return spec.get("mode", "max") == "min"
-    return "loss" in metric or "error" in metric
+def _epoch_end_times(frame: pd.DataFrame) -> np.ndarray:
+    """Wall-clock end of each epoch, to well under Ray's one-second `timestamp` resolution.
+
+    Within one uninterrupted run of a trial (a segment: it restarts after a pause or a retry),
+    every epoch bounds the segment's start: it lies in [timestamp, timestamp + 1) minus
+    time_since_restore. The middle of the tightest bounds, plus time_since_restore, dates each epoch.
+    """
+    if "timestamp" not in frame:
+        return np.full(len(frame), np.nan)
+    stamps = frame["timestamp"].to_numpy(dtype="float64")
+    if "time_since_restore" not in frame:
+        return stamps
+    since = frame["time_since_restore"].to_numpy(dtype="float64")
+    trials = frame["trial_id"].to_numpy()
+    new_segment = np.r_[True, (np.diff(since) <= 0) | (trials[1:] != trials[:-1])]
+    if "pid" in frame:
+        pids = frame["pid"].to_numpy()
+        new_segment |= np.r_[True, pids[1:] != pids[:-1]]
+    segment = np.cumsum(new_segment)
+    by_segment = pd.Series(stamps - since).groupby(segment)
+    lower, upper = by_segment.transform("max").to_numpy(), by_segment.transform("min").to_numpy() + 1.0
+    exact = (lower + np.maximum(lower, upper)) / 2 + since
+    return np.where(np.isnan(exact), stamps, exact)
 
 
-def _trial_row(experiment: str, trial_id: str, trial_dir: Path, config: dict, reports: list[dict],
-               state: dict, spec: dict) -> dict[str, Any]:
-    timestamps = [r["timestamp"] for r in reports if "timestamp" in r]
-    error_file = trial_dir / "error.txt"
-    status = state.get("status") or ("ERROR" if error_file.exists() else ("TERMINATED" if reports else "PENDING"))
+def _per_trial(history: pd.DataFrame, experiment: Experiment) -> dict[str, dict[str, Any]]:
+    """trial_id -> epochs, start, end, training seconds and best epoch, from the history frame."""
+    if history.empty:
+        return {}
+    grouped = history.groupby("trial_id", sort=False)
+    first = grouped.head(1).set_index("trial_id")
+    last = grouped.tail(1).set_index("trial_id")
+    summary = pd.DataFrame({
+        "epochs": grouped["epoch"].max(),
+        "start": first["time"] - first["time_total_s"].fillna(0.0),
+        "end": grouped["time"].max(),
+        "wall_s": last["time_total_s"],
+    })
+    metric = experiment.metric
+    if metric in history and history[metric].notna().any():
+        values = history[metric].dropna()
+        best = values.groupby(history.loc[values.index, "trial_id"], sort=False)
+        index = best.idxmin() if experiment.mode == "min" else best.idxmax()
+        summary["best_epoch"] = pd.Series(history.loc[index, "epoch"].to_numpy(), index=index.index)
+    else:
+        summary["best_epoch"] = np.nan
+    return summary.to_dict("index")
+
+
+def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, config: dict,
+               summary: dict[str, Any] | None, state: dict, events: list[dict]) -> dict[str, Any]:
+    summary = summary or {}
+    error = _error_line(trial_dir, state)
+    epochs = int(summary.get("epochs", 0))
+    status = state.get("status") or ("ERROR" if error is not None else ("TERMINATED" if summary else "PENDING"))
+    reason, detail = _stop_reason(status, epochs, experiment.epochs, events)
+    if reason == "errored" and detail is None:
+        detail = error
+    start = summary.get("start", state.get("start_time"))
+    end = summary.get("end")
+    best_epoch = summary.get("best_epoch")
     return {
-        "experiment": experiment,
+        "experiment": experiment.name,
         "trial_id": trial_id,
         "status": status,
-        "epochs": max((r.get("epoch", r.get("training_iteration", 0)) for r in reports), default=0),
-        "wall_s": reports[-1].get("time_total_s") if reports else None,
-        "start": pd.to_datetime(min(timestamps) - (reports[0].get("time_this_iter_s") or 0), unit="s")
-        if timestamps else pd.NaT,
-        "end": pd.to_datetime(max(timestamps), unit="s") if timestamps else pd.NaT,
-        "failures": state.get("num_failures", 0),
-        "error": error_file.read_text().strip().splitlines()[-1] if error_file.exists() else None,
-        "path": str(trial_dir),
-        **config,
+        "stop_reason": reason,
+        "stop_detail": detail,
+        "epochs": epochs,
+        "best_epoch": best_epoch if best_epoch is not None and not is_missing(best_epoch) else np.nan,
+        "pauses": sum(e.get("event") == "paused" for e in events),
+        "resumes": sum(e.get("event") == "resumed" for e in events),
+        "failures": int(state.get("num_failures") or 0),
+        "start": _datetime(start),
+        "end": _datetime(end),
+        "wall_s": summary.get("wall_s", np.nan),
+        "label": _label(events),
+        "error": error,
+        "path": str(trial_dir) if trial_dir else None,
     }
 
 
+def _datetime(seconds: Any) -> pd.Timestamp:
+    if not isinstance(seconds, (int, float)) or is_missing(seconds):
+        return pd.NaT
+    return pd.Timestamp(seconds, unit="s")
+
+
+_TERMINAL = ("completed", "errored")
+_RUNNING = {"RUNNING": "running", "PAUSED": "paused", "PENDING": "pending", "ERROR": "errored"}
+
+
+def _stop_reason(status: str, epochs: int, budget: int | None, events: list[dict]) -> tuple[str, str | None]:
+    """completed, stopped (a scheduler's decision, or ended short of the budget), errored, paused, running, pending.
+
+    A scheduler's `stopped` event wins over the `completed` Ray records after it; otherwise the
+    last outcome counts (an errored trial that a resume finished has completed). Without an
+    events file, Ray's status and the epoch budget decide.
+    """
+    stopped = [e for e in events if e.get("event") == "stopped"]
+    if stopped:
+        return "stopped", _details(stopped[-1])
+    outcomes = [e for e in events if e.get("event") in _TERMINAL]
+    if outcomes and status not in ("RUNNING", "PENDING"):
+        outcome = outcomes[-1]
+        if outcome["event"] == "errored":
+            return "errored", None
+        return _completed_or_short(epochs, budget)
+    if status in _RUNNING:
+        paused = [e for e in events if e.get("event") in ("paused", "resumed")]
+        if status in ("RUNNING", "PAUSED") and paused and paused[-1]["event"] == "paused":
+            return "paused", _details(paused[-1])  # Ray may still say RUNNING until its next snapshot
+        return _RUNNING[status], None
+    return _completed_or_short(epochs, budget)
+
+
+def _completed_or_short(epochs: int, budget: int | None) -> tuple[str, str | None]:
+    if budget is None or epochs >= budget:
+        return "completed", None
+    return "stopped", f"ended at epoch {epochs} of {budget}"
+
+
+def _details(event: dict) -> str | None:
+    """`epoch 3, rung 1, cutoff 0.91` from an event's fields."""
+    parts = [f"{key} {_format(value)}" for key, value in event.items() if key not in ("trial_id", "event", "time")]
+    return ", ".join(parts) or None
+
+
+def _label(events: list[dict]) -> str | None:
+    """Where a configuration came from (a strategy's `suggested` event): its source, or factor=value."""
+    suggested = [e for e in events if e.get("event") == "suggested"]
+    if not suggested:
+        return None
+    fields = {k: v for k, v in suggested[-1].items() if k not in ("trial_id", "event", "time")}
+    if len(fields) == 1:
+        return str(next(iter(fields.values())))
+    return ", ".join(f"{key}={_format(value)}" for key, value in fields.items()) or None
+
+
+def _format(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _error_line(trial_dir: Path | None, state: dict) -> str | None:
+    candidates = [trial_dir / "error.txt"] if trial_dir else []
+    if trial_dir and state.get("error_filename"):
+        candidates.insert(0, trial_dir / state["error_filename"])
+    for path in candidates:
+        if path.is_file():
+            lines = [line for line in path.read_text(errors="replace").strip().splitlines() if line.strip()]
+            return lines[-1].strip() if lines else "error"
+    return None
+
+
+def _metric_columns(metrics: Iterable[str]) -> list[str]:
+    return [f"{metric}_{kind}" for metric in metrics for kind in ("best", "last")]
+
+
+def _minimize(metric: str, experiment: Experiment) -> bool:
+    if experiment.metric == metric:
+        return experiment.mode == "min"
+    return "loss" in metric or "error" in metric
+
+
+def _add_metric_columns(trials: pd.DataFrame, history: pd.DataFrame, metrics: list[str],
+                        experiment: Experiment) -> pd.DataFrame:
+    columns = {}
+    for metric in metrics:
+        grouped = history.groupby("trial_id", sort=False)[metric]
+        best = grouped.min() if _minimize(metric, experiment) else grouped.max()
+        columns[f"{metric}_best"] = trials["trial_id"].map(best).astype("float64")
+        columns[f"{metric}_last"] = trials["trial_id"].map(grouped.last()).astype("float64")
+    return pd.concat([trials, pd.DataFrame(columns, index=trials.index)], axis=1) if columns else trials
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _read_results(path: Path) -> list[dict]:
-    if not path.exists():
+    """result.json lines; one JSON parse per file, line by line only when a crash cut the last one short."""
+    try:
+        text = path.read_text()
+    except OSError:
         return []
-    reports = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        reports = json.loads("[" + ",".join(lines) + "]")
+    except json.JSONDecodeError:
+        reports = []
+        for line in lines:
+            try:
+                reports.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return [report for report in reports if isinstance(report, dict)]
+
+
+def _trial_events(path: Path) -> dict[str, list[dict]]:
+    """trial_id -> its events in the order written ("" holds the experiment's own, such as experiment_stopped)."""
+    events: dict[str, list[dict]] = {}
+    if not path.exists():
+        return events
     for line in path.read_text().splitlines():
         try:
-            reports.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut short by a crash mid-write
-    return reports
+            continue
+        if isinstance(event, dict) and isinstance(event.get("trial_id"), str):
+            events.setdefault(event["trial_id"], []).append(event)
+    return events
 
 
 def _trial_states(folder: Path) -> dict[str, dict]:
-    """trial_id -> {status, num_failures} from Ray's newest experiment state file."""
-    files = sorted(glob.glob(str(folder / "experiment_state-*.json")))
+    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state."""
+    files = sorted(folder.glob("experiment_state-*.json"))
     if not files:
         return {}
     try:
-        data = json.loads(Path(files[-1]).read_text())
+        data = json.loads(files[-1].read_text())
     except (OSError, json.JSONDecodeError):
         return {}
     states = {}
-    for trial_json, run_json in data.get("trial_data", []):
-        trial = json.loads(trial_json)
-        run = json.loads(run_json) if isinstance(run_json, str) else run_json
-        states[trial["trial_id"]] = {"status": trial.get("status"), "num_failures": run.get("num_failures", 0)}
+    for entry in data.get("trial_data", []):
+        try:
+            trial_json, run_json = entry
+            trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
+            run = json.loads(run_json) if isinstance(run_json, str) else run_json
+        except (ValueError, TypeError):
+            continue
+        states[trial["trial_id"]] = {
+            "status": trial.get("status"),
+            "dir": trial.get("relative_logdir"),
+            "config": trial.get("config"),
+            "num_failures": run.get("num_failures", 0),
+            "start_time": run.get("start_time"),
+            "error_filename": run.get("error_filename"),
+        }
     return states
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def is_missing(value: Any) -> bool:
+    """None, NaN, NA or NaT: an inactive hyperparameter or a metric never reported."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def python_value(value: Any) -> Any:
+    """numpy and pandas scalars -> Python scalars (for JSON, YAML and TensorBoard)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -122,6 +122,7 @@ class RayJob:
     max_failures: int = 2
     max_consecutive_failures: int = 5  # 0: never stop the experiment for failing trials
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
+    checkpoint_score: bool = False  # keep each trial's best checkpoints by metric (Ray always keeps the latest)
 
     @property
     def path(self) -> str:
@@ -158,7 +159,9 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
         check_address(address)
         try:
             ray.init(
-                address=address,
+                # "local" starts a fresh Ray instead of joining whatever cluster /tmp/ray last named;
+                # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
+                address=address or (None if os.environ.get("RAY_ADDRESS") else "local"),
                 include_dashboard=False,
                 logging_level=logging.WARNING,
                 log_to_driver=False,
@@ -213,7 +216,11 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
             callbacks=callbacks,
             stop=guard,
             failure_config=tune.FailureConfig(max_failures=job.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=2,
+                checkpoint_score_attribute=job.metric if job.checkpoint_score else None,
+                checkpoint_score_order=job.mode,
+            ),
             verbose=0,
         ),
     )

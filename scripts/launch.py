@@ -68,8 +68,9 @@ def print_outcome(outcome: Outcome, metric: str) -> None:
         print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
     print(f"results: {outcome.path}")
     print("inspect with:")
-    print(f"  tensorboard --logdir {outcome.path}")
     print(f"  python scripts/analyze.py summary {outcome.path}")
+    print(f"  python scripts/analyze.py tensorboard {outcome.path}    # scalars and the HParams dashboard")
+    print(f"  python scripts/analyze.py report {outcome.path} -o report.html")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,7 +77,7 @@ def test_quickstart_prints_best_config_results_and_commands(quickstart_run):
     out = result.stdout
     assert "best val_accuracy: " in out and "best configuration:" in out and '"learning_rate"' in out
     assert f"results: {path}" in out
-    assert f"tensorboard --logdir {path}" in out and f"python scripts/analyze.py summary {path}" in out
+    assert f"python scripts/analyze.py tensorboard {path}" in out and f"python scripts/analyze.py summary {path}" in out
     assert "trials done" in out  # progress lines
     assert len(list(path.glob("trial_*/result.json"))) == 2
 

@@ -1,0 +1,111 @@
+"""One self-contained HTML file per experiment or comparison: summary, best configuration, every plot.
+
+Self-contained means no network and no side files: the PNGs are embedded as data URIs and the
+style sheet is inline, so the file can be mailed, attached to an issue or opened offline.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.load import Results
+from analysis.plots import figures, png_bytes
+from analysis.summary import for_display, outcome_counts, ranked_trials
+
+_TITLES = {
+    "learning_curves": "Learning curves",
+    "best_so_far": "Best so far",
+    "parallel_coordinates": "Parallel coordinates",
+    "samples": "Configurations tried",
+    "importance": "Hyperparameter importance",
+    "timeline": "Timeline of trials per worker",
+}
+_STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 2em auto; max-width: 1200px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.scroll { overflow-x: auto; } img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+.meta td { text-align: left; } code { background: #f3f3f3; padding: 0 3px; }
+"""
+
+
+def write_report(results: Results, path: str | Path, metric: str | None = None, x: str | None = None,
+                 y: str | None = None, top: int | None = None) -> Path:
+    """Writes the report to `path` and returns it; `x`, `y` pick the axes of the configurations plot."""
+    path = Path(path)
+    path.write_text(render_report(results, metric, x, y, top), encoding="utf-8")
+    return path
+
+
+def render_report(results: Results, metric: str | None = None, x: str | None = None, y: str | None = None,
+                  top: int | None = None) -> str:
+    names = [experiment.name for experiment in results.experiments]
+    title = f"tunelab report: {', '.join(names)}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title>",
+             f"<style>{_STYLE}</style></head><body>", f"<h1>{_e(title)}</h1>",
+             f"<p>{len(results.trials)} trials, {_e(outcome_counts(results))}; objective <code>{_e(results.metric)}"
+             f"</code> ({_e(results.mode)}). Written {datetime.datetime.now():%Y-%m-%d %H:%M}.</p>",
+             "<h2>Experiments</h2>", _experiments_table(results)]
+    parts += ["<h2>Best configuration</h2>", _best(results)]
+    ranked = ranked_trials(results, top)
+    parts += [f"<h2>Trials, best first{f' (top {top})' if top else ''}</h2>", "<div class='scroll'>",
+              for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0), "</div>"]
+    for name, figure in figures(results, metric, x, y).items():
+        data = base64.b64encode(png_bytes(figure)).decode("ascii")
+        parts += [f"<h2>{_TITLES.get(name, name)}</h2>", f"<img alt='{name}' src='data:image/png;base64,{data}'>"]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _experiments_table(results: Results) -> str:
+    rows = []
+    for experiment in results.experiments:
+        trials = results.trials[results.trials["experiment"] == experiment.name]
+        elapsed = (trials["end"].max() - trials["start"].min()).total_seconds() if trials["end"].notna().any() else None
+        rows.append({
+            "experiment": experiment.name,
+            "strategy": experiment.strategy or "",
+            "trials": len(trials),
+            "epochs trained": int(trials["epochs"].sum()),
+            "wall time (s)": f"{elapsed:.0f}" if elapsed is not None else "",
+            "stopped early": experiment.stopped or "",
+            "description": experiment.spec.get("description", "") if experiment.spec else "",
+            "path": str(experiment.path),
+        })
+    return pd.DataFrame(rows).to_html(index=False, border=0, classes="meta")
+
+
+def _best(results: Results) -> str:
+    best = results.best_trial()
+    if best is None:
+        return f"<p>No trial reported {_e(results.metric)}.</p>"
+    config = results.config(best)
+    head = (f"<p>Trial <code>{_e(best['trial_id'])}</code> of <code>{_e(best['experiment'])}</code>: "
+            f"best {_e(results.metric)} {best[results.objective]:.4g} at epoch {_e(_int(best['best_epoch']))} "
+            f"of {int(best['epochs'])} ({_e(best['stop_reason'])}).</p>")
+    table = pd.DataFrame({"hyperparameter": list(config), "value": [_value(v) for v in config.values()]})
+    return head + table.to_html(index=False, border=0, classes="meta") + (
+        f"<p>As JSON: <code>{_e(json.dumps(config, sort_keys=True))}</code></p>")
+
+
+def _value(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _int(value: object) -> str:
+    try:
+        return str(int(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))

@@ -1,0 +1,105 @@
+"""A local multi-node Ray cluster with simulated GPUs; run by test_cluster.py in its own process.
+
+Usage: python cluster_scenario.py {fractional|node_loss} RESULTS_DIR  -> prints one JSON line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import ray
+from ray.cluster_utils import Cluster
+
+from experiments.runner import prepare, run
+from experiments.spec import spec_from_dict
+
+
+def experiment(storage: str, **changes) -> dict:
+    return {
+        "name": "cluster", "trainable": "mlp", "data": "digits",
+        "space": {"units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1},
+        "strategy": {"name": "random", "num_samples": 4, "seed": 0},
+        "epochs": 3, "batch_size": 256, "storage": storage, **changes,
+    }
+
+
+def intervals(path: Path) -> list[tuple[float, float]]:
+    spans = []
+    for result in path.glob("trial_*/result.json"):
+        reports = [json.loads(line) for line in result.read_text().splitlines()]
+        spans.append((reports[0]["timestamp"] - reports[0]["time_this_iter_s"], reports[-1]["timestamp"]))
+    return spans
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = best = 0
+    for _, change in events:
+        running += change
+        best = max(best, running)
+    return best
+
+
+def fractional(storage: str) -> dict:
+    """Two nodes with one GPU each, trials asking for half a GPU: four run at once."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=2, num_gpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    gpus = ray.cluster_resources().get("GPU")
+    outcome = run(prepare(spec_from_dict(experiment(storage, resources={"cpu": 1, "gpu": 0.5}))))
+    spans = intervals(Path(outcome.path))
+    shut_down(cluster)
+    return {"trials": outcome.trials, "errored": outcome.errored, "most_at_once": most_at_once(spans), "gpus": gpus}
+
+
+def node_loss(storage: str) -> dict:
+    """The node running a trial dies after epoch 2; the trial finishes on another node from its checkpoint."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    prepared = prepare(spec_from_dict(experiment(
+        storage, epochs=8, max_failures=2, strategy={"name": "random", "num_samples": 1, "seed": 0})))
+    killed = {}
+
+    def kill_its_node_after_two_epochs() -> None:
+        while not killed:
+            for result in Path(prepared.path).glob("trial_*/result.json"):
+                reports = [json.loads(line) for line in result.read_text().splitlines()]
+                if len(reports) >= 2:
+                    cluster.remove_node(node_of_worker(cluster, reports[-1]["pid"]))
+                    killed["after_epoch"] = reports[-1]["epoch"]
+            time.sleep(0.1)
+
+    threading.Thread(target=kill_its_node_after_two_epochs, daemon=True).start()
+    outcome = run(prepared)
+    result = next(Path(outcome.path).glob("trial_*/result.json"))
+    reports = [json.loads(line) for line in result.read_text().splitlines()]
+    error = next(Path(outcome.path).glob("trial_*/error.txt"), None)
+    shut_down(cluster)
+    return {"killed_after_epoch": killed.get("after_epoch"), "epochs": [r["epoch"] for r in reports],
+            "errored": outcome.errored, "failure_recorded": bool(error and error.read_text().strip()),
+            "nodes_used": len({r["pid"] for r in reports})}
+
+
+def node_of_worker(cluster: Cluster, pid: int):
+    """The worker node whose raylet started process `pid` (workers are the raylet's children)."""
+    parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    for node in cluster.worker_nodes:
+        if any(info.process.pid == parent for info in node.all_processes["raylet"]):
+            return node
+    raise RuntimeError(f"no worker node owns process {pid}")
+
+
+def shut_down(cluster: Cluster) -> None:
+    ray.shutdown()
+    cluster.shutdown()
+
+
+if __name__ == "__main__":
+    scenario, storage = sys.argv[1], sys.argv[2]
+    print(json.dumps({"fractional": fractional, "node_loss": node_loss}[scenario](storage)))

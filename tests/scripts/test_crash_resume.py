@@ -1,0 +1,71 @@
+"""kill -9 of a running launch.py, then --resume: nothing finished re-runs, nothing trained twice."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from searchspaces import load_space
+
+ROOT = Path(__file__).resolve().parents[2]
+EPOCHS = 6
+EXPERIMENT = {
+    "name": "crash", "trainable": "mlp", "data": "digits",
+    "space": {"units_1": {"type": "int", "low": 8, "high": 64, "log": True},
+              "learning_rate": {"type": "float", "low": 0.001, "high": 0.03, "log": True}, "num_layers": 1},
+    "strategy": {"name": "random", "num_samples": 4, "seed": 3},
+    "epochs": EPOCHS, "batch_size": 128, "max_concurrent_trials": 1,
+}
+
+
+def epochs_on_disk(path: Path) -> dict[str, list[int]]:
+    found = {}
+    for result in path.glob("trial_*/result.json"):
+        lines = [line for line in result.read_text().splitlines() if line.strip()]
+        found[result.parent.name] = [json.loads(line)["epoch"] for line in lines]
+    return found
+
+
+def launch(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_kill_9_then_resume(tmp_path):
+    spec = tmp_path / "crash.yaml"
+    spec.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(tmp_path)}, sort_keys=False))
+    path = tmp_path / "crash"
+    driver = launch(str(spec), "--name", "crash", start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # one trial finished and the next one part-way
+        epochs = epochs_on_disk(path)
+        if any(len(e) == EPOCHS for e in epochs.values()) and any(2 <= len(e) < EPOCHS for e in epochs.values()):
+            break
+        assert driver.poll() is None, driver.stdout.read()
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the run never reached the kill point: {epochs_on_disk(path)}")
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
+    driver.wait()
+    before = epochs_on_disk(path)
+    finished_before = {trial: (path / trial / "result.json").read_text()
+                       for trial, epochs in before.items() if len(epochs) == EPOCHS}
+
+    resumed = launch(str(spec), "--resume", "--name", "crash")
+    out, _ = resumed.communicate(timeout=600)
+
+    assert resumed.returncode == 0, out[-3000:]
+    after = epochs_on_disk(path)
+    assert len(after) == 4 and all(epochs == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
+    for trial, text in finished_before.items():
+        assert (path / trial / "result.json").read_text() == text  # finished trials did not run again
+    configs = sorted(json.dumps(json.loads((p / "params.json").read_text()), sort_keys=True)
+                     for p in path.glob("trial_*"))
+    expected = load_space(EXPERIMENT["space"]).sample_many(4, seed=3)
+    assert configs == sorted(json.dumps(c, sort_keys=True) for c in expected)  # the searcher's sequence went on
