@@ -157,15 +157,17 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     owns_ray = not ray.is_initialized()
     if owns_ray:
         check_address(address)
+        # "local" starts a fresh Ray instead of joining whatever cluster /tmp/ray last named;
+        # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
+        local = not address and not os.environ.get("RAY_ADDRESS")
         try:
             ray.init(
-                # "local" starts a fresh Ray instead of joining whatever cluster /tmp/ray last named;
-                # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
-                address=address or (None if os.environ.get("RAY_ADDRESS") else "local"),
+                address="local" if local else address,
                 include_dashboard=False,
                 logging_level=logging.WARNING,
                 log_to_driver=False,
-                runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+                # On a cluster the job's own runtime environment (e.g. --working-dir) stays untouched.
+                runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}} if local else None,
             )
         except (ConnectionError, ValueError, RuntimeError) as error:
             raise SpecError(f"--address {address}: cannot connect to a Ray cluster there ({error})") from None
