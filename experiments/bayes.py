@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import pickle
 import random
 import sys
 from typing import Any, Mapping, Optional
@@ -21,6 +20,7 @@ from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
 from searchspaces.params import Fixed, Float, Int, SpaceError
+from searchspaces.ray_adapter import StateSearcher
 from searchspaces.space import Config, Space
 
 ACQUISITIONS = ("ucb", "ei", "poi")  # the acquisition functions bayesian-optimization 1.4.3 implements
@@ -33,7 +33,7 @@ Point = tuple[float, ...]
 ConfigKey = tuple[tuple[str, Any], ...]
 
 
-class UnitCubeBayesSearch(Searcher):
+class UnitCubeBayesSearch(StateSearcher):
     """A Gaussian process over the unit cube of a Space; each config is tried at most once.
 
     Every point the inner BayesOptSearch suggests gets exactly one result back, so its warm-up
@@ -251,14 +251,6 @@ class UnitCubeBayesSearch(Searcher):
         if inner is not None:
             self._build_inner()
             self._inner.set_state(inner)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.get_state(), file)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as file:
-            self.set_state(pickle.load(file))
 
 
 def _key(config: Config) -> ConfigKey:

@@ -13,7 +13,7 @@ from ray.tune.search import Searcher
 from experiments.trial_events import TrialEventLog
 from searchspaces import Config, Fixed, Space, SpaceError
 from searchspaces.inline import did_you_mean
-from searchspaces.ray_adapter import ConfigSequenceSearcher
+from searchspaces.ray_adapter import ConfigSequenceSearcher, StateSearcher
 
 
 class LabelledSequenceSearcher(ConfigSequenceSearcher):
@@ -39,7 +39,7 @@ class LabelledSequenceSearcher(ConfigSequenceSearcher):
         self._labels = state["labels"]
 
 
-class ChainedSearcher(Searcher):
+class ChainedSearcher(StateSearcher):
     """Runs `first` to the end, then `then`; results of the first phase also inform the second.
 
     That is how published configurations run before a search and, for a model-based searcher,
@@ -93,18 +93,6 @@ class ChainedSearcher(Searcher):
         self._then.set_state(state["then"])
         self._first_done, self._first_trials = state["first_done"], state["first_trials"]
 
-    def save(self, checkpoint_path: str) -> None:
-        import pickle
-
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.get_state(), file)
-
-    def restore(self, checkpoint_path: str) -> None:
-        import pickle
-
-        with open(checkpoint_path, "rb") as file:
-            self.set_state(pickle.load(file))
-
 
 def published_configs(space: Space, entries: Any, where: str = "strategy.configs") -> tuple[list[Config], list[dict]]:
     """Validates `[{source: ..., params: {...}}, ...]`; returns configs and their labels.
@@ -130,11 +118,7 @@ def published_configs(space: Space, entries: Any, where: str = "strategy.configs
 def _checked_partial(space: Space, params: Any, where: str) -> Config:
     if not isinstance(params, Mapping) or not params:
         raise SpaceError(f"{where}: must map parameter names to values")
-    for name, value in params.items():
-        if name not in space:
-            raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
-        if not space[name].contains(value):
-            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
+    _check_values(space, params, where)
     config: Config = {}
     for name in space:
         if name in params:
@@ -155,11 +139,7 @@ def one_factor_at_a_time(
     """
     if not isinstance(baseline, Mapping) or not baseline:
         raise SpaceError(f"{where}.baseline: needs a value for each parameter of the space")
-    for name, value in baseline.items():
-        if name not in space:
-            raise SpaceError(f"{where}.baseline.{name}: not a parameter of the space{did_you_mean(name, space)}")
-        if not space[name].contains(value):
-            raise SpaceError(f"{where}.baseline.{name}: {value!r} is outside {space[name].describe()}")
+    _check_values(space, baseline, f"{where}.baseline")
     searchable = [name for name, param in space.items() if not isinstance(param, Fixed)]
     base = _resolve(space, dict(baseline), {}, f"{where}.baseline")
     if factors is None:  # every parameter the baseline uses
@@ -183,6 +163,14 @@ def one_factor_at_a_time(
                 configs.append(config)
                 labels.append({"factor": factor, "value": value})
     return configs, labels
+
+
+def _check_values(space: Space, values: Mapping[str, Any], where: str) -> None:
+    for name, value in values.items():
+        if name not in space:
+            raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
+        if not space[name].contains(value):
+            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
 
 
 def _resolve(space: Space, baseline: dict, change: dict, where: str) -> Config:

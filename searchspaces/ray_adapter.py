@@ -18,7 +18,19 @@ from searchspaces.params import Bool, Choice, Fixed, Float, Int, Param
 from searchspaces.space import Config, Space
 
 
-class ConfigSequenceSearcher(Searcher):
+class StateSearcher(Searcher):
+    """A Searcher whose whole state is `get_state()`: Ray saves and restores it with the experiment."""
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.get_state(), file)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as file:
+            self.set_state(pickle.load(file))
+
+
+class ConfigSequenceSearcher(StateSearcher):
     """Suggests the given configurations in order, then reports FINISHED.
 
     Its whole state is the list and a cursor, so a resumed experiment continues with the
@@ -50,14 +62,6 @@ class ConfigSequenceSearcher(Searcher):
     def set_state(self, state: dict) -> None:
         self._configs = state["configs"]
         self._next = state["next"]
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.get_state(), file)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as file:
-            self.set_state(pickle.load(file))
 
 
 def to_param_space(space: Space) -> dict[str, Any]:
