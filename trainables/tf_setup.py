@@ -12,6 +12,8 @@ import os
 
 logger = logging.getLogger(__name__)
 
+REUSE_WAIT_S = 300  # longer than any epoch we expect; a hung thread still fails, just later
+
 
 def configure_tensorflow(*, cpus: float, gpus: float) -> None:
     """Hide GPUs from CPU-only trials, size thread pools to `cpus`, let GPU memory grow.
@@ -21,6 +23,9 @@ def configure_tensorflow(*, cpus: float, gpus: float) -> None:
     """
     if gpus == 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # A scheduler that stops or pauses a trial mid-epoch lets the epoch finish; Ray gives the
+    # thread 2 s before it refuses to reuse this worker and fails the *next* trial on it.
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(REUSE_WAIT_S))
     import tensorflow as tf
 
     threads = max(1, int(cpus))

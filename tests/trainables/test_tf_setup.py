@@ -21,3 +21,11 @@ def test_a_reused_worker_keeps_its_thread_pools_and_says_so(monkeypatch, caplog)
     assert f"the trial asked for {running + 3}" in caplog.text
     assert tf.config.threading.get_intra_op_parallelism_threads() == running
     assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_a_worker_waits_for_a_stopped_trials_last_epoch_before_reuse(monkeypatch):
+    # Ray refuses to reuse a worker whose stopped trial is still inside an epoch after
+    # TUNE_FUNCTION_THREAD_TIMEOUT_S (2 s by default) and fails the next trial on it.
+    monkeypatch.delenv("TUNE_FUNCTION_THREAD_TIMEOUT_S", raising=False)
+    configure_tensorflow(cpus=1, gpus=0)
+    assert int(os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"]) >= 60
