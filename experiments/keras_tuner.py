@@ -1,0 +1,46 @@
+"""KerasTuner's names, run on Ray: change one line of a KerasTuner script and nothing else.
+
+    import keras_tuner as kt                 ->   from experiments import keras_tuner as kt
+    from keras_tuner import RandomSearch     ->   from experiments.keras_tuner import RandomSearch
+
+`kt.RandomSearch`, `kt.tuners.RandomSearch`, `kt.HyperParameters`,
+`kt.engine.hyperparameters.HyperParameters`, `kt.HyperModel`, `kt.Objective` and `kt.errors`
+are all here; each tuner also takes Ray options (resources_per_trial, max_concurrent_trials,
+address, scheduler). See experiments.kt.tuners for what runs.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+from experiments.kt import (
+    BayesianOptimization, GridSearch, HyperModel, HyperParameters, Hyperband, Objective, RandomSearch,
+    SearchInterrupted, Tuner, errors,
+)
+from searchspaces.hp import Declaration
+
+
+def _module(name: str, doc: str, **members: object) -> types.ModuleType:
+    """A submodule, registered so `from experiments.keras_tuner.tuners import RandomSearch` works too."""
+    module = types.ModuleType(f"{__name__}.{name}", doc)
+    module.__dict__.update(members)
+    sys.modules[module.__name__] = module
+    return module
+
+
+tuners = _module("tuners", "KerasTuner's tuners.", BayesianOptimization=BayesianOptimization, GridSearch=GridSearch,
+                 Hyperband=Hyperband, RandomSearch=RandomSearch, Tuner=Tuner)
+engine = _module(
+    "engine", "KerasTuner's engine package, as far as user code reaches into it.",
+    hyperparameters=_module("engine.hyperparameters", "hp types.", HyperParameters=HyperParameters,
+                            HyperParameter=Declaration),
+    hypermodel=_module("engine.hypermodel", "HyperModel.", HyperModel=HyperModel),
+    tuner=_module("engine.tuner", "Tuner.", Tuner=Tuner),
+    objective=_module("engine.objective", "Objective.", Objective=Objective),
+)
+sys.modules[f"{__name__}.errors"] = errors
+
+__all__ = [
+    "BayesianOptimization", "GridSearch", "HyperModel", "HyperParameters", "Hyperband", "Objective", "RandomSearch",
+    "SearchInterrupted", "Tuner", "engine", "errors", "tuners",
+]
