@@ -1,17 +1,27 @@
-"""Measurements of tunelab's speed, kept out of the test suite: `load` times analysis.load at scale."""
+"""Measurements of tunelab, kept out of the test suite: the strategy study, tunelab's overhead, analysis.load at scale."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Ray Tune status tables between the study's lines
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 EXAMPLES = """examples:
+  python scripts/benchmark.py study --quick                 # every strategy and peer, 2 seeds (about 15 min on 2 cores)
+  python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (about an hour)
+  python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
+  python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
+  python scripts/benchmark.py render                        # study.md and plots again from the CSVs
   python scripts/benchmark.py load                          # 1,000 trials x 30 epochs, limit 10 s
   python scripts/benchmark.py load --trials 5000 --epochs 50 --repeat 1
-  python scripts/benchmark.py load --keep /tmp/synthetic    # keep the generated results folder
 """
 
 
@@ -20,6 +30,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="benchmark.py", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    study = commands.add_parser("study", help="every strategy, KerasTuner and raw Ray Tune on one task, equal budgets")
+    study.add_argument("--quick", action="store_true", help="12-point grid budget (108 epochs per search), 2 seeds")
+    study.add_argument("--seeds", type=int, help="seeds per entry (default 2 with --quick, else 3)")
+    study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, sha, hyperband, "
+                                      "asha, bayes+asha, ray_random, kt_random, kt_bayes, kt_hyperband")
+    study.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    study.add_argument("--work", type=Path, help="where the searches write results (default: a temporary folder)")
+    study.add_argument("--keep-results", action="store_true", help="keep each search's results folder under --work")
+
+    overhead = commands.add_parser("overhead", help="trivial trials through tunelab vs raw Ray Tune; reused worker memory")
+    overhead.add_argument("--trials", type=int, help="trivial trials (default 1000, 200 with --quick)")
+    overhead.add_argument("--quick", action="store_true", help="200 trivial trials")
+    overhead.add_argument("--memory-trials", type=int, default=50, help="Keras trials in the reused worker (default 50)")
+    overhead.add_argument("--memory-epochs", type=int, default=2, help="epochs of each of those trials (default 2)")
+    overhead.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    overhead.add_argument("--work", type=Path, help="where the runs write results (default: a temporary folder)")
+
+    render = commands.add_parser("render", help="study.md, study.csv and the plots again from a study's CSVs")
+    render.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the study's folder (default {DEFAULT_OUT})")
+
     load = commands.add_parser("load", help="time analysis.load on a synthetic results directory")
     load.add_argument("--trials", type=int, default=1000, help="trials in the synthetic experiment (default 1000)")
     load.add_argument("--epochs", type=int, default=30, help="epochs every trial reports (default 30)")
@@ -28,7 +59,81 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--repeat", type=int, default=3, help="loads to time; the median counts (default 3)")
     load.add_argument("--limit", type=float, default=10.0, help="exit 1 when the median exceeds this (seconds)")
     load.add_argument("--keep", help="write the synthetic folder here and keep it (default: a temp folder)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("seeds", "trials", "memory_trials", "memory_epochs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
+    return args
+
+
+def _error(message: str) -> int:
+    print(f"benchmark.py: error: {message}", file=sys.stderr)
+    return 2
+
+
+def bench_study(args: argparse.Namespace) -> int:
+    from experiments.benchmark.study import kerastuner_missing, run_study, select
+    from experiments.benchmark.task import FULL, QUICK
+
+    task = QUICK if args.quick else FULL
+    seeds = list(range(args.seeds or (2 if args.quick else 3)))
+    try:
+        chosen = select(task, [name.strip() for name in args.only.split(",")] if args.only else [])
+    except ValueError as error:
+        return _error(str(error))
+    if kerastuner_missing(chosen):
+        return _error("the KerasTuner entries need keras-tuner: pip install -e '.[benchmark]' "
+                      "(or leave them out with --only)")
+    print(f"study: {len(chosen)} entries x {len(seeds)} seeds, {task.budget} epochs per search "
+          f"({task.grid_trials}-point grid x {task.epochs} epochs); report in {args.out}", flush=True)
+
+    def show(done) -> None:
+        head = f"[{done.index}/{done.total} {done.elapsed_s / 60:5.1f} min] {done.entry.name} seed {done.seed}:"
+        if done.error:
+            print(f"{head} FAILED {done.error.splitlines()[0]}", flush=True)
+            return
+        record = done.record
+        best = record.history[task.metric].max() if not record.history.empty else float("nan")
+        print(f"{head} {record.trials} trials, {len(record.history)} epochs, best {task.metric} {best:.4f}, "
+              f"wall {record.wall_s:.1f} s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="tunelab-study-") as scratch:
+        work = args.work or Path(scratch)
+        records = run_study(task, chosen, seeds, args.out, work, label="quick" if args.quick else "full",
+                            keep_results=args.keep_results, on_run=show)
+    if not records:
+        return _error("every search failed; see above")
+    print(f"wrote {args.out / 'study.md'}, study.csv, best_so_far_epochs.png, best_so_far_wall.png")
+    return 0
+
+
+def bench_overhead(args: argparse.Namespace) -> int:
+    from experiments.benchmark.overhead import overhead_markdown, run_overhead
+    from experiments.benchmark.report import OVERHEAD_FILE
+    from experiments.benchmark.task import QUICK
+
+    trials = args.trials or (200 if args.quick else 1000)
+    with tempfile.TemporaryDirectory(prefix="tunelab-overhead-") as scratch:
+        result = run_overhead(QUICK, trials, args.memory_trials, args.memory_epochs, args.work or Path(scratch),
+                              on_step=lambda line: print(line, flush=True))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / OVERHEAD_FILE).write_text(json.dumps(result, indent=2))
+    (args.out / "overhead.md").write_text(overhead_markdown(result))
+    print(f"wrote {args.out / 'overhead.md'} and {OVERHEAD_FILE}; `benchmark.py render` adds them to study.md")
+    return 0
+
+
+def bench_render(args: argparse.Namespace) -> int:
+    from experiments.benchmark.report import load_study, write_report
+
+    try:
+        runs, history, meta = load_study(args.out)
+    except FileNotFoundError as error:
+        return _error(str(error))
+    for path in write_report(args.out, runs, history, meta):
+        print(f"wrote {path}")
+    return 0
 
 
 def bench_load(args: argparse.Namespace) -> int:
@@ -61,7 +166,7 @@ def bench_load(args: argparse.Namespace) -> int:
     return 0 if median <= args.limit else 1
 
 
-COMMANDS = {"load": bench_load}
+COMMANDS = {"study": bench_study, "overhead": bench_overhead, "render": bench_render, "load": bench_load}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,313 @@
+"""tunelab's own cost: trivial trials through tunelab and through raw Ray Tune, and a reused worker's memory.
+
+Trivial trials report once and do nothing else, so the wall time is all framework: Ray's
+trial bookkeeping plus, on tunelab's side, its searcher, callbacks, stopper and event log.
+The memory test runs small Keras trials one after another in one reused worker and reads
+the worker's resident memory after each, to show whether trials leak.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from experiments.benchmark.local_ray import local_ray
+from experiments.benchmark.task import StudyTask
+from experiments.runner import RayJob, run_job
+from experiments.strategies import Budget, check_options, plan_strategy
+from searchspaces import Float, Space
+from trainables import Dataset, RunSettings, load_dataset, train
+
+TRIVIAL_SPACE = Space({"x": Float(0.0, 1.0)})
+
+
+def trivial(config: dict[str, Any]) -> None:
+    """A trial that only reports: what is left of its wall time is the framework's."""
+    from ray import tune
+
+    tune.report({"score": config["x"]})
+
+
+@dataclass(frozen=True)
+class TrivialTiming:
+    tool: str
+    trials: int
+    wall_s: float     # Ray start-up included
+    fit_s: float      # Tuner.fit (tunelab: run_job) only
+
+    @property
+    def trials_per_s(self) -> float:
+        return self.trials / self.fit_s if self.fit_s else float("nan")
+
+
+def _random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int = 1) -> Any:
+    budget = Budget(metric, mode, epochs)
+    return plan_strategy(space, "random", check_options("random", {"num_samples": trials, "seed": 0}), budget), budget
+
+
+def tunelab_trivial(trials: int, storage: str, concurrency: int) -> TrivialTiming:
+    """`trials` trivial trials as a tunelab random search (RayJob + run_job, tunelab's whole Ray layer)."""
+    from ray import tune
+
+    plan, budget = _random_plan(TRIVIAL_SPACE, trials, "score", "max")
+    clock = time.monotonic()
+    with local_ray(concurrency):
+        fitting = time.monotonic()
+        job = RayJob(trainable=tune.with_resources(trivial, {"cpu": 1}), plan=plan, metric="score", mode="max",
+                     storage=storage, name="trivial-tunelab", events=budget.events,
+                     record={"name": "trivial", "metric": "score", "mode": "max", "epochs": 1,
+                             "strategy": {"name": "random", "num_samples": trials, "seed": 0}},
+                     max_failures=0, max_consecutive_failures=0)
+        outcome = run_job(job)
+        fit = time.monotonic() - fitting
+    if outcome.trials != trials:
+        raise RuntimeError(f"tunelab ran {outcome.trials} of {trials} trivial trials")
+    return TrivialTiming("tunelab", trials, time.monotonic() - clock, fit)
+
+
+def ray_trivial(trials: int, storage: str, concurrency: int, json_only: bool = False) -> TrivialTiming:
+    """The same configurations through tune.Tuner directly.
+
+    `json_only` keeps only Ray's JSON logger (result.json, what analysis.load reads) instead of
+    its default JSON, CSV and TensorBoard loggers: the TensorBoard one opens a writer and
+    fsyncs its file for every trial.
+    """
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    xs = [config["x"] for config in TRIVIAL_SPACE.sample_many(trials, seed=0)]
+    clock = time.monotonic()
+    with local_ray(concurrency), _environment({"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"} if json_only else {}):
+        fitting = time.monotonic()
+        results = tune.Tuner(
+            tune.with_resources(trivial, {"cpu": 1}), param_space={"x": tune.grid_search(xs)},
+            tune_config=tune.TuneConfig(metric="score", mode="max", reuse_actors=True),
+            run_config=tune.RunConfig(name="trivial-ray-json" if json_only else "trivial-ray", storage_path=storage,
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0),
+                                      callbacks=[JsonLoggerCallback()] if json_only else None),
+        ).fit()
+        fit = time.monotonic() - fitting
+    if len(results) != trials:
+        raise RuntimeError(f"Ray ran {len(results)} of {trials} trivial trials")
+    return TrivialTiming("ray, JSON logger only" if json_only else "ray", trials, time.monotonic() - clock, fit)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# --- a reused worker's memory -----------------------------------------------------------------
+
+
+def measured_train(config: dict[str, Any], data: Dataset, run: RunSettings, log: str, release: bool = False) -> None:
+    """tunelab's trainable, with the worker's resident memory logged before and after (after a gc).
+
+    `release` drops the gradient functions TensorFlow registered during the trial (see
+    `released_custom_gradients`), to measure the worker with that leak fixed.
+    """
+    _log_memory(log, "start")
+    if release:
+        with released_custom_gradients():
+            train(config, data, run)
+    else:
+        train(config, data, run)
+    gc.collect()
+    _log_memory(log, "end")
+
+
+@contextlib.contextmanager
+def released_custom_gradients() -> Iterator[None]:
+    """Unregisters the gradient functions TensorFlow registers while the block traces a train step.
+
+    Keras 3's TensorFlow optimizer sums gradients with `ReplicaContext.all_reduce`, which wraps
+    them in `tf.custom_gradient`; traced in a graph, that registers a `CustomGradient-<uid>`
+    function in TensorFlow's global gradient registry, which nothing ever removes, and whose
+    closure holds the whole traced train step, and so the model's graph. A reused worker thus
+    keeps every trial's graphs (5-9 MB each on the study's CNNs). Once the trial's model is
+    gone nothing can ask for those gradients again, so dropping them afterwards is safe.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    before = set(registry) if isinstance(registry, dict) else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            for name in set(registry) - before:
+                if name.startswith("CustomGradient-"):
+                    del registry[name]
+
+
+def _log_memory(path: str, when: str) -> None:
+    import psutil
+
+    line = {"pid": os.getpid(), "when": when, "time": time.time(), "rss": psutil.Process().memory_info().rss}
+    with open(path, "a") as file:
+        file.write(json.dumps(line) + "\n")
+
+
+@dataclass(frozen=True)
+class WorkerMemory:
+    trials: int
+    epochs: int                # per trial
+    workers: int               # distinct worker processes that ran trials (1: reused throughout)
+    after_mb: list[float]      # the worker's RSS after each trial, in order
+    first_mb: float
+    last_mb: float
+    max_deviation: float       # max |after_k - after_1| / after_1
+    settled_deviation: float   # the same from trial 5 on, relative to trial 5 (after warm-up)
+    growth_mb_per_trial: float  # least-squares slope from trial 5 on
+
+
+MEMORY_VARIANTS: dict[str, tuple[str, bool, dict[str, str]]] = {
+    # name: (what it shows, release the gradient registrations, worker environment)
+    "as_is": ("tunelab's trainable as it is", False, {}),
+    "released": ("with each trial's gradient registrations released", True, {}),
+    "released_no_onednn": ("released, and oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: no primitive cache)", True,
+                           {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+}
+
+
+def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "as_is"
+                         ) -> WorkerMemory:
+    """`trials` small Keras trials of the study's space, one at a time in one reused worker (tunelab's runner)."""
+    from ray import tune
+
+    _, release, env = MEMORY_VARIANTS[variant]
+    data = load_dataset(task.data, seed=0)
+    plan, budget = _random_plan(task.searched_space(), trials, task.metric, task.mode, epochs)
+    log = Path(storage) / f"worker_memory_{variant}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    settings = RunSettings(model=task.space, epochs=epochs, batch_size=task.batch_size, seed=0)
+    trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log), release=release)
+    with local_ray(1, env):
+        job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1}), plan=plan, metric=task.metric,
+                     mode=task.mode, storage=storage, name=f"reused-worker-{variant}", events=budget.events,
+                     record={"name": "reused-worker", "metric": task.metric, "mode": task.mode, "epochs": epochs},
+                     max_concurrent_trials=1, max_failures=0, max_consecutive_failures=0)
+        run_job(job)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    return summarize_memory([line for line in lines if line["when"] == "end"], epochs)
+
+
+def summarize_memory(ends: list[dict[str, Any]], epochs: int) -> WorkerMemory:
+    after = [line["rss"] / 2**20 for line in ends]
+    first, settled = after[0], after[min(4, len(after) - 1)]
+    tail = after[4:] if len(after) > 5 else after
+    slope = _slope(tail)
+    return WorkerMemory(
+        trials=len(after), epochs=epochs, workers=len({line["pid"] for line in ends}), after_mb=after,
+        first_mb=first, last_mb=after[-1], max_deviation=max(abs(a - first) for a in after) / first,
+        settled_deviation=max(abs(a - settled) for a in tail) / settled, growth_mb_per_trial=slope,
+    )
+
+
+def _slope(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    xs = range(len(values))
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(values)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values)) / sum((x - mean_x) ** 2 for x in xs)
+
+
+# --- the whole benchmark ----------------------------------------------------------------------
+
+
+def run_overhead(task: StudyTask, trials: int, memory_trials: int, memory_epochs: int, work: Path,
+                 on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Trivial trials both ways, then the reused worker; a JSON-able summary."""
+    from experiments.benchmark.machine import describe_machine
+
+    say = on_step or (lambda message: None)
+    result: dict[str, Any] = {"machine": describe_machine()}
+    say(f"{trials} trivial trials through tunelab ...")
+    mine = tunelab_trivial(trials, str(work / "tunelab"), task.concurrency)
+    say(f"  {mine.wall_s:.1f} s ({mine.fit_s:.1f} s fitting, {mine.trials_per_s:.1f} trials/s)")
+    say(f"{trials} trivial trials through raw Ray Tune ...")
+    raw = ray_trivial(trials, str(work / "ray"), task.concurrency)
+    say(f"  {raw.wall_s:.1f} s ({raw.fit_s:.1f} s fitting, {raw.trials_per_s:.1f} trials/s)")
+    say(f"{trials} trivial trials through raw Ray Tune with only its JSON logger ...")
+    lean = ray_trivial(trials, str(work / "ray-json"), task.concurrency, json_only=True)
+    say(f"  {lean.wall_s:.1f} s ({lean.fit_s:.1f} s fitting, {lean.trials_per_s:.1f} trials/s)")
+    result["trivial"] = {"trials": trials, "concurrency": task.concurrency,
+                         "tunelab": {**asdict(mine), "trials_per_s": mine.trials_per_s},
+                         "ray": {**asdict(raw), "trials_per_s": raw.trials_per_s},
+                         "ray_json_only": {**asdict(lean), "trials_per_s": lean.trials_per_s},
+                         "ratio": mine.wall_s / raw.wall_s, "fit_ratio": mine.fit_s / raw.fit_s}
+    result["memory"] = {}
+    for variant, (what, _, _) in MEMORY_VARIANTS.items():
+        say(f"{memory_trials} Keras trials of {memory_epochs} epochs in one reused worker, {what} ...")
+        memory = reused_worker_memory(task, memory_trials, memory_epochs, str(work / "memory"), variant)
+        say(f"  {memory.first_mb:.0f} MB after trial 1, {memory.last_mb:.0f} MB after trial {memory.trials}, "
+            f"largest deviation {memory.max_deviation:.1%} ({memory.workers} worker process(es))")
+        result["memory"][variant] = asdict(memory)
+    return result
+
+
+MEMORY_CAUSE = (
+    "Why a reused worker grows: Keras 3's TensorFlow optimizer sums gradients with `tf.distribute`'s "
+    "`ReplicaContext.all_reduce`, which wraps them in `tf.custom_gradient`; every trace of a train step registers "
+    "a `CustomGradient-<uid>` function in TensorFlow's global gradient registry, which nothing removes and whose "
+    "closure holds the traced graph, so each trial's model graph stays in the worker. Releasing those "
+    "registrations when the trial ends (`released_custom_gradients`) removes that growth; what remains with "
+    "oneDNN on is oneDNN's primitive cache (bounded: ONEDNN_PRIMITIVE_CACHE_CAPACITY, 1024 by default), which "
+    "fills as trials bring new layer shapes. KerasTuner, which builds every model in one process, grows the same way."
+)
+
+
+def overhead_markdown(result: dict[str, Any]) -> str:
+    from experiments.benchmark.machine import summary_line
+
+    trivial_, memory = result["trivial"], result["memory"]
+    first = next(iter(memory.values()))
+    mine, raw, lean = trivial_["tunelab"], trivial_["ray"], trivial_.get("ray_json_only")
+    return "\n".join([
+        "# tunelab overhead",
+        "",
+        f"Machine: {summary_line(result['machine'])}; load average (1 min) "
+        f"{result['machine']['load_average_1min']} at the start.",
+        "",
+        f"## {trivial_['trials']} trivial trials ({trivial_['concurrency']} at once, 1 CPU each, reuse_actors)",
+        "",
+        "| | wall s (Ray start-up included) | fit s | trials/s |",
+        "|---|---|---|---|",
+        f"| tunelab (random search, RayJob + run_job) | {mine['wall_s']:.1f} | {mine['fit_s']:.1f} | "
+        f"{mine['trials_per_s']:.1f} |",
+        f"| raw Ray Tune (grid over the same values) | {raw['wall_s']:.1f} | {raw['fit_s']:.1f} | "
+        f"{raw['trials_per_s']:.1f} |",
+        *([f"| raw Ray Tune, JSON logger only (no CSV, no TensorBoard) | {lean['wall_s']:.1f} | {lean['fit_s']:.1f} | "
+           f"{lean['trials_per_s']:.1f} |"] if lean else []),
+        f"| tunelab / raw | {trivial_['ratio']:.2f}x | {trivial_['fit_ratio']:.2f}x | |",
+        "",
+        f"## A reused worker over {first['trials']} Keras trials ({first['epochs']} epochs each, 1 at a time)",
+        "",
+        "| worker | processes | after trial 1 MB | after the last MB | largest deviation from trial 1 | "
+        "from trial 5 on | trend MB/trial |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {MEMORY_VARIANTS[name][0]} | {m['workers']} | {m['first_mb']:.0f} | {m['last_mb']:.0f} | "
+          f"{m['max_deviation']:.1%} | {m['settled_deviation']:.1%} | {m['growth_mb_per_trial']:+.2f} |"
+          for name, m in memory.items()),
+        "",
+        MEMORY_CAUSE,
+        "",
+        *(f"RSS after each trial, {MEMORY_VARIANTS[name][0]} (MB): " + ", ".join(f"{v:.0f}" for v in m["after_mb"])
+          + "\n" for name, m in memory.items()),
+    ])

@@ -1,0 +1,111 @@
+"""The strategy study: every entry with every seed, one search at a time, each on a fresh Ray or process.
+
+Runs go seed by seed (all entries for seed 0, then seed 1, ...), so a slow spell of a shared
+machine spreads over every entry rather than hitting one. After each run its row and epochs
+are written out, so an interrupted study keeps what it measured; the report comes at the end
+(or from `scripts/benchmark.py render`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from analysis.compare import HISTORY_COLUMNS, RUN_COLUMNS
+from experiments.benchmark.kt_search import run_kerastuner
+from experiments.benchmark.machine import describe_machine
+from experiments.benchmark.ray_search import run_raw_ray
+from experiments.benchmark.record import RunRecord
+from experiments.benchmark.report import HISTORY_FILE, META_FILE, RUNS_FILE, write_report
+from experiments.benchmark.task import KERASTUNER, NAMES, RAY, TUNELAB, Entry, StudyTask, entries
+from experiments.benchmark.tunelab_search import run_tunelab
+from searchspaces.inline import did_you_mean
+
+RUNNERS: dict[str, Callable[[StudyTask, Entry, int, str], RunRecord]] = {
+    TUNELAB: run_tunelab, RAY: run_raw_ray, KERASTUNER: run_kerastuner,
+}
+
+
+@dataclass(frozen=True)
+class RunDone:
+    """Progress: one search finished (record) or failed (error)."""
+
+    index: int
+    total: int
+    entry: Entry
+    seed: int
+    record: RunRecord | None
+    error: str | None
+    elapsed_s: float  # since the study started
+
+
+def select(task: StudyTask, only: Sequence[str] = ()) -> list[Entry]:
+    """The study's entries, or those named in `only` (ValueError for an unknown name)."""
+    for name in only:
+        if name not in NAMES:
+            raise ValueError(f"--only: {name!r} is not a study entry; allowed: {', '.join(NAMES)}"
+                             + did_you_mean(name, NAMES))
+    return [entry for entry in entries(task) if not only or entry.name in only]
+
+
+def kerastuner_missing(chosen: Sequence[Entry]) -> bool:
+    """True when an entry needs keras-tuner (the `benchmark` extra) and it is not installed."""
+    if not any(entry.tool == KERASTUNER for entry in chosen):
+        return False
+    try:
+        import keras_tuner  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def run_study(task: StudyTask, chosen: Sequence[Entry], seeds: Sequence[int], out: Path, work: Path, *,
+              label: str = "", keep_results: bool = False,
+              on_run: Callable[[RunDone], None] | None = None) -> list[RunRecord]:
+    """Runs every chosen entry for every seed; writes the frames after each run and the report at the end."""
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    meta = {"label": label, "machine": describe_machine(), "task": task.as_dict(), "seeds": list(seeds),
+            "budget_epochs": task.budget, "grid_trials": task.grid_trials,
+            "entries": [{**dataclasses.asdict(entry), "options": dict(entry.options)} for entry in chosen],
+            "failures": []}
+    records: list[RunRecord] = []
+    began, total, index = time.monotonic(), len(chosen) * len(seeds), 0
+    for seed in seeds:
+        for entry in chosen:
+            index += 1
+            record, error = None, None
+            try:
+                record = RUNNERS[entry.tool](task, entry, seed, str(work / entry.tool))
+            except Exception as failure:  # one failed search must not lose the others
+                error = f"{type(failure).__name__}: {failure}"
+                meta["failures"].append({"name": entry.name, "seed": seed, "error": error})
+            if record is not None:
+                records.append(record)
+                if record.path and not keep_results:
+                    shutil.rmtree(record.path, ignore_errors=True)
+            _write_frames(out, records, meta)
+            if on_run:
+                on_run(RunDone(index, total, entry, seed, record, error, time.monotonic() - began))
+    meta["study_s"] = time.monotonic() - began
+    meta["load_average_1min_end"] = describe_machine()["load_average_1min"]
+    runs, history = _write_frames(out, records, meta)
+    if records:
+        write_report(out, runs, history, meta)
+    return records
+
+
+def _write_frames(out: Path, records: list[RunRecord], meta: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs = pd.DataFrame([record.row() for record in records], columns=list(RUN_COLUMNS))
+    frames = [record.history for record in records if not record.history.empty]
+    history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    runs.to_csv(out / RUNS_FILE, index=False)
+    history.to_csv(out / HISTORY_FILE, index=False)
+    (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    return runs, history

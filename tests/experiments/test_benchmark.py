@@ -1,0 +1,108 @@
+"""The strategy study's plan, without running it: budgets, trial counts, specs, the KerasTuner space, memory summary."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from experiments.benchmark.overhead import summarize_memory
+from experiments.benchmark.task import (
+    FULL, NAMES, QUICK, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs, spec_dict,
+)
+from experiments.runner import prepare
+from experiments.schedulers import successive_halving_epochs, successive_halving_rungs
+from experiments.spec import spec_from_dict
+
+
+def test_the_grid_defines_the_budget():
+    assert (QUICK.grid_trials, QUICK.budget) == (12, 108)
+    assert (FULL.grid_trials, FULL.budget) == (24, 216)
+    free = [name for name, param in QUICK.grid_space().items() if type(param).__name__ != "Fixed"]
+    assert free == ["num_conv_layers", "filters_1", "filters_2", "learning_rate"]
+
+
+@pytest.mark.parametrize("task", [QUICK, FULL], ids=["quick", "full"])
+def test_every_entry_is_sized_to_the_budget(task):
+    found = {entry.name: entry for entry in entries(task)}
+    assert tuple(found) == NAMES
+    same = task.budget // task.epochs
+    for name in ("random", "bayes", "ray_random", "kt_random", "kt_bayes"):
+        assert found[name].trials == same
+    for name, entry in found.items():
+        if name != "kt_hyperband":  # KerasTuner's Hyperband runs whole iterations only
+            assert task.budget * 0.9 <= entry.planned_epochs <= task.budget, name
+    # more trials than the grid when trials stop early
+    assert found["sha"].trials > found["hyperband"].trials > same
+    assert found["bayes+asha"].options["num_samples"] == found["asha"].options["num_samples"]
+
+
+def test_epoch_models_of_the_schedulers():
+    # one Hyperband band for max_t 9, eta 3: brackets (9 from 1), (5 from 3), (3 from 9)
+    assert hyperband_epochs(17, 9, 3) == 9 + 3 * 2 + 1 * 6 + 5 * 3 + 2 * 6 + 3 * 9
+    assert hyperband_epochs(9, 9, 3) == 21
+    assert hyperband_epochs(1, 9, 3) == 9  # a lone trial in the first bracket runs to the end
+    assert asha_epochs(9, 9, 3, 1) == 21  # 9 x 1, 3 x 2 more, 1 x 6 more
+    assert successive_halving_epochs(9, successive_halving_rungs(9, 3), 3) == 21
+
+
+def test_kerastuner_hyperband_epochs_match_its_oracle():
+    keras_tuner = pytest.importorskip("keras_tuner")
+    for max_epochs, factor in ((9, 3), (27, 3), (10, 3), (16, 2)):
+        oracle = keras_tuner.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=max_epochs, factor=factor)
+        total = 0
+        for bracket in range(oracle._get_num_brackets()):
+            before = 0
+            for round_num in range(oracle._get_num_rounds(bracket)):
+                epochs = oracle._get_epochs(bracket, round_num)
+                total += oracle._get_size(bracket, round_num) * (epochs - before)
+                before = epochs
+        assert kt_hyperband_epochs(max_epochs, factor, 1) == total
+        assert kt_hyperband_epochs(max_epochs, factor, 3) == 3 * total
+
+
+def test_every_tunelab_entry_is_a_valid_experiment(tmp_path):
+    for entry in entries(QUICK):
+        if entry.tool != "tunelab":
+            continue
+        spec = spec_from_dict(spec_dict(QUICK, entry, seed=1, storage=str(tmp_path)))
+        prepared = prepare(spec, name=spec.name)
+        assert spec.seed == 1 and spec.epochs == QUICK.epochs
+        if entry.name == "grid":
+            assert prepared.plan.num_samples == QUICK.grid_trials
+        else:
+            assert spec.strategy.options["seed"] == 1
+            assert prepared.plan.num_samples == entry.trials
+
+
+def test_kerastuner_searches_the_same_space():
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from experiments.benchmark.kt_space import declare
+
+    space = QUICK.searched_space()
+    declared = keras_tuner.HyperParameters()
+    declare(declared, space)
+    assert {hp.name for hp in declared.space} == set(space)
+    rng = random.Random(0)
+    seen_inactive = set()
+    for _ in range(200):
+        hp = keras_tuner.HyperParameters()
+        for param in declared.space:
+            hp.values[param.name] = param.random_sample(rng.randrange(2**31))
+        config = declare(hp, space)
+        space.check_config(config)  # bounds, steps and conditions as tunelab's own
+        seen_inactive |= set(space) - set(config)
+    assert {"filters_2", "momentum"} <= seen_inactive
+
+
+def test_memory_summary():
+    ends = [{"pid": 7, "rss": mb * 2**20} for mb in (800, 820, 830, 840, 850, 850, 851, 849, 850)]
+    summary = summarize_memory(ends, epochs=2)
+    assert (summary.trials, summary.workers, summary.first_mb, summary.last_mb) == (9, 1, 800, 850)
+    assert summary.max_deviation == pytest.approx(51 / 800)
+    assert summary.settled_deviation == pytest.approx(1 / 850)
+    assert abs(summary.growth_mb_per_trial) < 0.5
+
+
+def test_task_round_trips_through_json():
+    task = StudyTask(epochs=3, grid_fix={"kernel_size": 3})
+    assert StudyTask(**task.as_dict()) == task
