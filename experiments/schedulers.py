@@ -10,10 +10,18 @@ trial holds no CPU; resuming restores that checkpoint. A pausing scheduler there
 checkpoint at every rung (`refuse_without_checkpoints`), or a resumed trial retrains epochs.
 Ray also restarts a paused trial with the result files of its last periodic sync to storage;
 `_store_trial_logs` refreshes them first, so the epochs before the pause stay in its history.
+
+A resumed experiment (`Tuner.restore` after the driver died) gets the scheduler back as it was
+pickled before the first trial, with no rungs, cohorts or brackets, and Ray re-adds every
+restored trial through `on_trial_add`, paused and running ones as PENDING. Each scheduler
+therefore rebuilds its state from what Ray does restore: every trial's status and last result.
+See `_replay_halvings` for what that can and cannot tell.
 """
 from __future__ import annotations
 
+import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -163,6 +171,9 @@ class SuccessiveHalvingScheduler(TrialScheduler):
     (trials that errored or ended early drop out of it), the best max(1, n // eta) resume from
     their checkpoints and the others stop; at the last rung, max_t, the survivors finish.
     `num_trials` tells when the cohort is complete, since a searcher hands out trials one by one.
+
+    After a driver crash the halvings already made are replayed from each trial's last result
+    (`_rebuild`), so the resumed run keeps the same survivors and trains no epoch twice.
     """
 
     _supports_buffered_results = False  # a buffered result could carry a trial past its rung
@@ -192,9 +203,10 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         self._arrival: dict[Trial, int] = {}  # every trial ever added; the order breaks metric ties
         self._errored: set[Trial] = set()  # out of the cohort unless Ray retries them (on_trial_add)
         self._to_resume: list[Trial] = []  # promoted trials that are still paused
+        self._restored = False  # trials came back from a crashed run: rebuild before running any
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
-        if (self._metric and metric) or (self._mode and mode):
+        if _conflicts(self, metric, mode):
             return False
         self._metric = metric or self._metric
         self._mode = mode or self._mode
@@ -213,6 +225,7 @@ class SuccessiveHalvingScheduler(TrialScheduler):
             self._errored.discard(trial)
             self._cohort[trial] = None
         elif trial not in self._arrival:
+            self._restored = self._restored or _restored(trial)
             self._arrival[trial] = len(self._arrival)
             if self._rung == 0:  # later arrivals missed the first comparison
                 self._cohort[trial] = None
@@ -250,6 +263,9 @@ class SuccessiveHalvingScheduler(TrialScheduler):
             self._errored.add(trial)
 
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
+        if self._restored:  # Ray starts PENDING trials right after this call: decide before it does
+            self._restored = False
+            self._rebuild(tune_controller)
         if self._rung_complete(tune_controller):  # the cohort shrank by an error or removal
             self._halve(tune_controller, current=None)
         for trial in tune_controller.get_trials():
@@ -266,6 +282,40 @@ class SuccessiveHalvingScheduler(TrialScheduler):
             f"Successive halving: rung {self._rung + 1} of {len(self.rungs)} (epoch "
             f"{self.rungs[self._rung]}), {len(self._cohort)} trials in the cohort"
         )
+
+    # -- resuming after a driver crash
+
+    def _rebuild(self, tune_controller: TuneController) -> None:
+        """Replays the halvings a crashed run had made, from every trial's status and last result.
+
+        Survivors that were waiting at the current rung are paused again (Ray restores them as
+        PENDING and would train them past it); trials that lost a halving, or reached max_t, are
+        stopped (Ray may restore them as PAUSED, hence PENDING: see `_replay_halvings`). Their
+        decisions are already in the events file, so none is recorded twice. Arrival order,
+        which breaks ties, is the searcher's creation order, not the order Ray re-adds trials in.
+        """
+        trials = sorted(tune_controller.get_trials(), key=_creation_order)
+        self._arrival = {trial: index for index, trial in enumerate(trials)}
+        halvings, survivors, losers = _replay_halvings(
+            trials, self.rungs, keep=lambda _, reached: max(1, reached // self._eta),
+            rank=lambda trial: (_badness(_reported(trial).get(self._metric), self._mode), self._arrival[trial]),
+            first_rung_complete=len(trials) >= self._num_trials or tune_controller.search_alg.is_finished(),
+        )
+        self._rung, self._cohort, self._to_resume, self._errored = halvings, {}, [], set()
+        rung = self.rungs[halvings]
+        for trial in survivors:
+            if _ended(trial):
+                continue
+            if _epoch(trial) >= self.rungs[-1]:
+                losers.append(trial)  # complete; only its stop was lost
+            elif _epoch(trial) >= rung:
+                self._cohort[trial] = _reported(trial)  # waiting at the rung
+                tune_controller._set_trial_status(trial, Trial.PAUSED)
+            else:
+                self._cohort[trial] = None  # Ray restarts it from its checkpoint
+        for trial in losers:
+            if not _ended(trial):
+                tune_controller.stop_trial(trial)
 
     # -- the halving itself
 
@@ -320,6 +370,8 @@ class ExactHyperBandScheduler(HyperBandScheduler):
 
     Overridden because Ray computes brackets in floating point: it rounds log(max_t)/log(eta)
     (26, 3 gets a 4th, empty bracket) and truncates max_t * eta**-s (729, 3 loses its 1-epoch bracket).
+
+    After a driver crash the brackets are refilled and their halvings replayed (`_rebuild`).
     """
 
     def __init__(
@@ -339,6 +391,11 @@ class ExactHyperBandScheduler(HyperBandScheduler):
         self._get_r0 = self._bracket_first_rung
         self._events = events if events is not None else TrialEventLog()
         self._promoted: dict[Trial, dict] = {}  # details of the last halving, for the resumed event
+        self._restored = False  # trials came back from a crashed run: rebuild before running any
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return not _conflicts(self, metric, mode) and super().set_search_properties(
+            None if metric == self._metric else metric, None if mode == self._mode else mode)
 
     def _bracket_trials(self, s: int) -> int:
         return self.brackets[-1 - s][0]  # Ray numbers brackets by halvings, s = 0 first
@@ -369,11 +426,89 @@ class ExactHyperBandScheduler(HyperBandScheduler):
             else:
                 self._promoted[trial] = details  # recorded as resumed if Ray unpauses it
 
+    def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
+        if self._restored or (trial not in self._trial_info and _restored(trial)):
+            self._restored = True  # placed by _rebuild, with every other trial, before any runs
+            return
+        self._place(tune_controller, trial)
+
+    def _place(self, tune_controller: TuneController, trial: Trial) -> None:
+        """Ray's bracket filling, recorded: Ray keeps no record of which bracket a trial is in."""
+        super().on_trial_add(tune_controller, trial)
+        bracket, band = self._trial_info[trial]
+        self._events.record(trial.trial_id, "bracket", band=band, bracket=self._hyperbands[band].index(bracket),
+                            first_rung=bracket._r0)
+
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
+        if self._restored:  # Ray starts PENDING trials right after this call: decide before it does
+            self._restored = False
+            self._rebuild(tune_controller)
         trial = super().choose_trial_to_run(tune_controller)
         if trial is not None and trial.status == Trial.PAUSED:
             _store_trial_logs(trial)
         return trial
+
+    def _rebuild(self, tune_controller: TuneController) -> None:
+        """Puts every trial back in its bracket, then replays each bracket's halvings.
+
+        A trial goes back to the bracket its `bracket` event names. Ray's own filling could not
+        tell: it depends on when trials were added and when others left (a bracket that loses a
+        trial before it is full takes the next one), and Ray re-adds restored trials latest
+        result first. Trials without that event (added since the crash, or with no events file
+        on URI storage) are then filled in as Ray would, in the order the searcher created them.
+        Within a bracket the halvings are replayed as for successive halving
+        (`_replay_halvings`), keeping ceil(n / eta) as Ray does, ties going to the later trial
+        as in Ray's sort. Trials waiting at their bracket's rung are paused again; those that
+        lost, or reached max_t, are stopped. Not reconstructed: a trial that joined a bracket
+        after its first halving (after another member failed) is taken to have lost it.
+        """
+        trials = sorted(tune_controller.get_trials(), key=_creation_order)
+        order = {trial: index for index, trial in enumerate(trials)}
+        recorded = _recorded_events(self._events, "bracket")
+        self._hyperbands, self._trial_info, self._state = [[]], {}, {"bracket": None, "band_idx": 0}
+        for trial in (trial for trial in trials if trial.trial_id in recorded):
+            band, s = recorded[trial.trial_id]["band"], recorded[trial.trial_id]["bracket"]
+            while len(self._hyperbands) <= band:
+                self._hyperbands.append([])
+            while len(self._hyperbands[band]) <= s:
+                self._hyperbands[band].append(self._create_bracket(len(self._hyperbands[band])))
+            bracket = self._hyperbands[band][s]
+            bracket._live_trials[trial] = None  # Bracket.add_trial refuses a bracket that was full once
+            bracket._all_trials.append(trial)
+            self._trial_info[trial] = bracket, band
+            self._state = {"bracket": bracket, "band_idx": band}
+        for trial in (trial for trial in trials if trial.trial_id not in recorded):
+            self._place(tune_controller, trial)
+        waiting, stopping = [], []
+        for bracket in (bracket for band in self._hyperbands for bracket in band):
+            rungs = successive_halving_rungs(self._max_t_attr, self._eta, bracket._r0)
+            kept = [bracket._n0]
+            for _ in rungs[:-1]:
+                kept.append(-(-kept[-1] // self._eta))
+            halvings, survivors, losers = _replay_halvings(
+                bracket._all_trials, rungs, keep=lambda halving, _: kept[halving + 1],
+                rank=lambda trial: (_badness(_reported(trial).get(self._metric), self._mode), -order[trial]),
+                first_rung_complete=True,
+            )
+            bracket._halves, bracket._n = len(rungs) - 1 - halvings, kept[halvings]
+            bracket._r = bracket._cumul_r = rungs[halvings]
+            bracket.is_being_processed = halvings > 0
+            bracket._completed_progress = sum(_epoch(trial) for trial in bracket._all_trials)
+            bracket._live_trials = {}
+            for trial in survivors:
+                if _ended(trial):
+                    continue
+                if _epoch(trial) >= self._max_t_attr:
+                    stopping.append(trial)  # complete; only its stop was lost
+                    continue
+                bracket._live_trials[trial] = _reported(trial) if _epoch(trial) else None
+                if _epoch(trial) >= bracket._cumul_r:
+                    waiting.append(trial)
+            stopping += [trial for trial in losers if not _ended(trial)]
+        for trial in waiting:
+            tune_controller._set_trial_status(trial, Trial.PAUSED)
+        for trial in stopping:  # may complete a bracket's rung, so after every bracket is rebuilt
+            tune_controller.stop_trial(trial)
 
     def _unpause_trial(self, tune_controller: TuneController, trial: Trial) -> None:
         bracket, _ = self._trial_info[trial]
@@ -382,7 +517,8 @@ class ExactHyperBandScheduler(HyperBandScheduler):
 
 class _ExactBracket(_HyperBandBracket):
     """Ray's bracket, except that its last rung is max_t even when max_t is not r0 * eta**s,
-    and that it reports each halving before Ray acts on it."""
+    that it reports each halving before Ray acts on it, and that a finished bracket also stops
+    a trial whose pause is still being saved (Ray's would stay PAUSED, and the run never end)."""
 
     def __init__(self, *args: Any, on_halving: Callable[[int, dict, list, list], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -396,6 +532,11 @@ class _ExactBracket(_HyperBandBracket):
         self._on_halving(rung, results, list(good), list(bad))
         return good, bad
 
+    def cleanup_full(self, tune_controller: TuneController) -> None:
+        for trial in self.current_trials():
+            if trial.status == Trial.PAUSED or trial.is_saving:  # Ray checks PAUSED only
+                tune_controller.stop_trial(trial)
+
 
 # --- ASHA ----------------------------------------------------------------------------------
 
@@ -405,6 +546,11 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
 
     ASHA never pauses, so it needs no checkpoints; with brackets > 1 Ray assigns a trial's
     bracket at random (numpy's global generator).
+
+    After a driver crash Ray re-adds every trial; finished ones stay finished, but the rungs come
+    back empty, so cutoffs would be too lenient and a continuing trial would be recorded at the
+    rungs it had passed with its current, later value. `on_trial_add` puts back what each
+    restored trial had recorded. With brackets > 1 it may land in another bracket than before.
     """
 
     def __init__(
@@ -427,6 +573,20 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
                          grace_period=grace_period, reduction_factor=reduction_factor, brackets=brackets)
         self._events = events if events is not None else TrialEventLog()
 
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return not _conflicts(self, metric, mode) and super().set_search_properties(
+            None if metric == self._metric else metric, None if mode == self._mode else mode)
+
+    def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
+        restored = trial.trial_id not in self._trial_info and _restored(trial)  # not a retry
+        super().on_trial_add(tune_controller, trial)
+        if restored:  # ASHA records a trial's value at each milestone as it passes it
+            reported = _reported_by_epoch(trial)
+            for milestone, recorded in self._trial_info[trial.trial_id]._rungs:
+                value = reported.get(milestone, {}).get(self._metric)
+                if value is not None and trial.trial_id not in recorded:
+                    recorded[trial.trial_id] = self._metric_op * value
+
     def on_trial_result(self, tune_controller: TuneController, trial: Trial, result: dict) -> str:
         bracket = self._trial_info.get(trial.trial_id)
         recorded_before = {milestone: set(recorded) for milestone, recorded in bracket._rungs} if bracket else {}
@@ -442,6 +602,120 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
                                     cutoff=cutoff, value=result[self._metric])
                 break
         return action
+
+
+# --- resuming after a driver crash ----------------------------------------------------------
+
+
+def _replay_halvings(
+    trials: list[Trial],
+    rungs: list[int],
+    *,
+    keep: Callable[[int, int], int],
+    rank: Callable[[Trial], Any],
+    first_rung_complete: bool,
+) -> tuple[int, list[Trial], list[Trial]]:
+    """The halvings a crashed run had made over `trials` (in creation order), from their last results.
+
+    Returns (halvings made, the trials still in the running, the trials that lost one).
+    `keep(halving, trials that reached its rung)` is how many survive it; `rank` sorts best first.
+
+    Ray's experiment state keeps each trial's status and last result, both as of one snapshot,
+    but not the scheduler's rungs. Nor is the status of a trial stopped while paused reliable:
+    Ray stops it without refreshing its snapshot entry, which keeps saying PAUSED, so losers
+    come back PENDING. What can be told: a rung was decided once a trial went beyond it or ended
+    there, or once every trial still in the running reached it (the last arrival decides at
+    once). Trials beyond the rung survived it; the remaining places go to the best of those whose
+    last result is the rung's, which is exactly how they ranked. Trials that had left the cohort
+    before a rung (an error) and come back with `resume_errored` lose it, as they did.
+    What cannot: which trials were added after the first rung (all count as its cohort). And a
+    snapshot can hold a result one step before the checkpoint that came with it: that trial
+    restarts one epoch back and reports the epoch again, which no scheduler can prevent.
+    """
+    survivors, losers = list(trials), []
+    for halving, rung in enumerate(rungs[:-1]):
+        reached = [trial for trial in survivors if _epoch(trial) >= rung]
+        beyond = [trial for trial in reached if _epoch(trial) > rung]
+        decided = beyond or any(_ended(trial) and _epoch(trial) == rung for trial in reached) or (
+            len(reached) == len(survivors) and (halving > 0 or first_rung_complete))
+        if not decided:
+            return halving, survivors, losers
+        at_rung = sorted((trial for trial in reached if _epoch(trial) == rung), key=rank)
+        winners = set(beyond) | set(at_rung[:max(0, keep(halving, len(reached)) - len(beyond))])
+        losers += [trial for trial in survivors if trial not in winners]
+        survivors = [trial for trial in survivors if trial in winners]
+    return len(rungs) - 1, survivors, losers
+
+
+def _recorded_events(events: TrialEventLog, kind: str) -> dict[str, dict]:
+    """The latest `kind` event of each trial in the events file; empty where there is none (URI storage)."""
+    path = events._path  # TrialEventLog only appends; the file is plain JSON lines
+    latest: dict[str, dict] = {}
+    if path is None or not path.is_file():
+        return latest
+    for line in path.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the crash
+        if event.get("event") == kind:
+            latest[event["trial_id"]] = event
+    return latest
+
+
+def _restored(trial: Trial) -> bool:
+    """Whether Ray re-adds `trial` from an earlier run's state: new trials have no result and are live."""
+    return TIME_ATTR in _reported(trial) or _ended(trial)
+
+
+def _ended(trial: Trial) -> bool:
+    return trial.status in (Trial.TERMINATED, Trial.ERROR)
+
+
+def _epoch(trial: Trial) -> int:
+    return _reported(trial).get(TIME_ATTR, 0)
+
+
+def _reported(trial: Trial) -> dict:
+    """The trial's last reported result, {} if none; `Trial.last_result` would fetch default metrics."""
+    return trial.run_metadata.last_result
+
+
+def _creation_order(trial: Trial) -> int:
+    """The searcher's counter that starts Ray's experiment tag (`3_learning_rate=0.01`).
+
+    Ray re-adds restored trials latest result first; the schedulers' tie-breaks and Hyperband's
+    bracket filling need the order the searcher created them in.
+    """
+    number = trial.experiment_tag.split("_", 1)[0]
+    return int(number) if number.isdigit() else sys.maxsize
+
+
+def _reported_by_epoch(trial: Trial) -> dict[int, dict]:
+    """Every result a restored trial had reported, by epoch, up to its restored last result.
+
+    Read from its result.json in storage, which Ray uploads together with the experiment state it
+    restores from; a result beyond the restored one is dropped (the trial retrains that epoch), and
+    without the file only the last result is known.
+    """
+    last = _reported(trial)
+    reported: dict[int, dict] = {}
+    try:
+        path = f"{trial.storage.trial_fs_path}/{EXPR_RESULT_FILE}"
+        with trial.storage.storage_filesystem.open_input_stream(path) as stream:
+            lines = stream.readall().decode().splitlines()
+    except (AttributeError, OSError):
+        lines = []
+    for line in lines:
+        try:
+            result = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the crash
+        if isinstance(result, dict) and isinstance(result.get(TIME_ATTR), int):
+            reported[result[TIME_ATTR]] = result
+    if TIME_ATTR in last:
+        reported[last[TIME_ATTR]] = last
+    return {epoch: result for epoch, result in reported.items() if epoch <= last.get(TIME_ATTR, 0)}
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -469,6 +743,16 @@ def _store_trial_logs(trial: Trial) -> None:
         if local.is_file():
             pyarrow.fs.copy_files(local.as_posix(), Path(storage.trial_fs_path, name).as_posix(),
                                   destination_filesystem=storage.storage_filesystem)
+
+
+def _conflicts(scheduler: Any, metric: str | None, mode: str | None) -> bool:
+    """Whether Tuner's metric or mode differs from the scheduler's own.
+
+    Ray refuses any metric or mode for a scheduler built with its own, even the same ones; the
+    runner passes the experiment's to both the Tuner and the scheduler, so equal values agree.
+    """
+    return bool((scheduler._metric and metric and metric != scheduler._metric)
+                or (scheduler._mode and mode and mode != scheduler._mode))
 
 
 def _badness(value: float, mode: str | None) -> tuple[bool, float]:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from ray import tune
 
 from experiments.errors import SpecError
 from experiments.schedulers import (
+    _replay_halvings,
     ExactHyperBandScheduler,
     RecordingASHAScheduler,
     SuccessiveHalvingScheduler,
@@ -95,6 +97,19 @@ def test_pausing_schedulers_refuse_rungs_without_checkpoints():
         refuse_without_checkpoints(9, hyperband_rungs(10, 3), "hyperband")
 
 
+@pytest.mark.parametrize("build", [
+    lambda: SuccessiveHalvingScheduler(num_trials=9, max_t=9, metric="score", mode="max"),
+    lambda: ExactHyperBandScheduler(max_t=9, metric="score", mode="max"),
+    lambda: RecordingASHAScheduler(max_t=9, metric="score", mode="max"),
+])
+def test_schedulers_accept_the_tuners_metric_and_mode_when_they_are_their_own(build):
+    """The runner gives the experiment's metric and mode to the Tuner too; Ray refused any."""
+    assert build().set_search_properties("score", "max")
+    assert build().set_search_properties(None, None)
+    assert not build().set_search_properties("loss", "max")
+    assert not build().set_search_properties("score", "min")
+
+
 def test_constructors_refuse_bad_arguments():
     with pytest.raises(ValueError, match="reduction_factor"):
         SuccessiveHalvingScheduler(num_trials=9, max_t=9, reduction_factor=1.5)
@@ -152,7 +167,10 @@ def run(tmp_path: Path, trainable, scheduler, *, metric="score", configs=None, g
                                   callbacks=[TrialOutcomeCallback(scheduler._events), *callbacks],
                                   failure_config=tune.FailureConfig(max_failures=retries)),
     )
-    results = tuner.fit()
+    return collect(tmp_path, tuner.fit())
+
+
+def collect(tmp_path: Path, results) -> tuple[dict[str, tuple[dict, list[dict]]], list[dict]]:
     trials = {}
     for result in results:
         if result.error is not None:
@@ -278,7 +296,7 @@ def test_hyperband_pauses_a_trial_and_resumes_it_without_repeating_epochs(tmp_pa
     assert epochs == {"a": [1, 2, 3], "b": [1, 2, 3], "c": [1, 2, 3], "d": [1], "e": [1]}
     key = {tid: config["key"] for tid, (config, _) in trials.items()}
     decisions = {(key[event["trial_id"]], event["event"], event.get("rung")) for event in events
-                 if event["event"] != "completed"}
+                 if event["event"] not in ("completed", "bracket")}
     expected = {("c", "paused", 1), ("c", "resumed", 1), ("d", "stopped", 1), ("e", "stopped", 1)}
     # The first of d and e at epoch 1 pauses there; so does the first of a and b at max_t (Ray
     # stops it when its bracket finishes).
@@ -286,6 +304,10 @@ def test_hyperband_pauses_a_trial_and_resumes_it_without_repeating_epochs(tmp_pa
                                                 ("b", "paused", 3)}
     (resumed,) = [event for event in events if event["event"] == "resumed"]
     assert resumed["epoch"] == 1 and resumed["next_rung"] == 3 and resumed["rank"] == 1
+    # Ray keeps no record of bracket membership; the events file does, for a resumed run.
+    placed = {key[event["trial_id"]]: (event["band"], event["bracket"], event["first_rung"])
+              for event in events if event["event"] == "bracket"}
+    assert placed == {"a": (0, 0, 3), "b": (0, 0, 3), "c": (0, 1, 1), "d": (0, 1, 1), "e": (0, 1, 1)}
 
 
 def test_asha_stops_a_poor_trial_at_the_grace_period_and_records_the_cutoff(tmp_path, ray_session):
@@ -320,3 +342,138 @@ def test_sha_on_keras_digits_resumes_paused_models_from_their_checkpoints(tmp_pa
     assert_halved_9_3_1(trials, events, "val_accuracy")
     winner = next(reports for _, reports in trials.values() if len(reports) == 9)
     assert winner[-1]["val_accuracy"] > 0.5
+
+
+# --- resuming after the driver died ----------------------------------------------------------
+# Ray restores trials (status, last result, checkpoint) but not the scheduler's rungs and brackets.
+
+
+class Restored(SimpleNamespace):
+    __hash__ = object.__hash__  # a Trial is hashable by identity
+
+
+def stub(tag: int, epoch: int, score: float = 0.0, status: str = "PENDING") -> Restored:
+    """A restored trial as the schedulers see it: status, last result, the searcher's counter."""
+    last = {"epoch": epoch, "score": score} if epoch else {}
+    return Restored(trial_id=f"t{tag}", experiment_tag=f"{tag}_x=1", status=status,
+                    run_metadata=SimpleNamespace(last_result=last))
+
+
+def replay(trials, rungs=(1, 3, 9), first_rung_complete=True):
+    halvings, survivors, losers = _replay_halvings(
+        trials, list(rungs), keep=lambda _, reached: max(1, reached // 3),
+        rank=lambda trial: (-trial.run_metadata.last_result["score"], trial.experiment_tag),
+        first_rung_complete=first_rung_complete,
+    )
+    return halvings, {t.trial_id for t in survivors}, {t.trial_id for t in losers}
+
+
+def test_replay_tells_survivors_from_losers_that_ray_restores_as_paused():
+    # The last of nine reached epoch 1 and went on: Ray had stopped six paused losers, but its
+    # snapshot still says PAUSED for them, so all eight come back PENDING at epoch 1.
+    trials = [stub(i, 1, score) for i, score in enumerate([0.5, 0.9, 0.1, 0.2, 0.8, 0.3, 0.4, 0.6], start=1)]
+    trials.append(stub(9, 2, 0.95))
+    assert replay(trials) == (1, {"t9", "t2", "t5"}, {"t1", "t3", "t4", "t6", "t7", "t8"})
+
+
+def test_replay_waits_at_a_rung_that_was_not_decided():
+    trials = [stub(1, 1, 0.5), stub(2, 1, 0.9), stub(3, 0), stub(4, 0)]  # two still training to epoch 1
+    assert replay(trials) == (0, {"t1", "t2", "t3", "t4"}, set())
+    everyone_there = [stub(i, 1, 0.1 * i) for i in range(1, 4)]
+    assert replay(everyone_there, first_rung_complete=False)[0] == 0  # the searcher has more to hand out
+    assert replay(everyone_there) == (1, {"t3"}, {"t1", "t2"})  # the last arrival decided it at once
+
+
+def test_replay_after_the_second_rung():
+    trials = [stub(i, 1, 0.1) for i in range(1, 7)]  # lost at epoch 1
+    trials += [stub(7, 3, 0.7, status="TERMINATED"),  # the last arrival at epoch 3, stopped there
+               stub(8, 3, 0.6), stub(9, 5, 0.9)]       # stopped while paused (stale), and the winner
+    assert replay(trials) == (2, {"t9"}, {f"t{i}" for i in range(1, 9)})
+
+
+def test_replay_drops_a_trial_that_failed_before_a_decided_rung():
+    # t3 errored at epoch 0 and comes back with resume_errored; the rung went on without it.
+    trials = [stub(1, 2, 0.9), stub(2, 1, 0.5), stub(3, 0)]
+    assert replay(trials, rungs=(1, 3)) == (1, {"t1"}, {"t2", "t3"})
+
+
+class DriverCrash(tune.Callback):
+    """Raises out of Ray's event loop once `after` results have come in, as a killed driver would.
+
+    What a resumed run gets is Ray's last saved experiment state (saved every step here, with
+    TUNE_GLOBAL_CHECKPOINT_S=0) as uploaded to storage. The crash waits for a step where no
+    checkpoint is being saved and uploads that state first: Ray records a result one step before
+    its checkpoint, and a trial restored in between retrains that epoch whatever the scheduler
+    does (`launch.py`'s test covers the real thing). Only once: the resumed run gets this
+    callback back from tuner.pkl and finds the marker.
+    """
+
+    def __init__(self, marker: Path, after: int) -> None:
+        self.marker, self.after, self.results = str(marker), after, 0
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.results += 1
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if self.results < self.after or Path(self.marker).exists() or any(t.is_saving for t in trials):
+            return
+        storage = trials[0].storage
+        storage.syncer.wait()
+        storage.syncer.sync_up(storage.experiment_driver_staging_path, storage.experiment_fs_path)
+        storage.syncer.wait()
+        Path(self.marker).touch()
+        raise RuntimeError("driver killed")
+
+
+def crash_then_resume(tmp_path: Path, monkeypatch, trainable, scheduler, after: int, **kwargs):
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    with pytest.raises(RuntimeError, match="driver killed"):
+        run(tmp_path, trainable, scheduler, callbacks=[DriverCrash(tmp_path / "crashed", after)], **kwargs)
+    # What launch.py --resume does; the scheduler comes back as pickled before the first trial.
+    return collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), trainable, resume_errored=True).fit())
+
+
+# Four brackets' worth of behaviour in ten trials: max_t 4, eta 2 gives brackets of 3 trials from
+# epoch 4, 3 from epoch 2 (2 go on) and 4 from epoch 1 (2, then 1 go on); rankings change by epoch 2.
+HYPERBAND_GRID = [{"key": key, "start": start, "slope": slope} for key, start, slope in [
+    ("a", 0.5, 0.01), ("b", 0.6, 0.0), ("c", 0.4, 0.02),
+    ("d", 0.3, 0.2), ("e", 0.6, 0.0), ("f", 0.5, 0.01),
+    ("g", 0.7, 0.0), ("h", 0.2, 0.3), ("i", 0.55, 0.1), ("j", 0.1, 0.0),
+]]
+
+
+def test_hyperband_resumed_after_a_driver_crash_ends_as_an_uninterrupted_run(tmp_path, ray_session, monkeypatch):
+    assert hyperband_brackets(4, 2) == [(4, 1), (3, 2), (3, 4)]
+
+    def epochs_by_key(trials):
+        return {config["key"]: epochs_of(reports) for config, reports in trials.values()}
+
+    reference, reference_events = run(tmp_path / "reference", fast(4), ExactHyperBandScheduler(
+        max_t=4, reduction_factor=2, events=TrialEventLog()), grid=HYPERBAND_GRID)
+    expected = epochs_by_key(reference)
+    # Ray fills the patient bracket first: a-c run 4 epochs; d-f meet at 2; g-j at 1, where g
+    # leads, and at 2, where i has overtaken it.
+    assert {key: len(epochs) for key, epochs in expected.items()} == {
+        "a": 4, "b": 4, "c": 4, "d": 4, "e": 4, "f": 2, "g": 2, "h": 1, "i": 4, "j": 1}
+
+    trials, events = crash_then_resume(tmp_path / "crashed", monkeypatch, fast(4), ExactHyperBandScheduler(
+        max_t=4, reduction_factor=2, events=TrialEventLog()), after=12, grid=HYPERBAND_GRID)
+
+    assert epochs_by_key(trials) == expected  # same survivors, and no epoch trained twice
+    key = {tid: config["key"] for tid, (config, _) in trials.items()}
+    placed = {key[event["trial_id"]]: event["bracket"] for event in events if event["event"] == "bracket"}
+    assert placed == dict(zip("abcdefghij", [0, 0, 0, 1, 1, 1, 2, 2, 2, 2]))
+
+
+def test_asha_resumed_after_a_driver_crash_keeps_the_rungs_of_finished_trials(tmp_path, ray_session, monkeypatch):
+    asha = RecordingASHAScheduler(max_t=9, grace_period=1, reduction_factor=3, events=TrialEventLog())
+    configs = [{"key": "good", "start": 0.9, "slope": 0.01}, {"key": "poor", "start": 0.1, "slope": 0.01}]
+
+    # The crash comes once good has finished: after resuming, poor must still meet good's rung values.
+    trials, events = crash_then_resume(tmp_path, monkeypatch, fast(9), asha, after=9, configs=configs, concurrent=1)
+
+    epochs = {config["key"]: epochs_of(reports) for config, reports in trials.values()}
+    assert epochs == {"good": list(range(1, 10)), "poor": [1]}  # good not run again, nor any epoch twice
+    (stop,) = [event for event in events if event["event"] == "stopped"]
+    assert trials[stop["trial_id"]][0]["key"] == "poor"
+    assert stop["rung"] == 1 and stop["cutoff"] == pytest.approx(0.91)
