@@ -171,7 +171,7 @@ def test_targets_are_medians_of_per_seed_ratios():
     hyperband = found["hyperband"]
     assert hyperband.measured == pytest.approx(2 / 6)
     assert hyperband.met is False
-    trivial = found["1000"]
+    trivial = found["1,000"]
     assert trivial.measured == 42.0 and trivial.met is True
     assert found["reused"].met is False
     table = markdown_targets(list(found.values()))

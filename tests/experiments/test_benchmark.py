@@ -15,10 +15,11 @@ from experiments.spec import spec_from_dict
 
 
 def test_the_grid_defines_the_budget():
-    assert (QUICK.grid_trials, QUICK.budget) == (12, 108)
+    assert (QUICK.grid_trials, QUICK.budget) == (8, 72)
     assert (FULL.grid_trials, FULL.budget) == (24, 216)
-    free = [name for name, param in QUICK.grid_space().items() if type(param).__name__ != "Fixed"]
-    assert free == ["num_conv_layers", "filters_1", "filters_2", "learning_rate"]
+    free = [name for name, param in FULL.grid_space().items() if type(param).__name__ != "Fixed"]
+    assert free == ["num_conv_layers", "filters_1", "filters_2", "kernel_size", "learning_rate"]
+    assert len([name for name, param in QUICK.searched_space().items() if type(param).__name__ != "Fixed"]) == 12
 
 
 @pytest.mark.parametrize("task", [QUICK, FULL], ids=["quick", "full"])
@@ -106,3 +107,41 @@ def test_memory_summary():
 def test_task_round_trips_through_json():
     task = StudyTask(epochs=3, grid_fix={"kernel_size": 3})
     assert StudyTask(**task.as_dict()) == task
+
+
+def test_report_from_the_frames_alone(tmp_path):
+    import dataclasses
+    import json
+
+    import pandas as pd
+
+    from experiments.benchmark.machine import describe_machine
+    from experiments.benchmark.report import load_study, write_report
+
+    task = QUICK
+    chosen = [e for e in entries(task) if e.name in ("grid", "random", "kt_random")]
+    runs, rows = [], []
+    for seed in (0, 1):
+        for index, entry in enumerate(chosen):
+            runs.append({"name": entry.name, "tool": entry.tool, "seed": seed, "wall_s": 30.0 + index,
+                         "concurrency": 1 if entry.tool == "kerastuner" else 2, "trials": 2, "peak_worker_mb": 800.0})
+            for trial in ("a", "b"):
+                for epoch in (1, 2):
+                    rows.append({"name": entry.name, "seed": seed, "trial_id": f"{entry.name}{trial}", "epoch": epoch,
+                                 "elapsed_s": 5.0 + epoch + (trial == "b"), "time_total_s": float(epoch),
+                                 "val_accuracy": 0.5 + 0.1 * epoch + 0.01 * index + 0.001 * seed})
+    meta = {"label": "test", "machine": describe_machine(), "task": task.as_dict(), "seeds": [0, 1],
+            "budget_epochs": task.budget, "grid_trials": task.grid_trials,
+            "entries": [{**dataclasses.asdict(e), "options": dict(e.options)} for e in chosen], "failures": []}
+    pd.DataFrame(runs).to_csv(tmp_path / "study_runs.csv", index=False)
+    pd.DataFrame(rows).to_csv(tmp_path / "study_history.csv", index=False)
+    (tmp_path / "study_meta.json").write_text(json.dumps(meta))
+    written = write_report(tmp_path, *load_study(tmp_path))
+    assert {path.name for path in written} == {"study.csv", "study.md", "best_so_far_epochs.png", "best_so_far_wall.png"}
+    text = (tmp_path / "study.md").read_text()
+    for heading in ("## Task", "## Results: median (min–max) over 2 seeds (0, 1)", "## Targets", "## Course claims"):
+        assert heading in text
+    assert "| grid | tunelab | 2 |" in text
+    assert "it enumerates filters_1, filters_2, learning_rate at their grid values: 8 configurations" in text
+    measured = pd.read_csv(tmp_path / "study.csv")
+    assert len(measured) == 6 and measured["epochs"].eq(4).all()
