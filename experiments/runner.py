@@ -26,7 +26,7 @@ from experiments.spec import ExperimentSpec
 from experiments.strategies import Budget, Plan, plan_strategy
 from experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from searchspaces import SpaceError
-from trainables import Dataset, DataError, RunSettings, load_dataset
+from trainables import Dataset, RunSettings, load_dataset
 
 SPEC_FILE = "tunelab_experiment.yaml"
 
