@@ -339,7 +339,8 @@ def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_acc
             "Hyperband can be 10-20x faster than Bayesian optimization", verdict,
             f"time to reach the lower of the two bests (less {TOLERANCE * 100:.1f} points), bayes / hyperband: "
             f"{speedup:.2f}x (median over seeds); wall time at equal epoch budgets, bayes / hyperband: "
-            f"{_median(_ratio(_per_seed(measured, 'bayes', 'wall_s'), _per_seed(measured, 'hyperband', 'wall_s'))):.2f}x"))
+            f"{_median(_ratio(_per_seed(measured, 'bayes', 'wall_s'), _per_seed(measured, 'hyperband', 'wall_s'))):.2f}"
+            "x"))
     return found
 
 

@@ -1,4 +1,4 @@
-"""Measurements of tunelab, kept out of the test suite: the strategy study, tunelab's overhead, analysis.load at scale."""
+"""Measurements of tunelab, kept out of the test suite: the strategy study, its overhead, analysis.load at scale."""
 from __future__ import annotations
 
 import argparse
@@ -40,10 +40,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     study.add_argument("--work", type=Path, help="where the searches write results (default: a temporary folder)")
     study.add_argument("--keep-results", action="store_true", help="keep each search's results folder under --work")
 
-    overhead = commands.add_parser("overhead", help="trivial trials through tunelab vs raw Ray Tune; reused worker memory")
+    overhead = commands.add_parser("overhead",
+                                   help="trivial trials through tunelab vs raw Ray Tune; reused worker memory")
     overhead.add_argument("--trials", type=int, help="trivial trials (default 1000, 200 with --quick)")
     overhead.add_argument("--quick", action="store_true", help="200 trivial trials")
-    overhead.add_argument("--memory-trials", type=int, default=50, help="Keras trials in the reused worker (default 50)")
+    overhead.add_argument("--memory-trials", type=int, default=50,
+                          help="Keras trials in the reused worker (default 50)")
     overhead.add_argument("--memory-epochs", type=int, default=2, help="epochs of each of those trials (default 2)")
     overhead.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     overhead.add_argument("--work", type=Path, help="where the runs write results (default: a temporary folder)")

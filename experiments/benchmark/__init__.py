@@ -10,6 +10,7 @@
     record.py         what one measured search leaves: a runs row and its per-epoch history
     study.py          every entry x every seed, frames written after each run
     report.py         the study's files: CSVs, study.md, best-so-far plots
-    overhead.py       trivial trials through tunelab vs raw Ray Tune; a reused worker's memory
+    overhead.py       trivial trials through tunelab vs raw Ray Tune, and the overhead report
+    worker_memory.py  a reused worker's memory over many Keras trials, and the leak behind its growth
     machine.py        where it ran: CPU, cores, versions, date, load average
 """

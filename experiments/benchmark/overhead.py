@@ -2,16 +2,12 @@
 
 Trivial trials report once and do nothing else, so the wall time is all framework: Ray's
 trial bookkeeping plus, on tunelab's side, its searcher, callbacks, stopper and event log.
-The memory test runs small Keras trials one after another in one reused worker and reads
-the worker's resident memory after each, to show whether trials leak.
+The memory half is experiments.benchmark.worker_memory.
 """
 from __future__ import annotations
 
 import contextlib
-import gc
-import json
 import os
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,10 +15,9 @@ from typing import Any, Callable, Iterator
 
 from experiments.benchmark.local_ray import local_ray
 from experiments.benchmark.task import StudyTask
+from experiments.benchmark.worker_memory import MEMORY_VARIANTS, random_plan, reused_worker_memory
 from experiments.runner import RayJob, run_job
-from experiments.strategies import Budget, check_options, plan_strategy
 from searchspaces import Float, Space
-from trainables import Dataset, RunSettings, load_dataset, train
 
 TRIVIAL_SPACE = Space({"x": Float(0.0, 1.0)})
 
@@ -46,16 +41,11 @@ class TrivialTiming:
         return self.trials / self.fit_s if self.fit_s else float("nan")
 
 
-def _random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int = 1) -> Any:
-    budget = Budget(metric, mode, epochs)
-    return plan_strategy(space, "random", check_options("random", {"num_samples": trials, "seed": 0}), budget), budget
-
-
 def tunelab_trivial(trials: int, storage: str, concurrency: int) -> TrivialTiming:
     """`trials` trivial trials as a tunelab random search (RayJob + run_job, tunelab's whole Ray layer)."""
     from ray import tune
 
-    plan, budget = _random_plan(TRIVIAL_SPACE, trials, "score", "max")
+    plan, budget = random_plan(TRIVIAL_SPACE, trials, "score", "max")
     clock = time.monotonic()
     with local_ray(concurrency):
         fitting = time.monotonic()
@@ -110,122 +100,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-# --- a reused worker's memory -----------------------------------------------------------------
-
-
-def measured_train(config: dict[str, Any], data: Dataset, run: RunSettings, log: str, release: bool = False) -> None:
-    """tunelab's trainable, with the worker's resident memory logged before and after (after a gc).
-
-    `release` drops the gradient functions TensorFlow registered during the trial (see
-    `released_custom_gradients`), to measure the worker with that leak fixed.
-    """
-    _log_memory(log, "start")
-    if release:
-        with released_custom_gradients():
-            train(config, data, run)
-    else:
-        train(config, data, run)
-    gc.collect()
-    _log_memory(log, "end")
-
-
-@contextlib.contextmanager
-def released_custom_gradients() -> Iterator[None]:
-    """Unregisters the gradient functions TensorFlow registers while the block traces a train step.
-
-    Keras 3's TensorFlow optimizer sums gradients with `ReplicaContext.all_reduce`, which wraps
-    them in `tf.custom_gradient`; traced in a graph, that registers a `CustomGradient-<uid>`
-    function in TensorFlow's global gradient registry, which nothing ever removes, and whose
-    closure holds the whole traced train step, and so the model's graph. A reused worker thus
-    keeps every trial's graphs (5-9 MB each on the study's CNNs). Once the trial's model is
-    gone nothing can ask for those gradients again, so dropping them afterwards is safe.
-    """
-    from tensorflow.python.framework import ops
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
-    try:
-        yield
-    finally:
-        if before is not None:
-            for name in set(registry) - before:
-                if name.startswith("CustomGradient-"):
-                    del registry[name]
-
-
-def _log_memory(path: str, when: str) -> None:
-    import psutil
-
-    line = {"pid": os.getpid(), "when": when, "time": time.time(), "rss": psutil.Process().memory_info().rss}
-    with open(path, "a") as file:
-        file.write(json.dumps(line) + "\n")
-
-
-@dataclass(frozen=True)
-class WorkerMemory:
-    trials: int
-    epochs: int                # per trial
-    workers: int               # distinct worker processes that ran trials (1: reused throughout)
-    after_mb: list[float]      # the worker's RSS after each trial, in order
-    first_mb: float
-    last_mb: float
-    max_deviation: float       # max |after_k - after_1| / after_1
-    settled_deviation: float   # the same from trial 5 on, relative to trial 5 (after warm-up)
-    growth_mb_per_trial: float  # least-squares slope from trial 5 on
-
-
-MEMORY_VARIANTS: dict[str, tuple[str, bool, dict[str, str]]] = {
-    # name: (what it shows, release the gradient registrations, worker environment)
-    "as_is": ("tunelab's trainable as it is", False, {}),
-    "released": ("with each trial's gradient registrations released", True, {}),
-    "released_no_onednn": ("released, and oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: no primitive cache)", True,
-                           {"TF_ENABLE_ONEDNN_OPTS": "0"}),
-}
-
-
-def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "as_is"
-                         ) -> WorkerMemory:
-    """`trials` small Keras trials of the study's space, one at a time in one reused worker (tunelab's runner)."""
-    from ray import tune
-
-    _, release, env = MEMORY_VARIANTS[variant]
-    data = load_dataset(task.data, seed=0)
-    plan, budget = _random_plan(task.searched_space(), trials, task.metric, task.mode, epochs)
-    log = Path(storage) / f"worker_memory_{variant}.jsonl"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.unlink(missing_ok=True)
-    settings = RunSettings(model=task.space, epochs=epochs, batch_size=task.batch_size, seed=0)
-    trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log), release=release)
-    with local_ray(1, env):
-        job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1}), plan=plan, metric=task.metric,
-                     mode=task.mode, storage=storage, name=f"reused-worker-{variant}", events=budget.events,
-                     record={"name": "reused-worker", "metric": task.metric, "mode": task.mode, "epochs": epochs},
-                     max_concurrent_trials=1, max_failures=0, max_consecutive_failures=0)
-        run_job(job)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    return summarize_memory([line for line in lines if line["when"] == "end"], epochs)
-
-
-def summarize_memory(ends: list[dict[str, Any]], epochs: int) -> WorkerMemory:
-    after = [line["rss"] / 2**20 for line in ends]
-    first, settled = after[0], after[min(4, len(after) - 1)]
-    tail = after[4:] if len(after) > 5 else after
-    slope = _slope(tail)
-    return WorkerMemory(
-        trials=len(after), epochs=epochs, workers=len({line["pid"] for line in ends}), after_mb=after,
-        first_mb=first, last_mb=after[-1], max_deviation=max(abs(a - first) for a in after) / first,
-        settled_deviation=max(abs(a - settled) for a in tail) / settled, growth_mb_per_trial=slope,
-    )
-
-
-def _slope(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    xs = range(len(values))
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(values)
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values)) / sum((x - mean_x) ** 2 for x in xs)
 
 
 # --- the whole benchmark ----------------------------------------------------------------------

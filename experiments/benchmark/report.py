@@ -74,7 +74,8 @@ def study_markdown(meta: dict[str, Any], measured: pd.DataFrame, history: pd.Dat
         "",
         *_task_lines(meta),
         "",
-        f"## Results: median (min–max) over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})",
+        f"## Results: median (min–max) over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
+        f"({', '.join(map(str, seeds))})",
         "",
         markdown_table(summary, metric),
         "",

@@ -8,6 +8,7 @@ are written out, so an interrupted study keeps what it measured; the report come
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import shutil
 import time
@@ -56,13 +57,8 @@ def select(task: StudyTask, only: Sequence[str] = ()) -> list[Entry]:
 
 def kerastuner_missing(chosen: Sequence[Entry]) -> bool:
     """True when an entry needs keras-tuner (the `benchmark` extra) and it is not installed."""
-    if not any(entry.tool == KERASTUNER for entry in chosen):
-        return False
-    try:
-        import keras_tuner  # noqa: F401
-    except ImportError:
-        return True
-    return False
+    needed = any(entry.tool == KERASTUNER for entry in chosen)
+    return needed and importlib.util.find_spec("keras_tuner") is None
 
 
 def run_study(task: StudyTask, chosen: Sequence[Entry], seeds: Sequence[int], out: Path, work: Path, *,
@@ -70,6 +66,7 @@ def run_study(task: StudyTask, chosen: Sequence[Entry], seeds: Sequence[int], ou
               on_run: Callable[[RunDone], None] | None = None) -> list[RunRecord]:
     """Runs every chosen entry for every seed; writes the frames after each run and the report at the end."""
     out.mkdir(parents=True, exist_ok=True)
+    work = work / f"study-{time.strftime('%Y%m%d-%H%M%S')}"  # a rerun with the same --work starts afresh
     work.mkdir(parents=True, exist_ok=True)
     meta = {"label": label, "machine": describe_machine(), "task": task.as_dict(), "seeds": list(seeds),
             "budget_epochs": task.budget, "grid_trials": task.grid_trials,

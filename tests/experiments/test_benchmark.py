@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from experiments.benchmark.overhead import summarize_memory
+from experiments.benchmark.worker_memory import summarize_memory
 from experiments.benchmark.task import (
     FULL, NAMES, QUICK, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs, spec_dict,
 )
@@ -137,7 +137,8 @@ def test_report_from_the_frames_alone(tmp_path):
     pd.DataFrame(rows).to_csv(tmp_path / "study_history.csv", index=False)
     (tmp_path / "study_meta.json").write_text(json.dumps(meta))
     written = write_report(tmp_path, *load_study(tmp_path))
-    assert {path.name for path in written} == {"study.csv", "study.md", "best_so_far_epochs.png", "best_so_far_wall.png"}
+    assert {path.name for path in written} == {"study.csv", "study.md", "best_so_far_epochs.png",
+                                               "best_so_far_wall.png"}
     text = (tmp_path / "study.md").read_text()
     for heading in ("## Task", "## Results: median (min–max) over 2 seeds (0, 1)", "## Targets", "## Course claims"):
         assert heading in text
