@@ -265,11 +265,11 @@ def targets(measured: pd.DataFrame, overhead: dict[str, float] | None = None) ->
             overhead["tunelab_trivial_s"], 60.0, True,
             f"raw Ray Tune: {overhead.get('ray_trivial_s', math.nan):.1f} s"))
     if "memory_drift" in overhead:
-        fixed = overhead.get("memory_drift_released")
+        no_onednn = overhead.get("memory_drift_no_onednn")
         found.append(Target(f"reused worker's memory over {overhead.get('memory_trials', 50):.0f} trials, "
                             "largest deviation from trial 1",
                             overhead["memory_drift"], 0.05, True,
-                            "" if fixed is None else f"with each trial's gradient registrations released: {fixed:.3g}"))
+                            "" if no_onednn is None else f"with oneDNN off: {no_onednn:.3g}"))
     return found
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from searchspaces.hp import Discovered, HyperParameters
-from trainables.tf_setup import configure_tensorflow
+from trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
     import keras
@@ -87,10 +87,11 @@ def train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) 
         return _build(run, config)
 
     restored = _restore(tune.get_checkpoint(), run, build)
-    if run.executions == 1:
-        _fit_one(run, data, build, restored, run.discovered.hyperparameters(config))
-    else:
-        _fit_side_by_side(run, data, build, restored)
+    with released_custom_gradients():  # or a reused worker keeps every trial's graph
+        if run.executions == 1:
+            _fit_one(run, data, build, restored, run.discovered.hyperparameters(config))
+        else:
+            _fit_side_by_side(run, data, build, restored)
 
 
 def _build(run: HyperModelRun, config: Mapping[str, Any]) -> keras.Model:

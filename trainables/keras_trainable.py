@@ -16,7 +16,7 @@ from trainables import _config
 from trainables.compile import compile_model
 from trainables.data import Dataset
 from trainables.models import FAMILIES, build_model
-from trainables.tf_setup import configure_tensorflow
+from trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
     import keras
@@ -83,16 +83,17 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
         if finished_epochs >= run.epochs:
             return
 
-    model.fit(
-        data.x_train,
-        keras.utils.to_categorical(data.y_train, data.num_classes),
-        validation_data=(data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
-        batch_size=batch_size,
-        epochs=run.epochs,
-        initial_epoch=finished_epochs,
-        verbose=0,
-        callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every)],
-    )
+    with released_custom_gradients():  # or a reused worker keeps every trial's graph
+        model.fit(
+            data.x_train,
+            keras.utils.to_categorical(data.y_train, data.num_classes),
+            validation_data=(data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
+            batch_size=batch_size,
+            epochs=run.epochs,
+            initial_epoch=finished_epochs,
+            verbose=0,
+            callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every)],
+        )
 
 
 def _restore(checkpoint: tune.Checkpoint | None) -> tuple[keras.Model, int] | None:

@@ -167,11 +167,11 @@ def _overhead_numbers(overhead: dict[str, Any] | None) -> dict[str, float]:
         numbers.update(trivial_trials=trivial["trials"],
                        tunelab_trivial_s=_per_thousand(trivial["tunelab"], trivial["trials"]),
                        ray_trivial_s=_per_thousand(trivial["ray"], trivial["trials"]))
-    memory = (overhead.get("memory") or {}).get("as_is")
+    memory = (overhead.get("memory") or {}).get("tunelab")
     if memory:
         numbers["memory_drift"] = memory["max_deviation"]
         numbers["memory_trials"] = memory["trials"]
-    released = (overhead.get("memory") or {}).get("released")
-    if released:
-        numbers["memory_drift_released"] = released["max_deviation"]
+    no_onednn = (overhead.get("memory") or {}).get("no_onednn")
+    if no_onednn:
+        numbers["memory_drift_no_onednn"] = no_onednn["max_deviation"]
     return {k: v for k, v in numbers.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}

@@ -1,11 +1,12 @@
 """A reused Ray worker's resident memory over many small Keras trials, and why it grows.
 
 Trials run one at a time in one worker (tunelab's runner reuses actors); the worker logs its
-RSS before and after each trial (after a gc), so a leak shows as a trend across trials.
+RSS before and after each trial (after a gc), so a leak shows as a trend across trials. The leak
+this found (TensorFlow's gradient registry, +47% over 50 trials) is fixed in
+`trainables.tf_setup.released_custom_gradients`.
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
@@ -13,7 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from experiments.benchmark.local_ray import local_ray
 from experiments.benchmark.task import StudyTask
@@ -29,44 +30,12 @@ def random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int =
     return plan_strategy(space, "random", check_options("random", {"num_samples": trials, "seed": 0}), budget), budget
 
 
-def measured_train(config: dict[str, Any], data: Dataset, run: RunSettings, log: str, release: bool = False) -> None:
-    """tunelab's trainable, with the worker's resident memory logged before and after (after a gc).
-
-    `release` drops the gradient functions TensorFlow registered during the trial (see
-    `released_custom_gradients`), to measure the worker with that leak fixed.
-    """
+def measured_train(config: dict[str, Any], data: Dataset, run: RunSettings, log: str) -> None:
+    """tunelab's trainable, with the worker's resident memory logged before and after (after a gc)."""
     _log_memory(log, "start")
-    if release:
-        with released_custom_gradients():
-            train(config, data, run)
-    else:
-        train(config, data, run)
+    train(config, data, run)
     gc.collect()
     _log_memory(log, "end")
-
-
-@contextlib.contextmanager
-def released_custom_gradients() -> Iterator[None]:
-    """Unregisters the gradient functions TensorFlow registers while the block traces a train step.
-
-    Keras 3's TensorFlow optimizer sums gradients with `ReplicaContext.all_reduce`, which wraps
-    them in `tf.custom_gradient`; traced in a graph, that registers a `CustomGradient-<uid>`
-    function in TensorFlow's global gradient registry, which nothing ever removes, and whose
-    closure holds the whole traced train step, and so the model's graph. A reused worker thus
-    keeps every trial's graphs (5-9 MB each on the study's CNNs). Once the trial's model is
-    gone nothing can ask for those gradients again, so dropping them afterwards is safe.
-    """
-    from tensorflow.python.framework import ops
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
-    try:
-        yield
-    finally:
-        if before is not None:
-            for name in set(registry) - before:
-                if name.startswith("CustomGradient-"):
-                    del registry[name]
 
 
 def _log_memory(path: str, when: str) -> None:
@@ -90,28 +59,26 @@ class WorkerMemory:
     growth_mb_per_trial: float  # least-squares slope from trial 5 on
 
 
-MEMORY_VARIANTS: dict[str, tuple[str, bool, dict[str, str]]] = {
-    # name: (what it shows, release the gradient registrations, worker environment)
-    "as_is": ("tunelab's trainable as it is", False, {}),
-    "released": ("with each trial's gradient registrations released", True, {}),
-    "released_no_onednn": ("released, and oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: no primitive cache)", True,
-                           {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    # name: (what it shows, worker environment)
+    "tunelab": ("tunelab's trainable as shipped", {}),
+    "no_onednn": ("the same, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: no primitive cache)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
 }
 
 
-def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "as_is"
+def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "tunelab"
                          ) -> WorkerMemory:
     """`trials` small Keras trials of the study's space, one at a time in one reused worker (tunelab's runner)."""
     from ray import tune
 
-    _, release, env = MEMORY_VARIANTS[variant]
+    _, env = MEMORY_VARIANTS[variant]
     data = load_dataset(task.data, seed=0)
     plan, budget = random_plan(task.searched_space(), trials, task.metric, task.mode, epochs)
     log = Path(storage) / f"worker_memory_{variant}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     settings = RunSettings(model=task.space, epochs=epochs, batch_size=task.batch_size, seed=0)
-    trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log), release=release)
+    trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log))
     with local_ray(1, env):
         job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1}), plan=plan, metric=task.metric,
                      mode=task.mode, storage=storage, name=f"reused-worker-{variant}", events=budget.events,

@@ -48,7 +48,15 @@ def train_failing_once(
 
 
 def train_logging_pid(config: dict[str, Any], data: Dataset, run: RunSettings, *, log: str) -> None:
-    """`train`, recording which worker process ran it, to observe Ray's actor reuse."""
-    with open(log, "a") as f:
-        f.write(f"{os.getpid()}\n")
+    """`train`, recording which worker process ran it (to observe Ray's actor reuse) and how many
+    TensorFlow gradient registrations the worker holds afterwards (each would keep a model graph)."""
     train(config, data, run)
+    with open(log, "a") as f:
+        f.write(f"{os.getpid()} {len(custom_gradients())}\n")
+
+
+def custom_gradients() -> set[str]:
+    """The `tf.custom_gradient` functions in TensorFlow's global gradient registry."""
+    from tensorflow.python.framework import ops
+
+    return {name for name in ops._gradient_registry._registry if name.startswith("CustomGradient-")}

@@ -110,5 +110,6 @@ def test_trials_run_one_after_another_in_a_reused_worker(tmp_path, digits):
 
     assert [r.error for r in results] == [None, None]
     assert [r.metrics["epoch"] for r in results] == [1, 1]
-    pids = log.read_text().split()
+    pids, registrations = zip(*(line.split() for line in log.read_text().splitlines()))
     assert len(pids) == 2 and pids[0] == pids[1], "the second trial should reuse the worker"
+    assert registrations == ("0", "0"), "a finished trial's graph must not stay in the worker"

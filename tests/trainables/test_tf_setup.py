@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from trainables.tf_setup import configure_tensorflow
+from tests.trainables.helpers import custom_gradients
+from trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 
 def test_a_reused_worker_keeps_its_thread_pools_and_says_so(monkeypatch, caplog):
@@ -29,3 +30,18 @@ def test_a_worker_waits_for_a_stopped_trials_last_epoch_before_reuse(monkeypatch
     monkeypatch.delenv("TUNE_FUNCTION_THREAD_TIMEOUT_S", raising=False)
     configure_tensorflow(cpus=1, gpus=0)
     assert int(os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"]) >= 60
+
+
+def test_training_leaves_no_gradient_registration_behind(digits):
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=digits.input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(digits.num_classes, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = custom_gradients()
+    with released_custom_gradients():
+        model.fit(digits.x_train[:64], digits.y_train[:64], epochs=1, verbose=0)
+        registered = custom_gradients() - before
+    # Keras' optimizer registers one per traced train step, each holding the step's graph.
+    assert registered
+    assert custom_gradients() == before
