@@ -486,7 +486,7 @@ class ExactHyperBandScheduler(HyperBandScheduler):
             for _ in rungs[:-1]:
                 kept.append(-(-kept[-1] // self._eta))
             halvings, survivors, losers = _replay_halvings(
-                bracket._all_trials, rungs, keep=lambda halving, _: kept[halving + 1],
+                bracket._all_trials, rungs, keep=lambda halving, _, kept=kept: kept[halving + 1],
                 rank=lambda trial: (_badness(_reported(trial).get(self._metric), self._mode), -order[trial]),
                 first_rung_complete=True,
             )
