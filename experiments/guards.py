@@ -1,4 +1,5 @@
-"""Experiment-level stops for problems no retry can fix: a missing metric, trials failing in a row.
+"""Experiment-level stops: problems no retry can fix (a missing metric, trials failing in a row),
+and an epoch budget spent.
 
 Ray retries a failing trial (`max_failures`) but never gives up on an experiment whose every
 trial fails, and a misspelt metric only shows as a search that learns nothing. `RunGuard` is
@@ -56,6 +57,32 @@ class RunGuard(Callback, Stopper):
     def _stop(self, reason: str, bad_input: bool) -> None:
         self.reason, self.bad_input = reason, bad_input
         self._events.record("", "experiment_stopped", reason=reason, bad_input=bad_input)
+
+
+class EpochBudget(Stopper):
+    """Ends the experiment, as a normal end, once its trials have trained `max_total_epochs` in all.
+
+    Every result of a tunelab trainable is one epoch. Searches that stop trials early (ASHA
+    above all) train more epochs than their trial count suggests, since the first trials to
+    reach a rung always go on; this holds them to the same budget as an exhaustive grid.
+    Trials still running when the budget runs out are stopped; the epoch they were in is lost.
+    """
+
+    def __init__(self, max_total_epochs: int, events: TrialEventLog) -> None:
+        self._budget = max_total_epochs
+        self._events = events
+        self.trained = 0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        if result.get("done"):  # a finished function trainable's closing copy of its last result
+            return self.trained >= self._budget
+        self.trained += 1
+        if self.trained == self._budget:
+            self._events.record("", "budget_spent", epochs=self.trained)
+        return self.trained >= self._budget
+
+    def stop_all(self) -> bool:
+        return self.trained >= self._budget
 
 
 def last_error_line(trial: Any) -> str:

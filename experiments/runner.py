@@ -20,7 +20,7 @@ import yaml
 
 from experiments.cluster import check_address, check_resources, check_storage_reachable
 from experiments.errors import SpecError
-from experiments.guards import RunGuard
+from experiments.guards import EpochBudget, RunGuard
 from experiments.progress import Progress, ProgressCallback
 from experiments.spec import ExperimentSpec
 from experiments.strategies import Budget, Plan, plan_strategy
@@ -121,6 +121,7 @@ class RayJob:
     max_concurrent_trials: int = 0
     max_failures: int = 2
     max_consecutive_failures: int = 5  # 0: never stop the experiment for failing trials
+    max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     checkpoint_score: bool = False  # keep each trial's best checkpoints by metric (Ray always keeps the latest)
 
@@ -138,7 +139,7 @@ def run(
         trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
         storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
-        max_consecutive_failures=spec.max_consecutive_failures,
+        max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
     )
     return run_job(job, address=address, on_progress=on_progress)
@@ -187,6 +188,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
 
 def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None) -> Any:
     from ray import tune
+    from ray.tune.stopper import CombinedStopper
 
     job.events.attach(job.path)
     if job.resume:  # Ray restores the callbacks and stopper pickled with the first run
@@ -216,7 +218,8 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
             name=job.name,
             storage_path=job.storage,
             callbacks=callbacks,
-            stop=guard,
+            stop=CombinedStopper(guard, EpochBudget(job.max_total_epochs, job.events)) if job.max_total_epochs
+            else guard,
             failure_config=tune.FailureConfig(max_failures=job.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=2,

@@ -53,6 +53,7 @@ class ExperimentSpec:
     storage: str = "~/tunelab_results"  # local directory or URI (s3://, gs://) for results
     max_failures: int = 2      # retries of a failing trial, each from its last checkpoint
     max_consecutive_failures: int = 5  # stop the experiment after this many failed trials in a row (0: never)
+    max_total_epochs: int = 0  # stop the experiment once its trials have trained this many epochs in all (0: no cap)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
     seed: int = 0              # seeds data splits and weight initialisation
     description: str = ""      # free text shown in reports
@@ -62,7 +63,7 @@ class ExperimentSpec:
 _TOP_KEYS = (
     "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction",
-    "storage", "max_failures", "max_consecutive_failures", "checkpoint_every", "seed",
+    "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 
@@ -143,6 +144,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         storage=_storage(raw),
         max_failures=_int(raw, "max_failures", 2, minimum=0),
         max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
+        max_total_epochs=_int(raw, "max_total_epochs", 0, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0),
         source=copy.deepcopy(dict(raw)),

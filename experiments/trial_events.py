@@ -45,7 +45,7 @@ class TrialEventLog:
         return (stops[-1]["reason"], stops[-1]["bad_input"]) if stops else None
 
     def record(self, trial_id: str, event: str, **details: Any) -> None:
-        """`event`: suggested, completed, errored, stopped, paused, resumed, or experiment_stopped."""
+        """`event`: suggested, completed, errored, stopped, paused, resumed, experiment_stopped, budget_spent."""
         if self._path is None:
             return
         line = json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details}, default=float)

@@ -46,13 +46,13 @@ class RunDone:
     elapsed_s: float  # since the study started
 
 
-def select(task: StudyTask, only: Sequence[str] = ()) -> list[Entry]:
-    """The study's entries, or those named in `only` (ValueError for an unknown name)."""
+def select(task: StudyTask, only: Sequence[str] = (), leave_out: Sequence[str] = ()) -> list[Entry]:
+    """The entries named in `only` (ValueError for an unknown name), or all but those in `leave_out`."""
     for name in only:
         if name not in NAMES:
             raise ValueError(f"--only: {name!r} is not a study entry; allowed: {', '.join(NAMES)}"
                              + did_you_mean(name, NAMES))
-    return [entry for entry in entries(task) if not only or entry.name in only]
+    return [entry for entry in entries(task) if entry.name in only or not only and entry.name not in leave_out]
 
 
 def kerastuner_missing(chosen: Sequence[Entry]) -> bool:

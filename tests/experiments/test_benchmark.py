@@ -5,10 +5,12 @@ import random
 
 import pytest
 
-from experiments.benchmark.worker_memory import summarize_memory
+from experiments.benchmark.study import select
 from experiments.benchmark.task import (
-    FULL, NAMES, QUICK, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs, spec_dict,
+    FULL, NAMES, QUICK, QUICK_LEAVES_OUT, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs,
+    spec_dict,
 )
+from experiments.benchmark.worker_memory import summarize_memory
 from experiments.runner import prepare
 from experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from experiments.spec import spec_from_dict
@@ -146,3 +148,12 @@ def test_report_from_the_frames_alone(tmp_path):
     assert "it enumerates filters_1, filters_2, learning_rate at their grid values: 8 configurations" in text
     measured = pd.read_csv(tmp_path / "study.csv")
     assert len(measured) == 6 and measured["epochs"].eq(4).all()
+
+
+def test_quick_leaves_out_only_what_it_says_unless_named():
+    quick = [entry.name for entry in select(QUICK, leave_out=QUICK_LEAVES_OUT)]
+    assert quick == [name for name in NAMES if name not in QUICK_LEAVES_OUT]
+    assert [entry.name for entry in select(QUICK, ["bayes+asha", "grid"], leave_out=QUICK_LEAVES_OUT)] == [
+        "grid", "bayes+asha"]
+    with pytest.raises(ValueError, match="--only: 'gird' is not a study entry; .*did you mean 'grid'"):
+        select(QUICK, ["gird"])

@@ -1,6 +1,7 @@
 """Experiments stop for what no retry fixes, and a failing or diverging trial never loses the rest."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,17 @@ def test_consecutive_failures_stop_the_experiment_with_the_cause(tmp_path, ray_s
     assert outcome.stopped.startswith("2 trials in a row failed (max_consecutive_failures: 2)")
     assert "broken model for units_1=" in outcome.stopped
     assert outcome.errored == 2 and outcome.trials == 2
+
+
+def test_an_epoch_budget_ends_the_experiment_normally_once_spent(tmp_path, ray_session):
+    # 4 trials x 2 epochs would train 8 epochs; one at a time, the budget of 5 ends the third trial's first.
+    outcome = run(prepare(spec_from_dict(experiment(tmp_path, max_total_epochs=5))))
+    assert outcome.stopped is None and outcome.errored == 0
+    trained = {path.parent.name: len(path.read_text().splitlines())
+               for path in Path(outcome.path).glob("trial_*/result.json")}
+    assert sorted(trained.values(), reverse=True) == [2, 2, 1]
+    events = [json.loads(line) for line in (Path(outcome.path) / "tunelab_trial_events.jsonl").read_text().splitlines()]
+    assert [event["epochs"] for event in events if event["event"] == "budget_spent"] == [5]
 
 
 def test_a_diverging_trial_errors_with_its_epoch_and_is_retried(tmp_path, ray_session):
