@@ -52,14 +52,15 @@ def configure_tensorflow(*, cpus: float, gpus: float) -> None:
 
 @contextlib.contextmanager
 def released_custom_gradients() -> Iterator[None]:
-    """Unregisters the gradient functions TensorFlow registers while the block trains a model.
+    """Unregisters the all-reduce gradient functions TensorFlow registers while the block trains a model.
 
     Keras 3's TensorFlow optimizer sums gradients with `ReplicaContext.all_reduce`, which wraps
     them in `tf.custom_gradient`; traced in a graph, that registers a `CustomGradient-<uid>`
     function in TensorFlow's global gradient registry, which nothing ever removes and whose
     closure holds the traced train step, and so the model's graph. Without this a reused worker
     keeps every trial's graphs (+47% resident memory over 50 small CNN trials). Once the trial's
-    model is gone nothing can ask for those gradients again, so dropping them afterwards is safe.
+    model is gone nothing can ask for those gradients again. A user's own custom gradients stay:
+    a `tf.function` cached across trials may still need its registration.
     """
     from tensorflow.python.framework import ops
 
@@ -72,5 +73,21 @@ def released_custom_gradients() -> Iterator[None]:
         yield
     finally:
         for name in set(registry) - before:
-            if name.startswith("CustomGradient-"):
+            if name.startswith("CustomGradient-") and _from_tf_distribute(registry[name]):
                 del registry[name]
+
+
+def _from_tf_distribute(entry: object) -> bool:
+    """Whether a registered gradient wraps a grad_fn written in tensorflow/python/distribute.
+
+    The registry holds {"type": internal_grad_fn, ...}; internal_grad_fn closes over tape_grad_fn,
+    which closes over the grad_fn that `tf.custom_gradient` was given.
+    """
+    functions = [entry.get("type") if isinstance(entry, dict) else entry]
+    for _ in range(3):
+        cells = [cell for function in functions for cell in getattr(function, "__closure__", None) or ()]
+        functions = [cell.cell_contents for cell in cells if callable(getattr(cell, "cell_contents", None))]
+        files = [getattr(getattr(function, "__code__", None), "co_filename", "") for function in functions]
+        if any(f"{os.sep}distribute{os.sep}" in file for file in files):
+            return True
+    return False

@@ -45,3 +45,24 @@ def test_training_leaves_no_gradient_registration_behind(digits):
     # Keras' optimizer registers one per traced train step, each holding the step's graph.
     assert registered
     assert custom_gradients() == before
+
+
+def test_a_users_own_custom_gradient_stays_registered():
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def clipped_identity(x):
+        return tf.identity(x), lambda dy: tf.clip_by_value(dy, -1.0, 1.0)
+
+    @tf.function
+    def step(x):  # cached across trials: its graph keeps asking for the registration it made
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = clipped_identity(x) * 5.0
+        return tape.gradient(y, x)
+
+    before = custom_gradients()
+    with released_custom_gradients():
+        assert float(step(tf.constant(2.0))) == 1.0
+    assert len(custom_gradients() - before) == 1
+    assert float(step(tf.constant(3.0))) == 1.0  # the next trial in this worker still runs it
