@@ -162,14 +162,10 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
         # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
         local = not address and not os.environ.get("RAY_ADDRESS")
         try:
-            ray.init(
-                address="local" if local else address,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-                # On a cluster the job's own runtime environment (e.g. --working-dir) stays untouched.
-                runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}} if local else None,
-            )
+            if local:
+                start_local_ray()
+            else:  # the job's own runtime environment (e.g. --working-dir) stays untouched
+                ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as error:
             raise SpecError(f"--address {address}: cannot connect to a Ray cluster there ({error})") from None
     try:
@@ -184,6 +180,17 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
+
+
+def start_local_ray(num_cpus: int | None = None, env: Mapping[str, str] | None = None) -> None:
+    """A fresh Ray on this machine (never one /tmp/ray last named), quiet, TensorFlow's C++ logs off.
+
+    `num_cpus` None: every core; `env` is set in every worker process.
+    """
+    import ray
+
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}})
 
 
 def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None) -> Any:

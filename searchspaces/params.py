@@ -6,6 +6,7 @@ search, grid search and the Bayesian optimizer all search the same space.
 """
 from __future__ import annotations
 
+import abc
 import math
 import random
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ def _normalize_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, Conditio
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(abc.ABC):
     """Base of all hyperparameter types; `when` makes the parameter conditional."""
 
     when: Any = field(default=None, kw_only=True)
@@ -95,25 +96,29 @@ class Param:
     def conditions(self) -> tuple[tuple[str, Condition], ...]:
         return self.when
 
+    @abc.abstractmethod
     def sample(self, rng: random.Random) -> Any:
-        raise NotImplementedError
+        """A random value, drawn from `rng` alone so a seeded search repeats itself."""
 
+    @abc.abstractmethod
     def grid_values(self) -> tuple:
-        raise NotImplementedError
+        """The values a grid search enumerates."""
 
+    @abc.abstractmethod
     def to_unit(self, value: Any) -> float:
         """Maps a value into [0, 1] so one continuous optimizer can search every type."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def from_unit(self, u: float) -> Any:
         """Inverse of `to_unit`: any u in [0, 1] decodes to a valid value."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def contains(self, value: Any) -> bool:
-        raise NotImplementedError
+        """Whether `value` is one this parameter can take."""
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """A short human-readable form, for errors and reports."""
 
 
 def _is_number(value: Any) -> bool:

@@ -13,13 +13,9 @@ def ray_session():
     """A real local Ray with two CPUs, shared by every test that asks for it."""
     import ray
 
+    from experiments.runner import start_local_ray
+
     if not ray.is_initialized():
-        ray.init(
-            address="local",  # never join a cluster another test (or a crash) left running
-            num_cpus=2,
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
-        )
+        start_local_ray(num_cpus=2)  # never joins a cluster another test (or a crash) left running
     yield ray
     ray.shutdown()

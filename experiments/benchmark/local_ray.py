@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Iterator, Mapping
+
+from experiments.runner import start_local_ray
 
 
 @contextlib.contextmanager
@@ -18,8 +19,7 @@ def local_ray(num_cpus: int, env: Mapping[str, str] | None = None) -> Iterator[N
 
     if ray.is_initialized():
         raise RuntimeError("a benchmark run needs its own Ray, but one is already running in this process")
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}})
+    start_local_ray(num_cpus, env)
     try:
         yield
     finally:

@@ -18,7 +18,7 @@ def ray_workers(root: int | None = None) -> list[psutil.Process]:
             command = " ".join(process.cmdline())
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if command.startswith("ray::") or "default_worker.py" in command:
+        if any(mark in command for mark in _WORKER_MARKS):
             found.append(process)
     return found
 

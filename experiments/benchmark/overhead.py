@@ -142,8 +142,9 @@ MEMORY_CAUSE = (
     "trace of a train step registers a `CustomGradient-<uid>` function in TensorFlow's global gradient registry, "
     "which nothing removes and whose closure holds the traced graph, so each trial's model graph stayed in the "
     "worker (+47% over 50 trials). The trainables now drop those registrations when the trial ends "
-    "(`trainables.tf_setup.released_custom_gradients`); what remains with oneDNN on is oneDNN's primitive cache "
-    "(bounded: ONEDNN_PRIMITIVE_CACHE_CAPACITY, 1024 by default), which fills as trials bring new layer shapes. "
+    "(`trainables.tf_setup.released_custom_gradients`). What remains with oneDNN on is native memory its kernels "
+    "keep: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing) nor freed heap (malloc_trim "
+    "returns nothing); with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
     "KerasTuner, which builds every model in one process, keeps the registrations."
 )
 

@@ -62,7 +62,7 @@ class WorkerMemory:
 MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     # name: (what it shows, worker environment)
     "tunelab": ("tunelab's trainable as shipped", {}),
-    "no_onednn": ("the same, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: no primitive cache)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "no_onednn": ("the same, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
 }
 
 

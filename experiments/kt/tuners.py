@@ -10,6 +10,7 @@ results folder is directory/project_name, readable with analysis.load.
 """
 from __future__ import annotations
 
+import abc
 import copy
 import dataclasses
 import inspect
@@ -138,7 +139,7 @@ def _options(given: Mapping[str, Any]) -> TunerOptions:
     return TunerOptions(**{k: v for k, v in given.items() if k != "logger"})
 
 
-class Tuner:
+class Tuner(abc.ABC):
     """The shared machinery; use RandomSearch, GridSearch, BayesianOptimization or Hyperband."""
 
     _grid_points = False  # GridSearch: continuous ranges get KerasTuner's ten grid points
@@ -281,8 +282,9 @@ class Tuner:
             return int(previous.get("keras_tuner", {}).get("seed", 0))
         return random.randrange(2**31)
 
+    @abc.abstractmethod
     def _strategy(self, space: Space, seed: int) -> tuple[str, dict[str, Any]]:
-        raise NotImplementedError
+        """The tunelab strategy and its options that this KerasTuner tuner stands for."""
 
     def _plan(self, space: Space, epochs: int | None, seed: int) -> _Search:
         """The Ray pieces for the whole search, and the experiment record analysis reads."""
