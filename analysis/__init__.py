@@ -8,6 +8,6 @@ the HTML report in analysis.report.
 """
 from __future__ import annotations
 
-from analysis.load import Experiment, Results, ResultsError, load
+from tunelab.analysis.load import Experiment, Results, ResultsError, load
 
 __all__ = ["Experiment", "Results", "ResultsError", "load"]

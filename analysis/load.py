@@ -11,11 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    import keras
+
+    from tunelab.analysis.checkpoints import BestCheckpoint
 
 SPEC_FILE = "tunelab_experiment.yaml"
 EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
@@ -109,6 +114,18 @@ class Results:
     def config(self, row: pd.Series) -> dict[str, Any]:
         """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""
         return {name: python_value(row[name]) for name in self.params if not is_missing(row[name])}
+
+    def best_checkpoint(self, trial_id: str | None = None) -> BestCheckpoint:
+        """Where the best trial's (or `trial_id`'s) best epoch is saved: folder, epoch, score, model file."""
+        from tunelab.analysis.checkpoints import best_checkpoint
+
+        return best_checkpoint(self, trial_id)
+
+    def best_model(self, trial_id: str | None = None) -> keras.Model:
+        """The best trial's (or `trial_id`'s) Keras model with the weights of its best epoch (imports Keras)."""
+        from tunelab.analysis.checkpoints import load_best_model
+
+        return load_best_model(self, trial_id)
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> Results:
@@ -214,7 +231,7 @@ def _space(spec: Mapping[str, Any]) -> Any:
     if "space" not in spec:
         return None
     try:
-        from searchspaces import fix_params, load_space
+        from tunelab.searchspaces import fix_params, load_space
 
         space = load_space(spec["space"])
         fix = spec.get("fix")

@@ -19,8 +19,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from analysis.importance import Importance, hyperparameter_importance
-from analysis.load import Results, ResultsError
+from tunelab.analysis.importance import Importance, hyperparameter_importance
+from tunelab.analysis.load import Results, ResultsError
 
 OUTCOME_COLORS = {
     "completed": "#2a9d4b", "stopped": "#f08c00", "errored": "#d62728", "paused": "#8e6cc0",
@@ -467,7 +467,7 @@ def _metric(results: Results, metric: str | None) -> str:
     if metric is None:
         raise ResultsError("no trial reported a metric")
     if metric not in results.metrics:
-        from searchspaces.inline import did_you_mean
+        from tunelab.searchspaces.inline import did_you_mean
 
         raise ResultsError(f"metric {metric!r} was not reported; reported: {', '.join(results.metrics) or 'none'}"
                            + did_you_mean(metric, results.metrics))
@@ -482,7 +482,7 @@ def _mode(results: Results, metric: str) -> str:
 
 
 def _check_params(results: Results, names: list[str]) -> list[str]:
-    from searchspaces.inline import did_you_mean
+    from tunelab.searchspaces.inline import did_you_mean
 
     for name in names:
         if name not in results.params:

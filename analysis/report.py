@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.load import Results
-from analysis.plots import figures, png_bytes
-from analysis.summary import for_display, outcome_counts, ranked_trials
+from tunelab.analysis.load import Results
+from tunelab.analysis.plots import figures, png_bytes
+from tunelab.analysis.summary import for_display, outcome_counts, ranked_trials
 
 _TITLES = {
     "learning_curves": "Learning curves",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.load import Results
+from tunelab.analysis.load import Results
 
 
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from analysis.load import Experiment, Results, is_missing, python_value
+from tunelab.analysis.load import Experiment, Results, is_missing, python_value
 
 LOG_FOLDER = "tensorboard"
 _STATUS = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "errored": "STATUS_FAILURE",

@@ -1,7 +1,7 @@
 """Experiment definitions (YAML -> ExperimentSpec), the strategy registry, and the runner."""
 from __future__ import annotations
 
-from experiments.errors import SpecError
-from experiments.spec import ExperimentSpec, load_spec, spec_from_dict
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.spec import ExperimentSpec, load_spec, spec_from_dict
 
 __all__ = ["ExperimentSpec", "SpecError", "load_spec", "spec_from_dict"]

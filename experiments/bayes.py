@@ -19,9 +19,9 @@ from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
-from searchspaces.params import Fixed, Float, Int, SpaceError
-from searchspaces.ray_adapter import StateSearcher
-from searchspaces.space import Config, Space
+from tunelab.searchspaces.params import Fixed, Float, Int, SpaceError
+from tunelab.searchspaces.ray_adapter import StateSearcher
+from tunelab.searchspaces.space import Config, Space
 
 ACQUISITIONS = ("ucb", "ei", "poi")  # the acquisition functions bayesian-optimization 1.4.3 implements
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from experiments.errors import SpecError
+from tunelab.experiments.errors import SpecError
 
 
 def check_address(address: str | None, timeout: float = 3.0) -> None:

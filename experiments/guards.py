@@ -12,7 +12,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
-from experiments.trial_events import TrialEventLog
+from tunelab.experiments.trial_events import TrialEventLog
 
 NOT_A_METRIC = {
     "timestamp", "checkpoint_dir_name", "should_checkpoint", "done", "training_iteration", "trial_id", "date",

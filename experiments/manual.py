@@ -10,10 +10,10 @@ from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
-from experiments.trial_events import TrialEventLog
-from searchspaces import Config, Fixed, Space, SpaceError
-from searchspaces.inline import did_you_mean
-from searchspaces.ray_adapter import ConfigSequenceSearcher, StateSearcher
+from tunelab.experiments.trial_events import TrialEventLog
+from tunelab.searchspaces import Config, Fixed, Space, SpaceError
+from tunelab.searchspaces.inline import did_you_mean
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher, StateSearcher
 
 
 class LabelledSequenceSearcher(ConfigSequenceSearcher):

@@ -8,62 +8,97 @@ from typing import Any, Callable
 
 from ray.tune import Callback
 
+from tunelab.experiments.driver_output import terminal
+
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot: how many trials are done or running, and the best metric value so far."""
+    """A snapshot: trials by how they ended, epochs trained of planned, the best value, an ETA."""
 
-    done: int
-    running: int
+    completed: int       # trained their whole epoch budget
+    stopped: int         # ended early: a scheduler stopped them, or the run's epoch budget did
     errored: int
-    total: int
+    running: int
+    total: int           # trials planned (at most)
+    epochs: int          # epochs trained so far, every trial together
+    planned_epochs: int  # epochs the plan can still train in all: trained + what is left
     best: float | None
     elapsed: float
-    event: str   # what just happened, e.g. "trial_0001 finished"
+    event: str           # what just happened, e.g. "trial 3b1cc2c6 finished"
+    first_epoch_at: float | None = None  # elapsed seconds when the first epoch was reported
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.stopped + self.errored
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace of the epochs since the first one (start-up excluded); None before."""
+        if self.first_epoch_at is None or self.epochs < 2 or self.elapsed <= self.first_epoch_at:
+            return None
+        pace = (self.elapsed - self.first_epoch_at) / (self.epochs - 1)
+        return max(self.planned_epochs - self.epochs, 0) * pace
 
 
 class ProgressCallback(Callback):
-    """Tracks trial states and the best value; calls `on_progress` on every trial event.
+    """Tracks trial states, epochs and the best value; calls `on_progress` on every trial event.
 
-    Per-epoch results update the best value but emit at most one snapshot every
-    `interval` seconds, so a fast experiment does not flood the terminal.
+    Per-epoch results update the counts but emit at most one snapshot every `interval` seconds, so
+    a fast experiment does not flood the terminal. `epochs_per_trial` (0: unknown) tells a trial
+    that completed from one stopped early, whose unused epochs leave the plan.
     """
 
     def __init__(
         self, metric: str, mode: str, total: int, on_progress: Callable[[Progress], None] | None,
-        interval: float = 10.0,
+        interval: float = 10.0, *, planned_epochs: int = 0, epochs_per_trial: int = 0,
     ) -> None:
         self._metric, self._mode, self._total = metric, mode, total
         self._on_progress, self._interval = on_progress, interval
+        self._planned, self._per_trial = planned_epochs, epochs_per_trial
         self._best: float | None = None
         self._started = time.monotonic()
         self._last_emit = 0.0
-        self._done: set[str] = set()
-        self._errored: set[str] = set()
+        self._first_epoch_at: float | None = None
+        self._epochs: dict[str, int] = {}   # trial id -> the highest epoch it reported
+        self._ended: dict[str, str] = {}    # trial id -> completed, stopped or errored
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         value = result.get(self._metric)
         if isinstance(value, (int, float)) and math.isfinite(value):
             if self._best is None or (value > self._best if self._mode == "max" else value < self._best):
                 self._best = float(value)
+        epoch = result.get("epoch")
+        if isinstance(epoch, int) and not result.get("done"):
+            if self._first_epoch_at is None:
+                self._first_epoch_at = time.monotonic() - self._started
+            self._epochs[trial.trial_id] = max(epoch, self._epochs.get(trial.trial_id, 0))
         if time.monotonic() - self._last_emit >= self._interval:
             self._emit(trials, f"trial {trial.trial_id} epoch {result.get('epoch', '?')}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._done.add(trial.trial_id)
-        self._emit(trials, f"trial {trial.trial_id} finished")
+        trained = self._epochs.get(trial.trial_id, 0)
+        early = 0 < self._per_trial and trained < self._per_trial
+        self._ended[trial.trial_id] = "stopped" if early else "completed"
+        self._emit(trials, f"trial {trial.trial_id} {'stopped at epoch ' + str(trained) if early else 'finished'}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._done.add(trial.trial_id)
-        self._errored.add(trial.trial_id)
+        self._ended[trial.trial_id] = "errored"
         self._emit(trials, f"trial {trial.trial_id} errored")
 
     def _emit(self, trials: list, event: str) -> None:
         self._last_emit = time.monotonic()
         if self._on_progress is None:
             return
-        running = sum(1 for trial in trials if trial.status == "RUNNING" and trial.trial_id not in self._done)
-        self._on_progress(Progress(
-            done=len(self._done), running=running, errored=len(self._errored), total=self._total,
-            best=self._best, elapsed=time.monotonic() - self._started, event=event,
-        ))
+        running = sum(1 for trial in trials if trial.status == "RUNNING" and trial.trial_id not in self._ended)
+        ended = list(self._ended.values())
+        trained = sum(self._epochs.values())
+        unused = sum(max(self._per_trial - self._epochs.get(trial_id, 0), 0)
+                     for trial_id, how in self._ended.items() if how != "completed") if self._per_trial else 0
+        planned = max(self._planned - unused, trained) if self._planned else trained
+        progress = Progress(
+            completed=ended.count("completed"), stopped=ended.count("stopped"), errored=ended.count("errored"),
+            running=running, total=self._total, epochs=trained, planned_epochs=planned, best=self._best,
+            elapsed=time.monotonic() - self._started, event=event, first_epoch_at=self._first_epoch_at,
+        )
+        with terminal():  # Ray's own output goes to the run's log; this is for the user
+            self._on_progress(progress)

@@ -18,15 +18,16 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from experiments.cluster import check_address, check_resources, check_storage_reachable
-from experiments.errors import SpecError
-from experiments.guards import EpochBudget, RunGuard
-from experiments.progress import Progress, ProgressCallback
-from experiments.spec import ExperimentSpec
-from experiments.strategies import Budget, Plan, plan_strategy
-from experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from searchspaces import SpaceError
-from trainables import Dataset, RunSettings, load_dataset
+from tunelab.experiments.cluster import check_address, check_resources, check_storage_reachable
+from tunelab.experiments.driver_output import DriverLog, captured
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.guards import EpochBudget, RunGuard
+from tunelab.experiments.progress import Progress, ProgressCallback
+from tunelab.experiments.spec import ExperimentSpec
+from tunelab.experiments.strategies import Budget, Plan, plan_strategy
+from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
+from tunelab.searchspaces import SpaceError
+from tunelab.trainables import Dataset, RunSettings, load_dataset
 
 SPEC_FILE = "tunelab_experiment.yaml"
 
@@ -123,7 +124,7 @@ class RayJob:
     max_consecutive_failures: int = 5  # 0: never stop the experiment for failing trials
     max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
-    checkpoint_score: bool = False  # keep each trial's best checkpoints by metric (Ray always keeps the latest)
+    epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
 
     @property
     def path(self) -> str:
@@ -140,7 +141,7 @@ def run(
         storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
-        resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
+        resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
     )
     return run_job(job, address=address, on_progress=on_progress)
 
@@ -156,30 +157,38 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    if owns_ray:
-        check_address(address)
-        # "local" starts a fresh Ray instead of joining whatever cluster /tmp/ray last named;
-        # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
-        local = not address and not os.environ.get("RAY_ADDRESS")
-        try:
-            if local:
-                start_local_ray()
-            else:  # the job's own runtime environment (e.g. --working-dir) stays untouched
-                ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        except (ConnectionError, ValueError, RuntimeError) as error:
-            raise SpecError(f"--address {address}: cannot connect to a Ray cluster there ({error})") from None
-    try:
-        nodes = ray.nodes()
-        check_resources(job.resources, nodes)
-        check_storage_reachable(job.storage, nodes)
-        guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
-        results = _tuner(job, guard, on_progress).fit()
-    finally:
+    with captured(DriverLog()) as log:
         if owns_ray:
-            ray.shutdown()
+            _start_ray(address)
+        try:
+            nodes = ray.nodes()
+            check_resources(job.resources, nodes)
+            check_storage_reachable(job.storage, nodes)
+            guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
+            results = _tuner(job, guard, on_progress, log).fit()
+        finally:
+            if owns_ray:
+                ray.shutdown()
     outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
+
+
+def _start_ray(address: str | None) -> None:
+    """Starts a local Ray, or joins the cluster at `address` (or RAY_ADDRESS, set by `ray job submit`)."""
+    import ray
+
+    check_address(address)
+    # "local" starts a fresh Ray instead of joining whatever cluster /tmp/ray last named;
+    # RAY_ADDRESS (set by `ray job submit`) still wins when no address is given.
+    local = not address and not os.environ.get("RAY_ADDRESS")
+    try:
+        if local:
+            start_local_ray()
+        else:  # the job's own runtime environment (e.g. --working-dir) stays untouched
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise SpecError(f"--address {address}: cannot connect to a Ray cluster there ({error})") from None
 
 
 def start_local_ray(num_cpus: int | None = None, env: Mapping[str, str] | None = None) -> None:
@@ -193,18 +202,23 @@ def start_local_ray(num_cpus: int | None = None, env: Mapping[str, str] | None =
              log_to_driver=False, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}})
 
 
-def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None) -> Any:
+def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
-    job.events.attach(job.path)
     if job.resume:  # Ray restores the callbacks and stopper pickled with the first run
         if not tune.Tuner.can_restore(job.path):
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
+        log.attach(job.path)
+        job.events.attach(job.path)
         return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+    log.attach(job.path)
+    job.events.attach(job.path)
     _write_record(job)
+    planned = min(job.plan.max_epochs, job.max_total_epochs) if job.max_total_epochs else job.plan.max_epochs
     callbacks = [
-        ProgressCallback(job.metric, job.mode, job.plan.num_samples, on_progress),
+        ProgressCallback(job.metric, job.mode, job.plan.num_samples, on_progress, planned_epochs=planned,
+                         epochs_per_trial=job.epochs_per_trial),
         TrialOutcomeCallback(job.events),
         guard,
     ]
@@ -228,10 +242,9 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
             stop=CombinedStopper(guard, EpochBudget(job.max_total_epochs, job.events)) if job.max_total_epochs
             else guard,
             failure_config=tune.FailureConfig(max_failures=job.max_failures),
+            # The best-scoring checkpoint (best_model) and, always, the latest one (resume).
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=2,
-                checkpoint_score_attribute=job.metric if job.checkpoint_score else None,
-                checkpoint_score_order=job.mode,
+                num_to_keep=1, checkpoint_score_attribute=job.metric, checkpoint_score_order=job.mode,
             ),
             verbose=0,
         ),
@@ -241,12 +254,13 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
 def _trainable(prepared: Prepared):
     from ray import tune
 
-    from trainables import train
+    from tunelab.trainables import train
 
     spec = prepared.spec
     settings = RunSettings(
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
-        gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every,
+        gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
+        mode=spec.mode,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)

@@ -30,8 +30,8 @@ from ray.tune.result import DEFAULT_METRIC, EXPR_PROGRESS_FILE, EXPR_RESULT_FILE
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, TrialScheduler
 from ray.tune.schedulers.hyperband import _Bracket as _HyperBandBracket
 
-from experiments.errors import SpecError
-from experiments.trial_events import TrialEventLog
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.trial_events import TrialEventLog
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController

@@ -13,9 +13,9 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from experiments.errors import SpecError
-from searchspaces import Space, SpaceError, fix_params, load_space
-from searchspaces.inline import did_you_mean
+from tunelab.experiments.errors import SpecError
+from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
+from tunelab.searchspaces.inline import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,14 @@ _REQUIRED = ("name", "trainable", "data", "space")
 
 def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
     """Reads a YAML file, applies `key.path=value` overrides, validates."""
+    raw = read_experiment(path)
+    for override in overrides:
+        apply_override(raw, override)
+    return spec_from_dict(raw)
+
+
+def read_experiment(path: str | Path) -> dict:
+    """The experiment file as a raw mapping, not yet validated."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: experiment file does not exist")
@@ -82,9 +90,7 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec
         raise SpecError(f"{path}: invalid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: must be a mapping of experiment keys, got {type(raw).__name__}")
-    for override in overrides:
-        apply_override(raw, override)
-    return spec_from_dict(raw)
+    return raw
 
 
 def apply_override(raw: dict, override: str) -> None:
@@ -96,6 +102,11 @@ def apply_override(raw: dict, override: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise SpecError(f"--set {override!r}: value is not valid YAML") from None
+    set_key(raw, key, value)
+
+
+def set_key(raw: dict, key: str, value: Any) -> None:
+    """Sets the dotted `key` of the raw experiment mapping to `value`, making mappings on the way."""
     parts = key.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):
@@ -191,7 +202,7 @@ def _name(raw: Mapping[str, Any]) -> str:
 
 
 def _trainable(raw: Mapping[str, Any]) -> str:
-    from trainables.models import FAMILIES, resolve_model_function
+    from tunelab.trainables.models import FAMILIES, resolve_model_function
 
     value = _nonempty(raw, "trainable")
     if value in FAMILIES:
@@ -233,7 +244,7 @@ def _fraction(raw: Mapping[str, Any]) -> float:
 
 
 def _strategy(raw: Any) -> StrategySpec:
-    from experiments.strategies import STRATEGIES, check_options
+    from tunelab.experiments.strategies import STRATEGIES, check_options
 
     if isinstance(raw, str):
         raw = {"name": raw}

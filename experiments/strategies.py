@@ -12,10 +12,10 @@ from typing import Any, Callable, Mapping
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
-from experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
-from experiments.errors import SpecError
-from experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
-from experiments.schedulers import (
+from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
+from tunelab.experiments.schedulers import (
     ExactHyperBandScheduler,
     RecordingASHAScheduler,
     SuccessiveHalvingScheduler,
@@ -25,10 +25,10 @@ from experiments.schedulers import (
     successive_halving_epochs,
     successive_halving_rungs,
 )
-from experiments.trial_events import TrialEventLog
-from searchspaces import Space
-from searchspaces.inline import did_you_mean
-from searchspaces.ray_adapter import ConfigSequenceSearcher
+from tunelab.experiments.trial_events import TrialEventLog
+from tunelab.searchspaces import Space
+from tunelab.searchspaces.inline import did_you_mean
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,8 @@ def _error(message: str) -> int:
 
 
 def bench_study(args: argparse.Namespace) -> int:
-    from experiments.benchmark.study import kerastuner_missing, run_study, select
-    from experiments.benchmark.task import FULL, QUICK, QUICK_LEAVES_OUT
+    from benchmarks.study import kerastuner_missing, run_study, select
+    from benchmarks.task import FULL, QUICK, QUICK_LEAVES_OUT
 
     task = QUICK if args.quick else FULL
     seeds = list(range(args.seeds or (2 if args.quick else 3)))
@@ -112,9 +112,9 @@ def bench_study(args: argparse.Namespace) -> int:
 
 
 def bench_overhead(args: argparse.Namespace) -> int:
-    from experiments.benchmark.overhead import overhead_markdown, run_overhead
-    from experiments.benchmark.report import OVERHEAD_FILE
-    from experiments.benchmark.task import QUICK
+    from benchmarks.overhead import overhead_markdown, run_overhead
+    from benchmarks.report import OVERHEAD_FILE
+    from benchmarks.task import QUICK
 
     trials = args.trials or (200 if args.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="tunelab-overhead-") as scratch:
@@ -128,7 +128,7 @@ def bench_overhead(args: argparse.Namespace) -> int:
 
 
 def bench_render(args: argparse.Namespace) -> int:
-    from experiments.benchmark.report import load_study, write_report
+    from benchmarks.report import load_study, write_report
 
     try:
         runs, history, meta = load_study(args.out)
@@ -141,8 +141,8 @@ def bench_render(args: argparse.Namespace) -> int:
 
 def bench_load(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from analysis import load
-    from analysis.synthetic import write_synthetic_results
+    from tunelab.analysis import load
+    from benchmarks.synthetic import write_synthetic_results
 
     imported = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="tunelab-bench-") as scratch:

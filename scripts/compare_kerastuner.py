@@ -4,7 +4,7 @@
     python scripts/compare_kerastuner.py --tuner hyperband --epochs 9 --concurrency 4
 
 The script below `run_script` is KerasTuner code; the two runs differ only in the module passed
-as `kt` (keras_tuner, or tunelab's experiments.keras_tuner). keras_tuner trains its trials one
+as `kt` (keras_tuner, or tunelab.keras_tuner). keras_tuner trains its trials one
 after another in this process; tunelab runs them on Ray, `--concurrency` at a time.
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             accuracy, values = run_script(keras_tuner, args, data, f"{workdir}/keras_tuner")
             rows.append(("keras_tuner", time.monotonic() - started, accuracy, values))
         if args.only in ("both", "tunelab"):
-            from experiments import keras_tuner as tunelab_kt
+            import tunelab.keras_tuner as tunelab_kt
 
             started = time.monotonic()
             accuracy, values = run_script(tunelab_kt, args, data, f"{workdir}/tunelab",

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, Param, SpaceError
-from searchspaces.space import Space
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, Param, SpaceError
+from tunelab.searchspaces.space import Space
 
 KINDS = ("Int", "Float", "Choice", "Boolean", "Fixed")
 SAMPLINGS = ("linear", "log", "reverse_log")

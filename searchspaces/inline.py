@@ -16,8 +16,8 @@ import difflib
 import re
 from typing import Any, Mapping
 
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
-from searchspaces.space import Space, per_layer
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
+from tunelab.searchspaces.space import Space, per_layer
 
 _FIELDS = {
     "int": ("low", "high", "step", "log", "grid"),

@@ -7,10 +7,10 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Mapping
 
-from searchspaces.catalog import CATALOG
-from searchspaces.inline import did_you_mean, space_from_dict
-from searchspaces.params import Fixed, OneOf, SpaceError
-from searchspaces.space import Space
+from tunelab.searchspaces.catalog import CATALOG
+from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.searchspaces.params import Fixed, OneOf, SpaceError
+from tunelab.searchspaces.space import Space
 
 
 def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
@@ -20,7 +20,7 @@ def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
     if not isinstance(ref, str) or not ref:
         raise SpaceError(f"{where}: must be a catalog name ({', '.join(CATALOG)}), a module or an inline mapping")
     if ref in CATALOG:
-        return _space_of(importlib.import_module(f"searchspaces.catalog.{ref}"), ref, where)
+        return _space_of(importlib.import_module(f"tunelab.searchspaces.catalog.{ref}"), ref, where)
     if ref.endswith(".py"):
         path = Path(ref)
         if not path.is_file():

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 from ray import tune
 from ray.tune.search import Searcher
 
-from searchspaces.params import Bool, Choice, Fixed, Float, Int, Param
-from searchspaces.space import Config, Space
+from tunelab.searchspaces.params import Bool, Choice, Fixed, Float, Int, Param
+from tunelab.searchspaces.space import Config, Space
 
 
 class StateSearcher(Searcher):

@@ -5,10 +5,10 @@ Importing this package does not import TensorFlow: a Ray worker must configure i
 
 from __future__ import annotations
 
-from trainables.compile import compile_model
-from trainables.data import DataError, Dataset, load_dataset
-from trainables.keras_trainable import RunSettings, train
-from trainables.models import build_model
+from tunelab.trainables.compile import compile_model
+from tunelab.trainables.data import DataError, Dataset, load_dataset
+from tunelab.trainables.keras_trainable import RunSettings, train
+from tunelab.trainables.models import build_model
 
 __all__ = [
     "DataError",

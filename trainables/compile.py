@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from trainables import _config
+from tunelab.trainables import _config
 
 if TYPE_CHECKING:
     import keras

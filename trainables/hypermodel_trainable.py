@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from searchspaces.hp import Discovered, HyperParameters
-from trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.searchspaces.hp import Discovered, HyperParameters
+from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
+from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
     import keras
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "model.keras"   # same names as trainables.reporting, which imports Keras
-STATE_FILE = "state.json"
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def _fit_one(run: HyperModelRun, data: FitData, build: Callable[[int], Any],
 
 def _reporter_class() -> type:
     """TuneReporter that refuses an epoch without the objective and counts what it reported."""
-    from trainables.reporting import TuneReporter
+    from tunelab.trainables.reporting import TuneReporter
 
     class ObjectiveReporter(TuneReporter):
         def __init__(self, objective: str, *, total_epochs: int) -> None:
@@ -277,10 +276,6 @@ def _forward(hook: str) -> Callable:
 
 
 # --- checkpoints --------------------------------------------------------------------------------
-
-
-def model_files(executions: int) -> list[str]:
-    return [MODEL_FILE] if executions == 1 else [f"model_{k}.keras" for k in range(executions)]
 
 
 def _report(metrics: Mapping[str, Any], models: list | None, state: Mapping[str, Any]) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trainables import _config
-from trainables.compile import compile_model
-from trainables.data import Dataset
-from trainables.models import FAMILIES, build_model
-from trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.trainables import _config
+from tunelab.trainables.compile import compile_model
+from tunelab.trainables.data import Dataset
+from tunelab.trainables.models import FAMILIES, build_model
+from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
     import keras
@@ -41,6 +41,10 @@ class RunSettings:
     """Seeds Python, NumPy and TensorFlow, so that a trial is reproducible."""
     checkpoint_every: int = 1
     """Checkpoint every k epochs (and after the last); metrics are reported every epoch."""
+    metric: str = "val_accuracy"
+    """The experiment's objective: an epoch that improves it is checkpointed too (the best model)."""
+    mode: str = "max"
+    """max or min."""
 
     def __post_init__(self) -> None:
         module, _, function = self.model.rpartition(":")
@@ -66,7 +70,7 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
     import keras
     from ray import tune
 
-    from trainables.reporting import TuneReporter
+    from tunelab.trainables.reporting import TuneReporter
 
     keras.backend.clear_session()  # a reused worker process must not carry the last trial's state
     keras.utils.set_random_seed(run.seed)
@@ -92,7 +96,8 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
             epochs=run.epochs,
             initial_epoch=finished_epochs,
             verbose=0,
-            callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every)],
+            callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every,
+                                    metric=run.metric, mode=run.mode)],
         )
 
 
@@ -102,7 +107,7 @@ def _restore(checkpoint: tune.Checkpoint | None) -> tuple[keras.Model, int] | No
         return None
     import keras
 
-    from trainables.reporting import MODEL_FILE, STATE_FILE
+    from tunelab.trainables.checkpoint_files import MODEL_FILE, STATE_FILE
 
     with checkpoint.as_directory() as folder:
         model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=True)

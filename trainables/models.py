@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from trainables import _config
+from tunelab.trainables import _config
 
 if TYPE_CHECKING:
     import keras

@@ -15,8 +15,7 @@ from typing import Any
 import keras
 from ray import tune
 
-MODEL_FILE = "model.keras"
-STATE_FILE = "state.json"
+from tunelab.trainables.checkpoint_files import MODEL_FILE, STATE_FILE
 
 
 class NonFiniteLossError(RuntimeError):
@@ -24,13 +23,16 @@ class NonFiniteLossError(RuntimeError):
 
 
 class TuneReporter(keras.callbacks.Callback):
-    """Report `epoch` plus every Keras log each epoch; checkpoint every k epochs and at the end.
+    """Report `epoch` plus every Keras log each epoch; checkpoint every k epochs, at the end, and
+    whenever `metric` improves on the trial's best so far.
 
     The checkpoint holds the compiled model (optimizer state included) and the number of
-    finished epochs, which is all a paused or failed trial needs to resume where it stopped.
+    finished epochs, which is all a paused or failed trial needs to resume where it stopped;
+    the best epoch always has one, so the best model of a run is never only a number.
     """
 
-    def __init__(self, *, total_epochs: int, checkpoint_every: int = 1) -> None:
+    def __init__(self, *, total_epochs: int, checkpoint_every: int = 1, metric: str | None = None,
+                 mode: str = "max") -> None:
         super().__init__()
         if total_epochs < 1 or checkpoint_every < 1:
             raise ValueError(
@@ -39,6 +41,8 @@ class TuneReporter(keras.callbacks.Callback):
             )
         self.total_epochs = total_epochs
         self.checkpoint_every = checkpoint_every
+        self.metric, self.mode = metric, mode
+        self._best: float | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras passes the absolute 0-based epoch, counting from fit's initial_epoch.
@@ -48,7 +52,8 @@ class TuneReporter(keras.callbacks.Callback):
             # Fail the trial, keeping the last good checkpoint, so Ray's retry policy applies
             # and the error names the epoch; a NaN model is never reported or checkpointed.
             raise NonFiniteLossError(f"loss became {metrics['loss']} at epoch {finished}")
-        if finished % self.checkpoint_every and finished != self.total_epochs:
+        improved = self._improves(metrics.get(self.metric) if self.metric else None)
+        if not improved and finished % self.checkpoint_every and finished != self.total_epochs:
             tune.report(metrics)
             return
         # report() copies the directory into the trial's storage before it returns.
@@ -56,3 +61,12 @@ class TuneReporter(keras.callbacks.Callback):
             self.model.save(Path(folder) / MODEL_FILE)
             (Path(folder) / STATE_FILE).write_text(json.dumps({"epoch": finished}))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    def _improves(self, value: float | None) -> bool:
+        """Whether `value` beats the best so far (and becomes it); NaN never does."""
+        if value is None or not math.isfinite(value):
+            return False
+        if self._best is not None and (value <= self._best if self.mode == "max" else value >= self._best):
+            return False
+        self._best = value
+        return True

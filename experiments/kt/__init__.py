@@ -1,13 +1,13 @@
-"""KerasTuner's API on Ray Tune: tuners, HyperModel, Objective, errors (users import experiments.keras_tuner)."""
+"""KerasTuner's API on Ray Tune: tuners, HyperModel, Objective, errors (users import tunelab.keras_tuner)."""
 from __future__ import annotations
 
-from experiments.kt import errors
-from experiments.kt.hypermodel import HyperModel
-from experiments.kt.objective import Objective
-from experiments.kt.tuners import (
+from tunelab.experiments.kt import errors
+from tunelab.experiments.kt.hypermodel import HyperModel
+from tunelab.experiments.kt.objective import Objective
+from tunelab.experiments.kt.tuners import (
     BayesianOptimization, GridSearch, Hyperband, RandomSearch, SearchInterrupted, Tuner, TunerOptions,
 )
-from searchspaces.hp import HyperParameters
+from tunelab.searchspaces.hp import HyperParameters
 
 __all__ = [
     "BayesianOptimization", "GridSearch", "HyperModel", "HyperParameters", "Hyperband", "Objective", "RandomSearch",

@@ -24,19 +24,21 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from analysis.load import Results, ResultsError, load
-from experiments.kt.hypermodel import get_hypermodel, overrides_fit
-from experiments.kt.objective import Objective, create_objective
-from experiments.kt.results import best_checkpoint, best_execution, ranked
-from experiments.runner import SPEC_FILE, RayJob, resolve_storage, run_job
-from experiments.schedulers import hyperband_brackets
-from experiments.strategies import Budget, Plan, check_options, plan_strategy
-from experiments.trial_events import TrialEventLog
-from searchspaces import Fixed, Space
-from searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
-from searchspaces.inline import did_you_mean, space_from_dict
-from searchspaces.ray_adapter import ConfigSequenceSearcher
-from trainables.hypermodel_trainable import FitData, HyperModelRun, load_model, model_files, train_hypermodel
+from tunelab.analysis.checkpoints import BestCheckpoint, best_checkpoint, trial_best_checkpoint
+from tunelab.analysis.load import Results, ResultsError, load
+from tunelab.experiments.kt.display import print_finished_trial
+from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
+from tunelab.experiments.kt.objective import Objective, create_objective
+from tunelab.experiments.kt.results import ranked
+from tunelab.experiments.runner import SPEC_FILE, RayJob, resolve_storage, run_job
+from tunelab.experiments.schedulers import hyperband_brackets
+from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
+from tunelab.experiments.trial_events import TrialEventLog
+from tunelab.searchspaces import Fixed, Space
+from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
+from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
+from tunelab.trainables.hypermodel_trainable import FitData, HyperModelRun, load_model, train_hypermodel
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class _Search:
     record: dict[str, Any]
     events: TrialEventLog
     concurrency: int  # RayJob.max_concurrent_trials (0 for bayes, which limits itself)
+    epochs: int = 0   # a trial's whole budget (0: unknown, fit decides)
 
 _UNFINISHED = ("running", "paused", "pending")  # analysis' stop_reason of a trial Ray has not finished
 
@@ -93,7 +96,8 @@ class TunerOptions:
     scheduler: Any = None
     """Early stopping for the search tuners: "asha", "hyperband", "sha" or {"name": "asha", ...}."""
     on_progress: Callable[[Any], None] | None = None
-    """Called with experiments.progress.Progress snapshots during `search` (library code never prints)."""
+    """Called with tunelab.experiments.progress.Progress snapshots during `search`, instead of the
+    line per finished trial that search(verbose=1), the default, prints."""
     tuner_id: Any = None
     """Accepted from KerasTuner code (its distributed-tuning id); Ray needs none."""
 
@@ -225,27 +229,29 @@ class Tuner(abc.ABC):
         )
         trainable = _trainable(FitData(fit_args, fit_kwargs), run, self.options.resources_per_trial)
         search = self._plan(space, epochs, seed)
+        verbose = bool(fit_kwargs.get("verbose", 1))  # as KerasTuner, which also passes it on to fit
         if previous is not None:
             self._check_same_search(previous, search.record)
             trials = self._trials()
             if trials["stop_reason"].isin(_UNFINISHED).any():  # interrupted: continue them from their checkpoints
-                self._run(trainable, search, resume=True)
+                self._run(trainable, search, resume=True, verbose=verbose)
                 trials = self._trials()
             if len(trials) >= search.plan.num_samples:
                 return
             search = self._plan(space, epochs, seed)
             search = dataclasses.replace(search, plan=_continue_after(search.plan, len(trials), self.project_dir))
-        self._run(trainable, search, resume=False)
+        self._run(trainable, search, resume=False, verbose=verbose)
 
-    def _run(self, trainable: Any, search: _Search, *, resume: bool) -> None:
+    def _run(self, trainable: Any, search: _Search, *, resume: bool, verbose: bool) -> None:
         job = RayJob(
             trainable=trainable, plan=search.plan, metric=self.objective.name, mode=self.objective.direction,
             storage=self._storage, name=self.project_name, events=search.events, record=search.record,
             resume=resume, max_concurrent_trials=search.concurrency, max_failures=self.options.max_retries_per_trial,
             max_consecutive_failures=self.options.max_consecutive_failed_trials,
-            resources={"cpu": self.options.cpus, "gpu": self.options.gpus}, checkpoint_score=True,
+            resources={"cpu": self.options.cpus, "gpu": self.options.gpus}, epochs_per_trial=search.epochs,
         )
-        outcome = run_job(job, address=self.options.address, on_progress=self.options.on_progress)
+        on_progress = self.options.on_progress or (print_finished_trial if verbose else None)
+        outcome = run_job(job, address=self.options.address, on_progress=on_progress)
         if outcome.stopped and outcome.bad_input:
             raise ValueError(outcome.stopped)
         if outcome.stopped:  # as KerasTuner: too many failed trials in a row end the search with an error
@@ -315,7 +321,7 @@ class Tuner(abc.ABC):
                             "executions_per_trial": self.options.executions_per_trial,
                             "names": {key: name for key, name in self._discovered.names.items() if key != name}},
         }
-        return _Search(plan, record, budget.events, concurrency)
+        return _Search(plan, record, budget.events, concurrency, epochs or 0)
 
     def _limit(self, plan: Plan) -> Plan:
         return plan
@@ -363,17 +369,21 @@ class Tuner(abc.ABC):
         results = load(self.project_dir)
         models = []
         for _, row in ranked(results).head(num_models).iterrows():
-            checkpoint = best_checkpoint(row, results)
+            checkpoint = trial_best_checkpoint(row, results)
             if checkpoint is None:
                 raise RuntimeError(f"trial {row['trial_id']}: no checkpoint of its best epoch is left")
             hp = self._discovered.hyperparameters(results.config(row))
-            execution = best_execution(checkpoint, results.mode)
-            path = checkpoint.folder / model_files(self.options.executions_per_trial)[execution]
-            if not path.exists():
-                path = checkpoint.folder / model_files(1)[0]
             keras.backend.clear_session()
-            models.append(_load_best(path, lambda hp=hp: self._rebuild(hp)))
+            models.append(_load_best(checkpoint.model_file, lambda hp=hp: self._rebuild(hp)))
         return models
+
+    def best_model(self) -> Any:
+        """The best trial's model with the weights of its best epoch (`get_best_models(1)[0]`)."""
+        return self.get_best_models(1)[0]
+
+    def best_checkpoint(self) -> BestCheckpoint:
+        """Where the best trial's best epoch is saved: folder, epoch, score."""
+        return best_checkpoint(load(self.project_dir))
 
     def _rebuild(self, hp: HyperParameters) -> Any:
         """build_model(hp), recompiled with Tuner(optimizer=, loss=, metrics=) as the trials were."""

@@ -5,9 +5,9 @@ still leave a 1x1 map.
 """
 from __future__ import annotations
 
-from searchspaces.catalog.common import LEARNING
-from searchspaces.params import Choice, Int
-from searchspaces.space import Space, per_layer
+from tunelab.searchspaces.catalog.common import LEARNING
+from tunelab.searchspaces.params import Choice, Int
+from tunelab.searchspaces.space import Space, per_layer
 
 MAX_CONV_LAYERS = 2
 

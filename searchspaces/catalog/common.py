@@ -1,7 +1,7 @@
 """Learning hyperparameters shared by every model family: optimizer, rate, schedule, loss, regularization."""
 from __future__ import annotations
 
-from searchspaces.params import Choice, Float, Param
+from tunelab.searchspaces.params import Choice, Float, Param
 
 LEARNING: dict[str, Param] = {
     "optimizer": Choice(["adam", "sgd", "rmsprop"]),

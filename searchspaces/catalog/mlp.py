@@ -1,9 +1,9 @@
 """Multilayer perceptron: depth, width of each layer, activation, plus every learning hyperparameter."""
 from __future__ import annotations
 
-from searchspaces.catalog.common import LEARNING
-from searchspaces.params import Choice, Int
-from searchspaces.space import Space, per_layer
+from tunelab.searchspaces.catalog.common import LEARNING
+from tunelab.searchspaces.params import Choice, Int
+from tunelab.searchspaces.space import Space, per_layer
 
 MAX_LAYERS = 3
 

@@ -15,7 +15,7 @@ FAILING_UNITS = 16  # the one trial of the tiny experiment with units_1 = 16 fai
 
 def failing_mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int):
     """The built-in MLP, except that a first layer of FAILING_UNITS units raises: an errored trial."""
-    from trainables.models import build_model
+    from tunelab.trainables.models import build_model
 
     if config.get("units_1") == FAILING_UNITS:
         raise ValueError(f"units_1={FAILING_UNITS} is refused by this test model")

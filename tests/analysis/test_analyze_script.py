@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.plots import PLOTS
+from tunelab.analysis.plots import PLOTS
 from tests.analysis.helpers import EPOCHS, TRIALS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis import ResultsError, load
-from analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS
-from analysis.synthetic import write_synthetic_results
+from tunelab.analysis import ResultsError, load
+from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS
+from benchmarks.synthetic import write_synthetic_results
 from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS, reported
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")

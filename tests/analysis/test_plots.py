@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ResultsError, load
-from analysis.importance import METHOD, hyperparameter_importance
-from analysis.plots import (
+from tunelab.analysis import ResultsError, load
+from tunelab.analysis.importance import METHOD, hyperparameter_importance
+from tunelab.analysis.plots import (
     INACTIVE, PLOTS, best_so_far_data, learning_curves_data, parallel_coordinates_data, render_best_so_far,
     render_importance, render_learning_curves, render_parallel_coordinates, render_samples, render_timeline,
     samples_data, timeline_data, write_plots,
 )
-from analysis.synthetic import write_synthetic_results
+from benchmarks.synthetic import write_synthetic_results
 from tests.analysis.helpers import EPOCHS, TRIALS
 
 PNG = b"\x89PNG\r\n\x1a\n"

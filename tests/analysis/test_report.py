@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from analysis.plots import PLOTS
-from analysis.report import write_report
+from tunelab.analysis.plots import PLOTS
+from tunelab.analysis.report import write_report
 
 
 def test_report_is_one_self_contained_file(tiny_results, tmp_path):

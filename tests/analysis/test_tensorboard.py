@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
-from analysis.tensorboard import write_logs
+from tunelab.analysis.tensorboard import write_logs
 from tests.analysis.browser import find_chromium, wait_for_text
 from tests.analysis.helpers import EPOCHS, TRIALS
 
@@ -126,7 +126,7 @@ def test_the_script_serves_the_logs_on_loopback_only(served):
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it: .ci/run)")
 def test_hparams_dashboard_lists_every_trial_in_chromium(served, tiny_results):
     pytest.importorskip("websockets", reason="the browser test drives Chromium with websockets (pip install -e '.[test]')")
-    from analysis.tensorboard import session_groups
+    from tunelab.analysis.tensorboard import session_groups
 
     url, _ = served
     deadline = time.monotonic() + 60  # TensorBoard loads the event files in the background

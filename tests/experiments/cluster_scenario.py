@@ -13,8 +13,8 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
-from experiments.runner import prepare, run
-from experiments.spec import spec_from_dict
+from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.spec import spec_from_dict
 
 
 def experiment(storage: str, **changes) -> dict:

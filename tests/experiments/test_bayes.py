@@ -13,12 +13,12 @@ from typing import Callable
 
 import pytest
 
-from experiments.bayes import UnitCubeBayesSearch
-from experiments.errors import SpecError
-from experiments.runner import prepare, run
-from experiments.spec import spec_from_dict
-from experiments.strategies import Budget, check_options, plan_strategy
-from searchspaces import Bool, Choice, Fixed, Float, Int, Space, SpaceError
+from tunelab.experiments.bayes import UnitCubeBayesSearch
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.spec import spec_from_dict
+from tunelab.experiments.strategies import Budget, check_options, plan_strategy
+from tunelab.searchspaces import Bool, Choice, Fixed, Float, Int, Space, SpaceError
 
 FINISHED = "FINISHED"
 SPACE = Space({

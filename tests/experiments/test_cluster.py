@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cluster import check_address
-from experiments.errors import SpecError
+from tunelab.experiments.cluster import check_address
+from tunelab.experiments.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[2]
 

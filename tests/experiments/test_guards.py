@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.errors import SpecError
-from experiments.runner import prepare, run
-from experiments.spec import spec_from_dict
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.spec import spec_from_dict
 
 SPACE = {"units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1}
 

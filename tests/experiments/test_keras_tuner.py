@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments import keras_tuner as kt
-from searchspaces import Above, OneOf
+import tunelab.keras_tuner as kt
+from tunelab.searchspaces import Above, OneOf
 from tests.experiments.kt_scripts import InterruptOnce, build_model, build_small, digits, hypermodel_class
 
 keras_tuner = pytest.importorskip("keras_tuner")

@@ -6,10 +6,10 @@ import json
 import pytest
 from ray.tune.search import Searcher
 
-from experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
-from experiments.trial_events import EVENTS_FILE, TrialEventLog
-from searchspaces import Above, Choice, Fixed, Float, Int, Space, SpaceError
-from searchspaces.ray_adapter import ConfigSequenceSearcher
+from tunelab.experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
+from tunelab.experiments.trial_events import EVENTS_FILE, TrialEventLog
+from tunelab.searchspaces import Above, Choice, Fixed, Float, Int, Space, SpaceError
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 SPACE = Space({
     "optimizer": Choice(["adam", "sgd"]),

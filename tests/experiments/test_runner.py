@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.runner import SPEC_FILE, prepare, run
-from experiments.spec import spec_from_dict
-from experiments.errors import SpecError
+from tunelab.experiments.runner import SPEC_FILE, prepare, run
+from tunelab.experiments.spec import spec_from_dict
+from tunelab.experiments.errors import SpecError
 
 SPACE = {
     "optimizer": {"type": "choice", "values": ["adam", "sgd"]},

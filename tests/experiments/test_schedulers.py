@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from ray import tune
 
-from experiments.errors import SpecError
-from experiments.schedulers import (
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.schedulers import (
     ExactHyperBandScheduler,
     RecordingASHAScheduler,
     SuccessiveHalvingScheduler,
@@ -32,9 +32,9 @@ from experiments.schedulers import (
     successive_halving_epochs,
     successive_halving_rungs,
 )
-from experiments.trial_events import EVENTS_FILE, TrialEventLog, TrialOutcomeCallback
-from searchspaces.inline import space_from_dict
-from searchspaces.ray_adapter import ConfigSequenceSearcher
+from tunelab.experiments.trial_events import EVENTS_FILE, TrialEventLog, TrialOutcomeCallback
+from tunelab.searchspaces.inline import space_from_dict
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 # --- integer arithmetic ----------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ def test_asha_stops_a_poor_trial_at_the_grace_period_and_records_the_cutoff(tmp_
 
 
 def test_sha_on_keras_digits_resumes_paused_models_from_their_checkpoints(tmp_path, ray_session):
-    from trainables import RunSettings, load_dataset, train
+    from tunelab.trainables import RunSettings, load_dataset, train
 
     space = space_from_dict({
         "num_layers": 1,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.errors import SpecError
-from experiments.spec import apply_override, load_spec, spec_from_dict
-from searchspaces.catalog import cnn
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.spec import apply_override, load_spec, spec_from_dict
+from tunelab.searchspaces.catalog import cnn
 
 VALID = {
     "name": "t",

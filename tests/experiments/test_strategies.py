@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.errors import SpecError
-from experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
-from searchspaces import Choice, Float, Int, Space, SpaceError
-from searchspaces.ray_adapter import ConfigSequenceSearcher
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
+from tunelab.searchspaces import Choice, Float, Int, Space, SpaceError
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 SPACE = Space({
     "optimizer": Choice(["adam", "sgd"]),

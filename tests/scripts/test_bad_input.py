@@ -6,7 +6,6 @@ check, which run it as a user would, in a subprocess.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
+from tunelab.cli.run import main
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("launch_script", ROOT / "scripts" / "launch.py")
-launch_script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(launch_script)
 
 BASE = {
     "name": "bad", "trainable": "mlp", "data": "digits",
@@ -107,7 +105,7 @@ def write_case(tmp_path: Path, change) -> Path:
 def test_bad_input(case, change, args, message, tmp_path, capsys):
     experiment = write_case(tmp_path, change)
 
-    code = launch_script.main([str(experiment), *args])
+    code = main([str(experiment), *args], prog="launch.py")
 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2

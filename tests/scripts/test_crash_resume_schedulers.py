@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from searchspaces import load_space
+from tunelab.searchspaces import load_space
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = {

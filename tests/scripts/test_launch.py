@@ -77,9 +77,19 @@ def test_quickstart_prints_best_config_results_and_commands(quickstart_run):
     out = result.stdout
     assert "best val_accuracy: " in out and "best configuration:" in out and '"learning_rate"' in out
     assert f"results: {path}" in out
-    assert f"python scripts/analyze.py tensorboard {path}" in out and f"python scripts/analyze.py summary {path}" in out
-    assert "trials done" in out  # progress lines
+    assert f"tunelab analyze tensorboard {path}" in out and f"tunelab analyze summary {path}" in out
+    assert f"tunelab analyze export-model {path} -o best.keras" in out
+    assert "2/2 trials done (2 completed), 0 running; 4/4 epochs" in out  # progress lines
     assert len(list(path.glob("trial_*/result.json"))) == 2
+
+
+def test_rays_own_messages_go_to_the_run_log_not_the_terminal(quickstart_run):
+    result, path = quickstart_run
+    for noise in ("Configuration for experiment", "View detailed results here", "tensorboard --logdir",
+                  "Token authentication"):
+        assert noise not in result.stdout and noise not in result.stderr, noise
+    log = (path / "tunelab_driver.log").read_text()
+    assert "Configuration for experiment" in log and "tensorboard --logdir" in log
 
 
 def test_analyze_summary_and_export(quickstart_run, tmp_path):

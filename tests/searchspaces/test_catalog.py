@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from searchspaces.catalog import CATALOG
-from searchspaces.catalog import cnn, mlp
-from searchspaces.params import Above, Choice, Float, Int
-from searchspaces.space import Space
+from tunelab.searchspaces.catalog import CATALOG
+from tunelab.searchspaces.catalog import cnn, mlp
+from tunelab.searchspaces.params import Above, Choice, Float, Int
+from tunelab.searchspaces.space import Space
 
-SPACES = {name: importlib.import_module(f"searchspaces.catalog.{name}").SPACE for name in CATALOG}
+SPACES = {name: importlib.import_module(f"tunelab.searchspaces.catalog.{name}").SPACE for name in CATALOG}
 
 COURSE_HYPERPARAMETERS = [
     "num_layers", "num_conv_layers", "units_1", "filters_1", "kernel_size", "stride", "padding", "activation",

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from searchspaces import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
-from searchspaces.hp import HyperParameters, discover, space_as_dict
-from searchspaces.inline import space_from_dict
+from tunelab.searchspaces import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
+from tunelab.searchspaces.hp import HyperParameters, discover, space_as_dict
+from tunelab.searchspaces.inline import space_from_dict
 
 
 def conditions(space, name):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from searchspaces.inline import did_you_mean, space_from_dict
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
-from searchspaces.space import Space
+from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
+from tunelab.searchspaces.space import Space
 
 DOCSTRING_EXAMPLE = {
     "optimizer": {"type": "choice", "values": ["adam", "sgd"]},

@@ -5,14 +5,14 @@ import uuid
 
 import pytest
 
-from searchspaces.catalog import CATALOG
-from searchspaces.catalog import cnn, mlp
-from searchspaces.load import fix_params, load_space
-from searchspaces.params import Above, Choice, Fixed, Float, Int, OneOf, SpaceError
-from searchspaces.space import Space
+from tunelab.searchspaces.catalog import CATALOG
+from tunelab.searchspaces.catalog import cnn, mlp
+from tunelab.searchspaces.load import fix_params, load_space
+from tunelab.searchspaces.params import Above, Choice, Fixed, Float, Int, OneOf, SpaceError
+from tunelab.searchspaces.space import Space
 
 SPACE_FILE = """
-from searchspaces import Choice, Float, Space
+from tunelab.searchspaces import Choice, Float, Space
 
 SPACE = Space({"optimizer": Choice(["adam", "sgd"]), "learning_rate": Float(1e-4, 1e-1, log=True)})
 """
@@ -87,7 +87,7 @@ def test_importable_dotted_module(tmp_path, monkeypatch) -> None:
 
 
 def test_catalog_module_by_its_dotted_path() -> None:
-    assert load_space("searchspaces.catalog.mlp") is mlp.SPACE
+    assert load_space("tunelab.searchspaces.catalog.mlp") is mlp.SPACE
 
 
 def test_dotted_module_that_cannot_be_imported() -> None:
@@ -96,8 +96,8 @@ def test_dotted_module_that_cannot_be_imported() -> None:
 
 
 def test_dotted_module_without_space() -> None:
-    with pytest.raises(SpaceError, match="^space: searchspaces.params must export SPACE"):
-        load_space("searchspaces.params")
+    with pytest.raises(SpaceError, match="^space: tunelab.searchspaces.params must export SPACE"):
+        load_space("tunelab.searchspaces.params")
 
 
 def test_inline_mapping() -> None:

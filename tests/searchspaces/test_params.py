@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
 
 # --- validation on construction ----------------------------------------------------------
 

@@ -12,10 +12,10 @@ import pytest
 from ray.tune.search import Searcher
 from ray.tune.search.variant_generator import generate_variants
 
-from searchspaces.catalog import cnn, mlp
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int
-from searchspaces.ray_adapter import ConfigSequenceSearcher, to_param_space
-from searchspaces.space import Space, per_layer
+from tunelab.searchspaces.catalog import cnn, mlp
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int
+from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher, to_param_space
+from tunelab.searchspaces.space import Space, per_layer
 
 CONFIGS = [{"optimizer": "adam"}, {"optimizer": "sgd", "momentum": 0.0}, {"optimizer": "sgd", "momentum": 0.9}]
 

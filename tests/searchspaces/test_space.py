@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
-from searchspaces.space import Space, per_layer
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
+from tunelab.searchspaces.space import Space, per_layer
 
 
 def optimizer_space() -> Space:

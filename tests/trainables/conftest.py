@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainables import Dataset, load_dataset
+from tunelab.trainables import Dataset, load_dataset
 
 
 @pytest.fixture(scope="session")

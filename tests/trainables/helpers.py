@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from trainables import Dataset, RunSettings, train
+from tunelab.trainables import Dataset, RunSettings, train
 
 NOT_CALLABLE = 3
 

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from trainables import build_model, compile_model
-from trainables.compile import LEARNING_DEFAULTS, LOSSES
+from tunelab.trainables import build_model, compile_model
+from tunelab.trainables.compile import LEARNING_DEFAULTS, LOSSES
 
 schedules = keras.optimizers.schedules
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainables import DataError, load_dataset
+from tunelab.trainables import DataError, load_dataset
 
 
 def _class_shares(y: np.ndarray) -> np.ndarray:

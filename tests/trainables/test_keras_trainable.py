@@ -10,7 +10,7 @@ import pytest
 from ray import tune
 
 from tests.trainables.helpers import train_failing_once, train_logging_pid
-from trainables import RunSettings, train
+from tunelab.trainables import RunSettings, train
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

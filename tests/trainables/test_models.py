@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-from trainables import build_model
-from trainables.models import CNN_DEFAULTS, MLP_DEFAULTS
+from tunelab.trainables import build_model
+from tunelab.trainables.models import CNN_DEFAULTS, MLP_DEFAULTS
 
 IMAGES = (8, 8, 1)
 

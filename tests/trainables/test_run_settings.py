@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainables import RunSettings
+from tunelab.trainables import RunSettings
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn", "my_package.models:build"])

@@ -6,7 +6,7 @@ import logging
 import os
 
 from tests.trainables.helpers import custom_gradients
-from trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 
 def test_a_reused_worker_keeps_its_thread_pools_and_says_so(monkeypatch, caplog):
@@ -16,7 +16,7 @@ def test_a_reused_worker_keeps_its_thread_pools_and_says_so(monkeypatch, caplog)
     tf.constant(1.0) + 1  # initialises TensorFlow, as a previous trial in this process did
     running = tf.config.threading.get_intra_op_parallelism_threads()
 
-    with caplog.at_level(logging.WARNING, logger="trainables.tf_setup"):
+    with caplog.at_level(logging.WARNING, logger="tunelab.trainables.tf_setup"):
         configure_tensorflow(cpus=running + 3, gpus=0)
 
     assert f"the trial asked for {running + 3}" in caplog.text

@@ -18,15 +18,15 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from analysis.compare import HISTORY_COLUMNS, RUN_COLUMNS
-from experiments.benchmark.kt_search import run_kerastuner
-from experiments.benchmark.machine import describe_machine
-from experiments.benchmark.ray_search import run_raw_ray
-from experiments.benchmark.record import RunRecord
-from experiments.benchmark.report import HISTORY_FILE, META_FILE, RUNS_FILE, write_report
-from experiments.benchmark.task import KERASTUNER, NAMES, RAY, TUNELAB, Entry, StudyTask, entries
-from experiments.benchmark.tunelab_search import run_tunelab
-from searchspaces.inline import did_you_mean
+from benchmarks.compare import HISTORY_COLUMNS, RUN_COLUMNS
+from benchmarks.kt_search import run_kerastuner
+from benchmarks.machine import describe_machine
+from benchmarks.ray_search import run_raw_ray
+from benchmarks.record import RunRecord
+from benchmarks.report import HISTORY_FILE, META_FILE, RUNS_FILE, write_report
+from benchmarks.task import KERASTUNER, NAMES, RAY, TUNELAB, Entry, StudyTask, entries
+from benchmarks.tunelab_search import run_tunelab
+from tunelab.searchspaces.inline import did_you_mean
 
 RUNNERS: dict[str, Callable[[StudyTask, Entry, int, str], RunRecord]] = {
     TUNELAB: run_tunelab, RAY: run_raw_ray, KERASTUNER: run_kerastuner,

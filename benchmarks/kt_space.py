@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from searchspaces import Above, Bool, Choice, Fixed, Float, Int, Space
-from searchspaces.params import Param
+from tunelab.searchspaces import Above, Bool, Choice, Fixed, Float, Int, Space
+from tunelab.searchspaces.params import Param
 
 
 def declare(hp: Any, space: Space) -> dict[str, Any]:

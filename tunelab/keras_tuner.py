@@ -1,27 +1,32 @@
 """KerasTuner's names, run on Ray: change one line of a KerasTuner script and nothing else.
 
-    import keras_tuner as kt                 ->   from experiments import keras_tuner as kt
-    from keras_tuner import RandomSearch     ->   from experiments.keras_tuner import RandomSearch
+    import keras_tuner as kt                 ->   import tunelab.keras_tuner as kt
+    from keras_tuner import RandomSearch     ->   from tunelab.keras_tuner import RandomSearch
 
 `kt.RandomSearch`, `kt.tuners.RandomSearch`, `kt.HyperParameters`,
 `kt.engine.hyperparameters.HyperParameters`, `kt.HyperModel`, `kt.Objective` and `kt.errors`
 are all here; each tuner also takes Ray options (resources_per_trial, max_concurrent_trials,
-address, scheduler). See experiments.kt.tuners for what runs.
+address, scheduler). See tunelab.experiments.kt.tuners for what runs.
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 
-from experiments.kt import (
+# KerasTuner scripts build models in this process too: keep TensorFlow's C++ log lines out of the
+# terminal, as the trials' workers do (only effective before TensorFlow is first imported).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tunelab.experiments.kt import (  # noqa: E402
     BayesianOptimization, GridSearch, HyperModel, HyperParameters, Hyperband, Objective, RandomSearch,
     SearchInterrupted, Tuner, errors,
 )
-from searchspaces.hp import Declaration
+from tunelab.searchspaces.hp import Declaration  # noqa: E402
 
 
 def _module(name: str, doc: str, **members: object) -> types.ModuleType:
-    """A submodule, registered so `from experiments.keras_tuner.tuners import RandomSearch` works too."""
+    """A submodule, registered so `from tunelab.keras_tuner.tuners import RandomSearch` works too."""
     module = types.ModuleType(f"{__name__}.{name}", doc)
     module.__dict__.update(members)
     sys.modules[module.__name__] = module

@@ -5,15 +5,15 @@ import random
 
 import pytest
 
-from experiments.benchmark.study import select
-from experiments.benchmark.task import (
+from benchmarks.study import select
+from benchmarks.task import (
     FULL, NAMES, QUICK, QUICK_LEAVES_OUT, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs,
     spec_dict,
 )
-from experiments.benchmark.worker_memory import summarize_memory
-from experiments.runner import prepare
-from experiments.schedulers import successive_halving_epochs, successive_halving_rungs
-from experiments.spec import spec_from_dict
+from benchmarks.worker_memory import summarize_memory
+from tunelab.experiments.runner import prepare
+from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
+from tunelab.experiments.spec import spec_from_dict
 
 
 def test_the_grid_defines_the_budget():
@@ -79,7 +79,7 @@ def test_every_tunelab_entry_is_a_valid_experiment(tmp_path):
 
 def test_kerastuner_searches_the_same_space():
     keras_tuner = pytest.importorskip("keras_tuner")
-    from experiments.benchmark.kt_space import declare
+    from benchmarks.kt_space import declare
 
     space = QUICK.searched_space()
     declared = keras_tuner.HyperParameters()
@@ -117,8 +117,8 @@ def test_report_from_the_frames_alone(tmp_path):
 
     import pandas as pd
 
-    from experiments.benchmark.machine import describe_machine
-    from experiments.benchmark.report import load_study, write_report
+    from benchmarks.machine import describe_machine
+    from benchmarks.report import load_study, write_report
 
     task = QUICK
     chosen = [e for e in entries(task) if e.name in ("grid", "random", "kt_random")]

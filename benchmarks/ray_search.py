@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.load import load
-from experiments.benchmark.local_ray import local_ray
-from experiments.benchmark.memory import PeakMemory
-from experiments.benchmark.record import RunRecord, history_from_results
-from experiments.benchmark.task import Entry, StudyTask
-from trainables import Dataset, load_dataset
+from tunelab.analysis.load import load
+from benchmarks.local_ray import local_ray
+from benchmarks.memory import PeakMemory
+from benchmarks.record import RunRecord, history_from_results
+from benchmarks.task import Entry, StudyTask
+from tunelab.trainables import Dataset, load_dataset
 
 
 def train_raw(config: dict[str, Any], data: Dataset, epochs: int, batch_size: int, seed: int) -> None:
@@ -37,8 +37,8 @@ def train_raw(config: dict[str, Any], data: Dataset, epochs: int, batch_size: in
     import keras
     from ray import tune
 
-    from trainables.compile import compile_model
-    from trainables.models import build_model
+    from tunelab.trainables.compile import compile_model
+    from tunelab.trainables.models import build_model
 
     class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

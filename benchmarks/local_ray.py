@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Mapping
 
-from experiments.runner import start_local_ray
+from tunelab.experiments.runner import start_local_ray
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ def write_synthetic_results(
     and pending. With `mixed=False` every trial completes all its epochs. Either way some
     trials pause once at half their epochs and resume on another worker.
     """
-    from searchspaces.catalog.mlp import SPACE
+    from tunelab.searchspaces.catalog.mlp import SPACE
 
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)

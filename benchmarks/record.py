@@ -1,17 +1,17 @@
-"""What one measured search leaves for analysis.compare: a row of the runs frame and its per-epoch history."""
+"""What one measured search leaves for benchmarks.compare: a row of the runs frame and its per-epoch history."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.compare import HISTORY_COLUMNS, RUN_COLUMNS
-from analysis.load import Results
+from benchmarks.compare import HISTORY_COLUMNS, RUN_COLUMNS
+from tunelab.analysis.load import Results
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One search of the study, measured: see analysis.compare for what each field means."""
+    """One search of the study, measured: see benchmarks.compare for what each field means."""
 
     name: str
     tool: str

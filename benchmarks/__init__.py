@@ -1,4 +1,4 @@
-"""The strategy study and tunelab's overhead, measured (scripts/benchmark.py runs them; analysis.compare reads them).
+"""The strategy study and tunelab's overhead, measured (scripts/benchmark.py runs them; benchmarks.compare reads them).
 
     task.py           the study's task: space, grid sub-space, epoch budget, each entry's sized options
     tunelab_search.py an entry run by tunelab (YAML path: spec, prepare, run)

@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import HISTORY_COLUMNS
-from experiments.benchmark.memory import PeakMemory, process_tree
-from experiments.benchmark.record import RunRecord
-from experiments.benchmark.task import Entry, StudyTask
+from benchmarks.compare import HISTORY_COLUMNS
+from benchmarks.memory import PeakMemory, process_tree
+from benchmarks.record import RunRecord
+from benchmarks.task import Entry, StudyTask
 
 EPOCHS_FILE = "epochs.jsonl"
 RESULT_FILE = "result.json"
@@ -75,10 +75,10 @@ def _search(request: dict[str, Any]) -> dict[str, Any]:
     import keras
     import keras_tuner
 
-    from experiments.benchmark.kt_space import declare
-    from trainables.compile import compile_model
-    from trainables.data import load_dataset
-    from trainables.models import build_model
+    from benchmarks.kt_space import declare
+    from tunelab.trainables.compile import compile_model
+    from tunelab.trainables.data import load_dataset
+    from tunelab.trainables.models import build_model
 
     task = StudyTask(**request["task"])
     seed, folder = request["seed"], Path(request["folder"])

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import time
 
-from analysis.load import load
-from experiments.benchmark.local_ray import local_ray
-from experiments.benchmark.memory import PeakMemory
-from experiments.benchmark.record import RunRecord, history_from_results
-from experiments.benchmark.task import Entry, StudyTask, spec_dict
-from experiments.runner import prepare, run
-from experiments.spec import spec_from_dict
+from tunelab.analysis.load import load
+from benchmarks.local_ray import local_ray
+from benchmarks.memory import PeakMemory
+from benchmarks.record import RunRecord, history_from_results
+from benchmarks.task import Entry, StudyTask, spec_dict
+from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.spec import spec_from_dict
 
 
 def run_tunelab(task: StudyTask, entry: Entry, seed: int, storage: str) -> RunRecord:

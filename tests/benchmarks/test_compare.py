@@ -1,4 +1,4 @@
-"""analysis.compare on small hand-made frames: every number checked against what was put in."""
+"""benchmarks.compare on small hand-made frames: every number checked against what was put in."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.compare import (
+from benchmarks.compare import (
     aggregate, best_so_far_bands, busy_seconds, cell, claims, efficiency, markdown_table, markdown_targets, measure,
     render_best_so_far_bands, targets, time_to_target, training_seconds,
 )

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from experiments.schedulers import hyperband_brackets, successive_halving_rungs
-from experiments.strategies import Budget, check_options, plan_strategy
-from searchspaces import Space, fix_params, load_space
+from tunelab.experiments.schedulers import hyperband_brackets, successive_halving_rungs
+from tunelab.experiments.strategies import Budget, check_options, plan_strategy
+from tunelab.searchspaces import Space, fix_params, load_space
 
 # Pinned for every search: the loss, schedule and regularization choices of the catalog space
 # only add configurations that learn slowly on digits; the architecture, optimizer, learning

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from experiments.benchmark.local_ray import local_ray
-from experiments.benchmark.task import StudyTask
-from experiments.benchmark.worker_memory import MEMORY_VARIANTS, random_plan, reused_worker_memory
-from experiments.runner import RayJob, run_job
-from searchspaces import Float, Space
+from benchmarks.local_ray import local_ray
+from benchmarks.task import StudyTask
+from benchmarks.worker_memory import MEMORY_VARIANTS, random_plan, reused_worker_memory
+from tunelab.experiments.runner import RayJob, run_job
+from tunelab.searchspaces import Float, Space
 
 TRIVIAL_SPACE = Space({"x": Float(0.0, 1.0)})
 
@@ -108,7 +108,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def run_overhead(task: StudyTask, trials: int, memory_trials: int, memory_epochs: int, work: Path,
                  on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Trivial trials both ways, then the reused worker; a JSON-able summary."""
-    from experiments.benchmark.machine import describe_machine
+    from benchmarks.machine import describe_machine
 
     say = on_step or (lambda message: None)
     result: dict[str, Any] = {"machine": describe_machine()}
@@ -150,7 +150,7 @@ MEMORY_CAUSE = (
 
 
 def overhead_markdown(result: dict[str, Any]) -> str:
-    from experiments.benchmark.machine import summary_line
+    from benchmarks.machine import summary_line
 
     trivial_, memory = result["trivial"], result["memory"]
     first = next(iter(memory.values()))

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.benchmark.local_ray import local_ray
-from experiments.benchmark.task import StudyTask
-from experiments.runner import RayJob, run_job
-from experiments.strategies import Budget, Plan, check_options, plan_strategy
-from searchspaces import Space
-from trainables import Dataset, RunSettings, load_dataset, train
+from benchmarks.local_ray import local_ray
+from benchmarks.task import StudyTask
+from tunelab.experiments.runner import RayJob, run_job
+from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
+from tunelab.searchspaces import Space
+from tunelab.trainables import Dataset, RunSettings, load_dataset, train
 
 
 def random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int = 1) -> tuple[Plan, Budget]:

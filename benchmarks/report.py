@@ -1,4 +1,4 @@
-"""The study's files: the frames it measured, and the report computed from them by analysis.compare.
+"""The study's files: the frames it measured, and the report computed from them by benchmarks.compare.
 
 Written by `run_study` at the end, and again by `scripts/benchmark.py render` from the CSVs
 alone (after a change to the metrics, or with the overhead numbers measured later).
@@ -12,16 +12,16 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import (
+from benchmarks.compare import (
     aggregate, best_so_far_bands, claims, markdown_claims, markdown_table, markdown_targets, measure,
     render_best_so_far_bands, targets,
 )
-from analysis.plots import save_png
+from tunelab.analysis.plots import save_png
 
 RUNS_FILE = "study_runs.csv"          # one row per search, as measured
 HISTORY_FILE = "study_history.csv"    # one row per trained epoch
 META_FILE = "study_meta.json"         # machine, task, entries, seeds, failures
-MEASURED_FILE = "study.csv"           # runs plus analysis.compare's metrics
+MEASURED_FILE = "study.csv"           # runs plus benchmarks.compare's metrics
 REPORT_FILE = "study.md"
 OVERHEAD_FILE = "overhead.json"       # scripts/benchmark.py overhead writes it
 PLOTS = {"epochs": "best_so_far_epochs.png", "wall": "best_so_far_wall.png"}
@@ -56,7 +56,7 @@ def write_report(folder: Path, runs: pd.DataFrame, history: pd.DataFrame, meta: 
 
 def study_markdown(meta: dict[str, Any], measured: pd.DataFrame, history: pd.DataFrame,
                    overhead: dict[str, Any] | None) -> str:
-    from experiments.benchmark.machine import summary_line
+    from benchmarks.machine import summary_line
 
     task = meta["task"]
     metric, mode = task["metric"], task["mode"]
@@ -102,7 +102,7 @@ def study_markdown(meta: dict[str, Any], measured: pd.DataFrame, history: pd.Dat
 
 def _task_lines(meta: dict[str, Any]) -> list[str]:
     task = meta["task"]
-    from experiments.benchmark.task import StudyTask
+    from benchmarks.task import StudyTask
 
     study = StudyTask(**task)
     space = study.searched_space()

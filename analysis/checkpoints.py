@@ -1,0 +1,113 @@
+"""The best model of a run: the checkpoint of the best trial's best epoch, found in the results folder.
+
+Every trainable checkpoints the epochs that improve the objective and the runner keeps each
+trial's best-scoring checkpoint besides its latest, so the best epoch's weights are on disk for
+YAML runs and KerasTuner-style runs alike. Finding the checkpoint reads JSON only; loading the
+model imports Keras (and the module of a `module:function` trainable, for its custom objects).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
+
+if TYPE_CHECKING:
+    import keras
+
+    from tunelab.analysis.load import Results
+
+
+@dataclass(frozen=True)
+class BestCheckpoint:
+    """The kept checkpoint of a trial's best epoch: its folder, epoch, score and saved state."""
+
+    trial_id: str
+    folder: Path
+    epoch: int
+    score: float
+    mode: str               # of the objective: which execution's score is best
+    state: dict[str, Any]
+
+    @property
+    def model_file(self) -> Path:
+        """The saved model; with several executions per trial, the one that scored best at that epoch."""
+        scores = self.state.get("scores") or []
+        if len(scores) > 1:
+            candidates = [(score, k) for k, score in enumerate(scores) if score is not None]
+            if candidates:
+                execution = (max if self.mode == "max" else min)(candidates)[1]
+                path = self.folder / model_files(len(scores))[execution]
+                if path.exists():
+                    return path
+        return self.folder / model_files(1)[0]
+
+
+def trial_best_checkpoint(trial: pd.Series, results: Results) -> BestCheckpoint | None:
+    """Among the trial's kept checkpoints, the one whose epoch scored best on the objective."""
+    path = trial.get("path")
+    if not isinstance(path, str) or not results.metric:
+        return None
+    history = results.history[results.history["trial_id"] == trial["trial_id"]]
+    if results.metric not in history:
+        return None
+    scores = dict(zip(history["epoch"], history[results.metric]))
+    best = None
+    for folder in sorted(Path(path).glob("checkpoint_*")):
+        state_file = folder / STATE_FILE
+        if not state_file.exists():
+            continue
+        state = json.loads(state_file.read_text())
+        score = scores.get(int(state["epoch"]))
+        if score is None or not math.isfinite(score):
+            continue
+        if best is None or (score > best.score if results.mode == "max" else score < best.score):
+            best = BestCheckpoint(str(trial["trial_id"]), folder, int(state["epoch"]), float(score),
+                                  results.mode or "max", state)
+    return best
+
+
+def best_checkpoint(results: Results, trial_id: str | None = None) -> BestCheckpoint:
+    """The best trial's (or `trial_id`'s) best kept checkpoint; ResultsError when there is none."""
+    from tunelab.analysis.load import ResultsError
+
+    if trial_id is None:
+        trial = results.best_trial()
+        if trial is None:
+            raise ResultsError(f"no trial reported {results.metric}: there is no best model")
+    else:
+        rows = results.trials[results.trials["trial_id"] == trial_id]
+        if rows.empty:
+            raise ResultsError(f"no trial {trial_id!r} in these results")
+        trial = rows.iloc[0]
+    checkpoint = trial_best_checkpoint(trial, results)
+    if checkpoint is None:
+        raise ResultsError(f"trial {trial['trial_id']}: no checkpoint of a scored epoch is left in {trial['path']}")
+    return checkpoint
+
+
+def load_best_model(results: Results, trial_id: str | None = None) -> keras.Model:
+    """The Keras model of `best_checkpoint`, compiled as it trained (uncompiled if Keras cannot)."""
+    checkpoint = best_checkpoint(results, trial_id)
+    _import_trainable_module(results, checkpoint.trial_id)
+    import keras
+
+    try:
+        return keras.models.load_model(checkpoint.model_file, compile=True)
+    except (TypeError, ValueError):  # a loss or metric Keras cannot rebuild: the weights still load
+        return keras.models.load_model(checkpoint.model_file, compile=False)
+
+
+def _import_trainable_module(results: Results, trial_id: str) -> None:
+    """A `package.module:function` trainable registers its custom layers when its module is imported."""
+    row = results.trials[results.trials["trial_id"] == trial_id].iloc[0]
+    experiment = next((e for e in results.experiments if e.name == row["experiment"]), None)
+    trainable = experiment.spec.get("trainable") if experiment is not None else None
+    if isinstance(trainable, str) and ":" in trainable:
+        importlib.import_module(trainable.rpartition(":")[0])

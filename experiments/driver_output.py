@@ -1,0 +1,95 @@
+"""Ray's console output during a run goes to a log file in the run folder, not to the user's terminal.
+
+Ray prints a configuration box, a token-authentication warning and a `tensorboard --logdir` hint
+into its own session folder (not tunelab's), and tunelab shows its own progress instead. Capturing
+Python's streams and Ray's logger, rather than switching each message off, keeps working when a
+Ray release adds a message. tunelab's progress callables run inside `terminal()`, so they still
+print where the user's stdout is (a terminal, a notebook cell, a pytest capture).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, TextIO
+
+DRIVER_LOG = "tunelab_driver.log"
+
+_terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermost capture last
+
+
+class DriverLog(io.TextIOBase):
+    """Held in memory until the run folder may be written (a failed start writes nothing), then a file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[str] = []
+        self._file: TextIO | None = None
+        self.path: Path | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._file is None:
+            self._held.append(text)
+        else:
+            self._file.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def attach(self, run_path: str) -> Path:
+        """Appends to RUN/tunelab_driver.log (a resume adds to it); a URI run logs to a local temp file."""
+        if "://" in run_path:
+            name = run_path.rstrip("/").rsplit("/", 1)[-1]
+            self.path = Path(tempfile.gettempdir()) / f"{name}-{DRIVER_LOG}"
+        else:
+            Path(run_path).mkdir(parents=True, exist_ok=True)
+            self.path = Path(run_path) / DRIVER_LOG
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write("".join(self._held))
+        self._held.clear()
+        return self.path
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
+
+
+@contextlib.contextmanager
+def captured(log: DriverLog) -> Iterator[DriverLog]:
+    """Sends Python's stdout and stderr and the `ray` logger's records to `log` while the block runs."""
+    ray_logger = logging.getLogger("ray")
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers, ray_logger.handlers = ray_logger.handlers, [handler]
+    _terminals.append((sys.stdout, sys.stderr))
+    sys.stdout = sys.stderr = log
+    try:
+        yield log
+    finally:
+        sys.stdout, sys.stderr = _terminals.pop()
+        ray_logger.handlers = handlers
+        log.close()
+
+
+@contextlib.contextmanager
+def terminal() -> Iterator[None]:
+    """The user's own stdout and stderr while the block runs, inside or outside a capture."""
+    if not _terminals:
+        yield
+        return
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _terminals[-1]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams

@@ -1,0 +1,40 @@
+"""tunelab: hyperparameter tuning experiments for Keras models, on Ray Tune.
+
+    import tunelab
+
+    results = tunelab.run("experiments/quickstart.yaml", overrides={"epochs": 3})
+    results.trials, results.history          # pandas frames: one row per trial / per trial and epoch
+    model = results.best_model()             # the best trial's Keras model, weights of its best epoch
+    results = tunelab.load("~/tunelab_results/quickstart-20261201-120000")
+
+Subpackages: tunelab.searchspaces, tunelab.trainables, tunelab.experiments, tunelab.analysis, and
+tunelab.keras_tuner for KerasTuner scripts. Importing tunelab imports neither Ray nor TensorFlow:
+each name below is imported when first used, so the command line answers at once.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunelab.analysis.load import Results, ResultsError, load
+    from tunelab.api import ExperimentError, ExperimentStopped, run
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "run": "tunelab.api",
+    "ExperimentError": "tunelab.api",
+    "ExperimentStopped": "tunelab.api",
+    "load": "tunelab.analysis.load",
+    "Results": "tunelab.analysis.load",
+    "ResultsError": "tunelab.analysis.load",
+}
+
+__all__ = ["ExperimentError", "ExperimentStopped", "Results", "ResultsError", "load", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tunelab' has no attribute {name!r}")

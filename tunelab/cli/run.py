@@ -1,0 +1,120 @@
+"""`tunelab run` (and scripts/launch.py): run an experiment on a local Ray, or on a cluster with --address.
+
+Only argparse is imported until the arguments are parsed, so `--help` answers at once; `--dry-run`
+plans the trials with Ray's search classes but never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tunelab.experiments.progress import Progress
+    from tunelab.experiments.runner import Outcome, Prepared
+
+DESCRIPTION = "Run a tunelab experiment: on an embedded local Ray by default, on a cluster with --address."
+EXAMPLES = """examples:
+  {prog} experiments/quickstart.yaml
+  {prog} experiments/quickstart.yaml --set strategy.num_samples=20 --set epochs=5
+  {prog} experiments/quickstart.yaml --dry-run
+  {prog} experiments/quickstart.yaml --resume          # continue the latest run
+  {prog} experiments/quickstart.yaml --address auto --storage /shared/results
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", help="experiment YAML file, e.g. experiments/quickstart.yaml")
+    parser.add_argument("--address", help="Ray cluster to join (e.g. auto or ray://host:10001); default: local Ray")
+    parser.add_argument("--storage", help="results root, absolute path or URI (overrides the YAML's storage)")
+    parser.add_argument("--name", help="results folder under storage (default: NAME-TIMESTAMP)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run (--name, or the latest run of this experiment)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override one YAML key, e.g. --set strategy.num_samples=20 (repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate and print the number of trials and epochs, then exit without running")
+
+
+def make_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EXAMPLES.format(prog=prog),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return parser
+
+
+def print_progress(progress: Progress) -> None:
+    """One line per trial event (and every 10 s): trials by outcome, epochs of planned, best, ETA."""
+    best = "-" if progress.best is None else f"{progress.best:.4f}"
+    ended = [f"{progress.completed} completed"]
+    if progress.stopped:
+        ended.append(f"{progress.stopped} stopped early")
+    if progress.errored:
+        ended.append(f"{progress.errored} errored")
+    eta = "" if progress.eta is None or progress.done == progress.total else f"; ETA {progress.eta:.0f}s"
+    print(
+        f"[{progress.elapsed:5.0f}s] {progress.done}/{progress.total} trials done ({', '.join(ended)}), "
+        f"{progress.running} running; {progress.epochs}/{progress.planned_epochs} epochs; best {best}{eta}",
+        flush=True,
+    )
+
+
+def print_plan(prepared: Prepared) -> None:
+    spec, plan = prepared.spec, prepared.plan
+    print(f"experiment {spec.name}: strategy {spec.strategy.name} over {len(spec.space)} hyperparameters")
+    print(f"  trials: at most {plan.num_samples}, epochs: at most {plan.max_epochs} ({spec.epochs} per trial)")
+    for note in plan.notes:
+        print(f"  {note}")
+    print(f"  results: {prepared.path}")
+
+
+def print_outcome(outcome: Outcome, metric: str) -> None:
+    print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
+    if outcome.best_config is None:
+        print(f"no trial reported {metric}")
+    else:
+        print(f"best {metric}: {outcome.best_value:.4f} ({outcome.best_trial})")
+        print("best configuration:")
+        print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
+    print(f"results: {outcome.path}  (Ray's own messages: {outcome.path}/tunelab_driver.log)")
+    print("inspect with:")
+    print(f"  tunelab analyze summary {outcome.path}")
+    print(f"  tunelab analyze tensorboard {outcome.path}    # scalars and the HParams dashboard")
+    print(f"  tunelab analyze report {outcome.path} -o report.html")
+    print(f"  tunelab analyze export-model {outcome.path} -o best.keras")
+
+
+def run_command(args: argparse.Namespace, prog: str) -> int:
+    """Exit status: 0 done, 1 stopped (failing trials), 2 a user mistake."""
+    from tunelab.api import prepare_experiment
+    from tunelab.experiments.cluster import check_address
+    from tunelab.experiments.errors import SpecError
+
+    try:
+        check_address(args.address)
+        prepared = prepare_experiment(args.experiment, args.overrides, storage=args.storage, name=args.name,
+                                      resume=args.resume)
+    except SpecError as error:  # ExperimentError too
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    print_plan(prepared)
+    if args.dry_run:
+        return 0
+    from tunelab.experiments.runner import run
+
+    try:
+        outcome = run(prepared, address=args.address, on_progress=print_progress)
+    except SpecError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    print_outcome(outcome, prepared.spec.metric)
+    if outcome.stopped:
+        print(f"{prog}: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
+        return 2 if outcome.bad_input else 1
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "tunelab run") -> int:
+    args = make_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    return run_command(args, prog)
