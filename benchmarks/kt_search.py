@@ -5,7 +5,7 @@ TensorFlow thread pools of the study's concurrency (2 threads for 2 concurrent R
 1 CPU each), so both sides use the same cores. The wall time runs from the process's start,
 TensorFlow import included as it is in Ray's workers, to the end of `search`.
 
-    python -m experiments.benchmark.kt_search REQUEST.json   # what run_kerastuner starts
+    python -m benchmarks.kt_search REQUEST.json   # what run_kerastuner starts (from the repository root)
 """
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def run_kerastuner(task: StudyTask, entry: Entry, seed: int, storage: str) -> Ru
     request = {"task": task.as_dict(), "tuner": entry.strategy, "options": dict(entry.options), "seed": seed,
                "threads": task.concurrency, "folder": str(folder)}
     (folder / "request.json").write_text(json.dumps(request, indent=2))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    repository = str(Path(__file__).resolve().parents[1])  # benchmarks/ is not installed: import it from here
+    pythonpath = os.pathsep.join(filter(None, (repository, os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": pythonpath}
     started = time.time()
     with open(folder / "output.log", "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", __name__, str(folder / "request.json")], stdout=log,

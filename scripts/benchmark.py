@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, benchmarks/, is not installed
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Ray Tune status tables between the study's lines
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

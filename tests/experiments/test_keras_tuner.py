@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import tunelab
 import tunelab.keras_tuner as kt
 from tunelab.searchspaces import Above, OneOf
 from tests.experiments.kt_scripts import InterruptOnce, build_model, build_small, digits, hypermodel_class
@@ -95,6 +96,10 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
     tuner = kt.tuners.RandomSearch(build_model, objective="val_accuracy", max_trials=3, seed=1,
                                    directory=str(tmp_path / "output_dir"), project_name="digits")
     search(tuner, data)
+    printed = capsys.readouterr().out.splitlines()
+    # As KerasTuner: a line per finished trial; Ray's configuration box went to the run's log.
+    assert [line for line in printed if "trials done" in line] == printed and len(printed) == 3
+    assert "3/3 trials done" in printed[-1]
 
     results = tuner.results
     assert len(results.trials) == 3 and set(results.trials["stop_reason"]) == {"completed"}
@@ -109,8 +114,11 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
     best_model = tuner.get_best_models(1)[0]
     _, accuracy = best_model.evaluate(data[2], data[3], verbose=0)
     assert accuracy == pytest.approx(best["val_accuracy_best"], abs=1e-4)  # the best epoch's own weights
+    for model in (tuner.best_model(), tunelab.load(tuner.project_dir).best_model()):
+        _, accuracy = model.evaluate(data[2], data[3], verbose=0)
+        assert accuracy == pytest.approx(best["val_accuracy_best"], abs=1e-3)
+    assert tuner.best_checkpoint().epoch == best["best_epoch"]
 
-    capsys.readouterr()  # Ray's own banner
     tuner.results_summary(2)
     printed = capsys.readouterr().out
     assert printed.startswith(f"Results summary\nResults in {tmp_path / 'output_dir' / 'digits'}\n")
@@ -118,10 +126,11 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
     assert 'Objective(name="val_accuracy", direction="max")' in printed
 
 
-def test_grid_search_in_keras_tuners_order_with_two_executions(tmp_path, data, ray_session):
+def test_grid_search_in_keras_tuners_order_with_two_executions(tmp_path, data, ray_session, capsys):
     tuner = kt.GridSearch(build_small, objective="val_accuracy", max_trials=3, directory=tmp_path,
                           executions_per_trial=2)
-    search(tuner, data)
+    search(tuner, data, verbose=0)
+    assert capsys.readouterr().out == ""  # verbose=0: silent, as KerasTuner
 
     results = tuner.results
     trials = results.trials.sort_values("start")
