@@ -130,7 +130,7 @@ class Results:
 
 def load(paths: str | Path | Iterable[str | Path]) -> Results:
     """Loads one experiment folder, or several (the `experiment` column tells them apart)."""
-    folders = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    folders = [Path(paths).expanduser()] if isinstance(paths, (str, Path)) else [Path(p).expanduser() for p in paths]
     if not folders:
         raise ResultsError("no results directory given")
     names = _experiment_names(folders)

@@ -30,6 +30,16 @@ def test_summary_prints_a_ranked_table(tiny_experiment, tiny_results):
     assert "<NA>" not in result.stdout
 
 
+def test_export_model_copies_the_best_epochs_model(tiny_experiment, tiny_results, tmp_path):
+    result = analyze("export-model", str(tiny_experiment), "-o", str(tmp_path / "models" / "best.keras"))
+    assert result.returncode == 0, result.stderr
+    best = tiny_results.best_trial()
+    checkpoint = tiny_results.best_checkpoint()
+    assert (checkpoint.trial_id, checkpoint.epoch) == (best["trial_id"], best["best_epoch"])
+    assert f"trial {best['trial_id']}, epoch {int(best['best_epoch'])}, val_accuracy " in result.stdout
+    assert (tmp_path / "models" / "best.keras").read_bytes() == checkpoint.model_file.read_bytes()
+
+
 def test_export_writes_csv_and_parquet(tiny_experiment, tmp_path):
     result = analyze("export", str(tiny_experiment), "-o", str(tmp_path / "t.parquet"),
                      "--history", str(tmp_path / "h.csv"))

@@ -179,3 +179,9 @@ def test_an_experiment_stopped_early_says_why(tiny_experiment, tmp_path):
     (experiment,) = load(copy).experiments
     assert experiment.stopped == "5 trials in a row failed"
     assert load(tiny_experiment).experiments[0].stopped is None
+
+
+def test_a_path_under_the_home_folder_may_start_with_a_tilde(tiny_experiment, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(tiny_experiment, tmp_path / "tunelab_results" / "tiny")
+    assert len(load("~/tunelab_results/tiny").trials) == TRIALS
