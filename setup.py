@@ -9,7 +9,7 @@ from setuptools import find_packages, setup
 
 LIBRARY = ("searchspaces", "trainables", "experiments", "analysis")
 
-packages = ["tunelab"]
+packages = ["tunelab", *(f"tunelab.{sub}" for sub in find_packages("tunelab"))]
 package_dir = {"tunelab": "tunelab"}
 for folder in LIBRARY:
     for package in (folder, *(f"{folder}.{sub}" for sub in find_packages(folder))):

@@ -1,8 +1,8 @@
 """The best model of a run: the checkpoint of the best trial's best epoch, found in the results folder.
 
-Every trainable checkpoints the epochs that improve the objective and the runner keeps each
-trial's best-scoring checkpoint besides its latest, so the best epoch's weights are on disk for
-YAML runs and KerasTuner-style runs alike. Finding the checkpoint reads JSON only; loading the
+Every trainable checkpoints the epochs that improve the objective, and the runner copies each
+trial's best-scoring checkpoint to TRIAL/best_checkpoint/ besides the latest ones Ray keeps, so
+the best epoch's weights are on disk for YAML runs and KerasTuner-style runs alike. Finding the checkpoint reads JSON only; loading the
 model imports Keras (and the module of a `module:function` trainable, for its custom objects).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
+from tunelab.trainables.checkpoint_files import BEST_DIR, STATE_FILE, model_files
 
 if TYPE_CHECKING:
     import keras
@@ -50,22 +50,25 @@ class BestCheckpoint:
 
 
 def trial_best_checkpoint(trial: pd.Series, results: Results) -> BestCheckpoint | None:
-    """Among the trial's kept checkpoints, the one whose epoch scored best on the objective."""
+    """Among the trial's kept checkpoints (the copy of its best and Ray's latest ones), the best scoring.
+
+    A checkpoint's score is the objective it saved in its state.json; the history's value of its
+    epoch where an older trainable saved none.
+    """
     path = trial.get("path")
     if not isinstance(path, str) or not results.metric:
         return None
     history = results.history[results.history["trial_id"] == trial["trial_id"]]
-    if results.metric not in history:
-        return None
-    scores = dict(zip(history["epoch"], history[results.metric]))
+    scores = dict(zip(history["epoch"], history[results.metric])) if results.metric in history else {}
+    folders = [*sorted(Path(path).glob("checkpoint_*")), *sorted(Path(path).glob(f"{BEST_DIR}*"))]
     best = None
-    for folder in sorted(Path(path).glob("checkpoint_*")):
+    for folder in folders:
         state_file = folder / STATE_FILE
         if not state_file.exists():
             continue
         state = json.loads(state_file.read_text())
-        score = scores.get(int(state["epoch"]))
-        if score is None or not math.isfinite(score):
+        score = state.get("metrics", {}).get(results.metric, scores.get(int(state["epoch"])))
+        if not isinstance(score, (int, float)) or not math.isfinite(score):
             continue
         if best is None or (score > best.score if results.mode == "max" else score < best.score):
             best = BestCheckpoint(str(trial["trial_id"]), folder, int(state["epoch"]), float(score),

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from tunelab.errors import InputError
+
 if TYPE_CHECKING:
     import keras
 
@@ -38,7 +40,7 @@ TRIAL_COLUMNS = (
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
     """The path is not a results directory tunelab can read."""
 
 

@@ -16,24 +16,32 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, TextIO
 
+from tunelab.errors import InputError
+
 DRIVER_LOG = "tunelab_driver.log"
 
 _terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermost capture last
 
 
 class DriverLog(io.TextIOBase):
-    """Held in memory until the run folder may be written (a failed start writes nothing), then a file."""
+    """Held in memory until the run folder may be written (a failed start writes nothing), then a file.
+
+    Once closed, what still arrives (a thread that kept the stream) goes to the user's stderr.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._held: list[str] = []
         self._file: TextIO | None = None
+        self._closed_to: TextIO | None = None
         self.path: Path | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
+        if self._closed_to is not None:
+            return self._closed_to.write(text)
         if self._file is None:
             self._held.append(text)
         else:
@@ -57,28 +65,41 @@ class DriverLog(io.TextIOBase):
         self._held.clear()
         return self.path
 
-    def close(self) -> None:
+    def release(self, terminal: TextIO, *, drop_held: bool = False) -> None:
+        """Closes the log; later writes, and what was held if no run folder was ever named, go to `terminal`."""
         if self._file is not None:
             self._file.close()
             self._file = None
-        super().close()
+        if not drop_held:
+            terminal.write("".join(self._held))
+        self._held.clear()
+        self._closed_to = terminal
 
 
 @contextlib.contextmanager
 def captured(log: DriverLog) -> Iterator[DriverLog]:
-    """Sends Python's stdout and stderr and the `ray` logger's records to `log` while the block runs."""
+    """Sends Python's stdout and stderr and the `ray` logger's records to `log` while the block runs.
+
+    A user mistake (InputError) leaves only its own line: Ray's start-up messages are dropped with
+    it. Any other exception before the run folder exists shows them, since they may explain it.
+    One run at a time per process: the streams are the process's own.
+    """
     ray_logger = logging.getLogger("ray")
     handler = logging.StreamHandler(log)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers, ray_logger.handlers = ray_logger.handlers, [handler]
     _terminals.append((sys.stdout, sys.stderr))
     sys.stdout = sys.stderr = log
+    mistake = False
     try:
         yield log
+    except InputError:
+        mistake = True
+        raise
     finally:
         sys.stdout, sys.stderr = _terminals.pop()
         ray_logger.handlers = handlers
-        log.close()
+        log.release(sys.stderr, drop_held=mistake)
 
 
 @contextlib.contextmanager
@@ -88,7 +109,7 @@ def terminal() -> Iterator[None]:
         yield
         return
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _terminals[-1]
+    sys.stdout, sys.stderr = _terminals[0]  # the user's, also inside a nested capture
     try:
         yield
     finally:

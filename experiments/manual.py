@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
+from tunelab.errors import shown
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Config, Fixed, Space, SpaceError
 from tunelab.searchspaces.inline import did_you_mean
@@ -120,12 +121,14 @@ def _checked_partial(space: Space, params: Any, where: str) -> Config:
         raise SpaceError(f"{where}: must map parameter names to values")
     _check_values(space, params, where)
     config: Config = {}
-    for name in space:
+    for name, param in space.items():
         if name in params:
-            known_parents = all(parent in config for parent, _ in space[name].conditions)
+            known_parents = all(parent in config for parent, _ in param.conditions)
             if known_parents and not space.is_active(name, config):
                 raise SpaceError(f"{where}.{name}: set, but its condition does not hold in this configuration")
             config[name] = params[name]
+        elif isinstance(param, Fixed) and space.is_active(name, config):
+            config[name] = param.value  # `fix:` pins and Fixed values hold for published configurations too
     return config
 
 
@@ -169,8 +172,11 @@ def _check_values(space: Space, values: Mapping[str, Any], where: str) -> None:
     for name, value in values.items():
         if name not in space:
             raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
+        if isinstance(space[name], Fixed) and not space[name].contains(value):
+            raise SpaceError(f"{where}.{name}: {shown(value)} contradicts the pinned value {space[name].value!r} "
+                             "(fix: or a fixed value in the space)")
         if not space[name].contains(value):
-            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
+            raise SpaceError(f"{where}.{name}: {shown(value)} is outside {space[name].describe()}")
 
 
 def _resolve(space: Space, baseline: dict, change: dict, where: str) -> Config:

@@ -1,10 +1,11 @@
 """Progress of a running experiment, pushed to a callable so library code never prints."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ray.tune import Callback
 
@@ -40,54 +41,98 @@ class Progress:
         return max(self.planned_epochs - self.epochs, 0) * pace
 
 
+_SINKS: dict[str, Callable[[Progress], None]] = {}  # run path -> where its snapshots go, in this process
+
+
+@contextlib.contextmanager
+def progress_sink(run_path: str, on_progress: Callable[[Progress], None] | None) -> Iterator[None]:
+    """Sends the snapshots of the run at `run_path` to `on_progress` while the block runs.
+
+    The callable lives here, not in the callback: Ray pickles callbacks with the experiment and a
+    resume restores those, so a callback holding it would call the first run's callable.
+    """
+    if on_progress is not None:
+        _SINKS[run_path] = on_progress
+    try:
+        yield
+    finally:
+        _SINKS.pop(run_path, None)
+
+
 class ProgressCallback(Callback):
-    """Tracks trial states, epochs and the best value; calls `on_progress` on every trial event.
+    """Tracks trial states, epochs and the best value; sends a snapshot on every trial event.
 
     Per-epoch results update the counts but emit at most one snapshot every `interval` seconds, so
     a fast experiment does not flood the terminal. `epochs_per_trial` (0: unknown) tells a trial
-    that completed from one stopped early, whose unused epochs leave the plan.
+    that completed from one stopped early, whose unused epochs leave the plan. After a resume the
+    counts start from what the restored trials had done.
     """
 
-    def __init__(
-        self, metric: str, mode: str, total: int, on_progress: Callable[[Progress], None] | None,
-        interval: float = 10.0, *, planned_epochs: int = 0, epochs_per_trial: int = 0,
-    ) -> None:
-        self._metric, self._mode, self._total = metric, mode, total
-        self._on_progress, self._interval = on_progress, interval
+    def __init__(self, run_path: str, metric: str, mode: str, total: int, interval: float = 10.0, *,
+                 planned_epochs: int = 0, epochs_per_trial: int = 0) -> None:
+        self._path, self._metric, self._mode, self._total = run_path, metric, mode, total
+        self._interval = interval
         self._planned, self._per_trial = planned_epochs, epochs_per_trial
+        self.setup()
+
+    def setup(self, **info: Any) -> None:
+        """Called by Ray when fit() starts, also after a resume: time counts from here."""
         self._best: float | None = None
         self._started = time.monotonic()
         self._last_emit = 0.0
         self._first_epoch_at: float | None = None
         self._epochs: dict[str, int] = {}   # trial id -> the highest epoch it reported
         self._ended: dict[str, str] = {}    # trial id -> completed, stopped or errored
+        self._seeded = False
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        value = result.get(self._metric)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            if self._best is None or (value > self._best if self._mode == "max" else value < self._best):
-                self._best = float(value)
-        epoch = result.get("epoch")
-        if isinstance(epoch, int) and not result.get("done"):
-            if self._first_epoch_at is None:
-                self._first_epoch_at = time.monotonic() - self._started
-            self._epochs[trial.trial_id] = max(epoch, self._epochs.get(trial.trial_id, 0))
+        self._seed(trials)
+        self._count(trial.trial_id, result)
+        if self._first_epoch_at is None and isinstance(result.get("epoch"), int):
+            self._first_epoch_at = time.monotonic() - self._started
         if time.monotonic() - self._last_emit >= self._interval:
             self._emit(trials, f"trial {trial.trial_id} epoch {result.get('epoch', '?')}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._seed(trials)
         trained = self._epochs.get(trial.trial_id, 0)
         early = 0 < self._per_trial and trained < self._per_trial
         self._ended[trial.trial_id] = "stopped" if early else "completed"
         self._emit(trials, f"trial {trial.trial_id} {'stopped at epoch ' + str(trained) if early else 'finished'}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._seed(trials)
         self._ended[trial.trial_id] = "errored"
         self._emit(trials, f"trial {trial.trial_id} errored")
 
+    def _count(self, trial_id: str, result: dict) -> None:
+        value = result.get(self._metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            if self._best is None or (value > self._best if self._mode == "max" else value < self._best):
+                self._best = float(value)
+        epoch = result.get("epoch")  # a stopped trial's last result carries done=True: it counts too
+        if isinstance(epoch, int):
+            self._epochs[trial_id] = max(epoch, self._epochs.get(trial_id, 0))
+
+    def _seed(self, trials: list) -> None:
+        """Once per fit: what restored trials did before a resume (none on a fresh run)."""
+        if self._seeded:
+            return
+        self._seeded = True
+        for trial in trials:
+            if trial.last_result:
+                self._count(trial.trial_id, trial.last_result)
+            if trial.status == "ERROR":
+                self._ended[trial.trial_id] = "errored"
+            elif trial.status == "TERMINATED":
+                trained = self._epochs.get(trial.trial_id, 0)
+                early = 0 < self._per_trial and trained < self._per_trial
+                self._ended[trial.trial_id] = "stopped" if early else "completed"
+
     def _emit(self, trials: list, event: str) -> None:
         self._last_emit = time.monotonic()
-        if self._on_progress is None:
+        sink = _SINKS.get(self._path)
+        if sink is None:
             return
         running = sum(1 for trial in trials if trial.status == "RUNNING" and trial.trial_id not in self._ended)
         ended = list(self._ended.values())
@@ -101,4 +146,4 @@ class ProgressCallback(Callback):
             elapsed=time.monotonic() - self._started, event=event, first_epoch_at=self._first_epoch_at,
         )
         with terminal():  # Ray's own output goes to the run's log; this is for the user
-            self._on_progress(progress)
+            sink(progress)

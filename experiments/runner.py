@@ -18,16 +18,18 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from tunelab.experiments.best_checkpoints import BestCheckpointKeeper
 from tunelab.experiments.cluster import check_address, check_resources, check_storage_reachable
 from tunelab.experiments.driver_output import DriverLog, captured
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.guards import EpochBudget, RunGuard
-from tunelab.experiments.progress import Progress, ProgressCallback
-from tunelab.experiments.spec import ExperimentSpec
+from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
+from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, load_dataset
+from tunelab.trainables.preflight import check_trainable
 
 SPEC_FILE = "tunelab_experiment.yaml"
 
@@ -62,6 +64,8 @@ class Outcome:
     wall_seconds: float
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
+    unfinished: int = 0          # trials left running or pending by an interruption (Ctrl+C): resume them
+    log: str | None = None       # where Ray's own console output went
 
 
 def resolve_storage(storage: str) -> str:
@@ -78,7 +82,11 @@ def resolve_storage(storage: str) -> str:
 def prepare(
     spec: ExperimentSpec, *, storage: str | None = None, name: str | None = None, resume: bool = False
 ) -> Prepared:
-    """Validates everything that does not need Ray; raises SpecError, SpaceError or DataError."""
+    """Validates everything that does not need Ray; raises an InputError (SpecError, SpaceError, DataError)."""
+    if storage is not None:
+        check_storage_text(storage, "--storage")
+    if name is not None:
+        check_folder_name(name, "--name")
     root = resolve_storage(storage or spec.storage)
     try:
         budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
@@ -87,8 +95,12 @@ def prepare(
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
     data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+    check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
+        if "://" not in root and not (Path(root) / folder / "tuner.pkl").is_file():
+            found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
+            raise SpecError(f"--resume: {Path(root) / folder} {found}")
     else:
         folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         if "://" not in root and (Path(root) / folder).exists():
@@ -157,7 +169,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with captured(DriverLog()) as log:
+    with captured(DriverLog()) as log, progress_sink(job.path, on_progress):
         if owns_ray:
             _start_ray(address)
         try:
@@ -165,12 +177,17 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
             check_resources(job.resources, nodes)
             check_storage_reachable(job.storage, nodes)
             guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
-            results = _tuner(job, guard, on_progress, log).fit()
+            results = _tuner(job, guard, log).fit()
         finally:
             if owns_ray:
                 ray.shutdown()
     outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
+    # Trials neither finished nor errored, with no stop and no spent budget: Ctrl+C (or SIGUSR1) ended fit().
+    unfinished = len(results) - results.num_terminated - results.num_errors
+    if stop or job.events.since("budget_spent", started_at):
+        unfinished = 0
+    outcome = dataclasses.replace(outcome, unfinished=unfinished, log=str(log.path) if log.path else None)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
 
 
@@ -202,7 +219,7 @@ def start_local_ray(num_cpus: int | None = None, env: Mapping[str, str] | None =
              log_to_driver=False, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}})
 
 
-def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None] | None, log: DriverLog) -> Any:
+def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
@@ -211,15 +228,20 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
         log.attach(job.path)
         job.events.attach(job.path)
-        return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+        try:
+            return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+        except ModuleNotFoundError as error:  # pickled by a tunelab before the `tunelab` namespace
+            raise SpecError(f"--resume: {job.path} was written by an older tunelab and cannot be resumed "
+                            f"({error}); start a new run") from None
     log.attach(job.path)
     job.events.attach(job.path)
     _write_record(job)
     planned = min(job.plan.max_epochs, job.max_total_epochs) if job.max_total_epochs else job.plan.max_epochs
     callbacks = [
-        ProgressCallback(job.metric, job.mode, job.plan.num_samples, on_progress, planned_epochs=planned,
+        ProgressCallback(job.path, job.metric, job.mode, job.plan.num_samples, planned_epochs=planned,
                          epochs_per_trial=job.epochs_per_trial),
         TrialOutcomeCallback(job.events),
+        BestCheckpointKeeper(job.metric, job.mode),
         guard,
     ]
     return tune.Tuner(
@@ -242,10 +264,8 @@ def _tuner(job: RayJob, guard: RunGuard, on_progress: Callable[[Progress], None]
             stop=CombinedStopper(guard, EpochBudget(job.max_total_epochs, job.events)) if job.max_total_epochs
             else guard,
             failure_config=tune.FailureConfig(max_failures=job.max_failures),
-            # The best-scoring checkpoint (best_model) and, always, the latest one (resume).
-            checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1, checkpoint_score_attribute=job.metric, checkpoint_score_order=job.mode,
-            ),
+            # A resume may restore the one before the latest; BestCheckpointKeeper keeps the best.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,
         ),
     )

@@ -8,14 +8,18 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
 
+from tunelab.errors import shown
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
 from tunelab.searchspaces.inline import did_you_mean
+from tunelab.trainables.compile import REPORTED_METRICS
+from tunelab.trainables.keras_trainable import trial_params
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ _TOP_KEYS = (
     "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
+SEED_LIMIT = 2**32 - 1  # NumPy's and Ray's seeds are 32-bit
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
@@ -77,37 +82,49 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec
 
 
 def read_experiment(path: str | Path) -> dict:
-    """The experiment file as a raw mapping, not yet validated."""
-    path = Path(path)
+    """The experiment file as a raw mapping, not yet validated: the path as given, or the shipped
+    experiment of that name (`quickstart`) when no such file exists."""
+    path = experiment_file(path)
     if not path.is_file():
-        raise SpecError(f"{path}: experiment file does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(f"{path}: invalid YAML{where}: {problem}") from None
+        raise SpecError(f"{path}: experiment file does not exist; shipped experiments: "
+                        f"{', '.join(shipped_experiments())}")
+    raw = read_yaml_file(path)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: must be a mapping of experiment keys, got {type(raw).__name__}")
     return raw
+
+
+def shipped_experiments() -> list[str]:
+    """The names of the experiments installed with tunelab (quickstart, digits_grid, ...)."""
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("tunelab.experiments").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def experiment_file(experiment: str | Path) -> Path:
+    """`experiment` as a path, or the shipped experiment of that name when no such file exists."""
+    path = Path(experiment).expanduser()
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = resources.files("tunelab.experiments") / f"{path.name.removesuffix('.yaml')}.yaml"
+    return Path(str(shipped)) if shipped.is_file() else path
 
 
 def apply_override(raw: dict, override: str) -> None:
     """`strategy.num_samples=20` sets one key of the raw YAML (value parsed as YAML)."""
     key, sep, text = override.partition("=")
     if not sep or not key:
-        raise SpecError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. strategy.num_samples=20")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise SpecError(f"--set {override!r}: value is not valid YAML") from None
-    set_key(raw, key, value)
+        raise SpecError(f"--set {shown(override)}: expected KEY.PATH=VALUE, e.g. strategy.num_samples=20")
+    if "" in key.split("."):
+        raise SpecError(f"--set {shown(override)}: {shown(key)} has an empty part; write KEY.PATH=VALUE, "
+                        "e.g. strategy.num_samples=20")
+    set_key(raw, key, parse_yaml(text, f"--set {shown(override)}"))
 
 
 def set_key(raw: dict, key: str, value: Any) -> None:
     """Sets the dotted `key` of the raw experiment mapping to `value`, making mappings on the way."""
     parts = key.split(".")
+    if "" in parts:
+        raise SpecError(f"{shown(key)}: a key path with an empty part")
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.get(part)
@@ -124,6 +141,9 @@ def set_key(raw: dict, key: str, value: Any) -> None:
 def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
     """Validates a parsed experiment mapping; raises SpecError on the first problem."""
     _reject_unknown(raw, _TOP_KEYS, "")
+    for key, value in raw.items():
+        if value is None:  # `epochs:` with nothing after it, or `--set epochs=`: never a silent default
+            raise SpecError(f"{key}: empty; give it a value, or leave the key out for the default")
     for key in _REQUIRED:
         if key not in raw:
             raise SpecError(f"{key}: missing; an experiment needs {', '.join(_REQUIRED)}")
@@ -135,16 +155,18 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         space = fix_params(space, fix, "fix") if fix else space
     except SpaceError as error:
         raise SpecError(str(error)) from None
+    trainable = _trainable(raw)
+    trial_params(trainable).check_space(space, "space")  # names the model never reads, ranges it refuses
     mode = _get(raw, "mode", str, "max")
     if mode not in ("max", "min"):
-        raise SpecError(f"mode: {mode!r} is not allowed; use max or min")
+        raise SpecError(f"mode: {shown(mode)} is not allowed; use max or min")
     return ExperimentSpec(
         name=_name(raw),
         description=_get(raw, "description", str, ""),
-        trainable=_trainable(raw),
+        trainable=trainable,
         data=_nonempty(raw, "data"),
         space=space,
-        metric=_nonempty(raw, "metric", "val_accuracy"),
+        metric=_metric(raw),
         mode=mode,
         strategy=_strategy(raw.get("strategy", "random")),
         resources=_resources(raw.get("resources") or {}),
@@ -157,7 +179,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
         max_total_epochs=_int(raw, "max_total_epochs", 0, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
-        seed=_int(raw, "seed", 0, minimum=0),
+        seed=_int(raw, "seed", 0, minimum=0, maximum=SEED_LIMIT),
         source=copy.deepcopy(dict(raw)),
     )
 
@@ -177,13 +199,16 @@ def _type_name(kind: type | tuple) -> str:
 
 
 def _get(raw: Mapping[str, Any], key: str, kind: type | tuple, default: Any, where: str = "") -> Any:
+    if key in raw and raw[key] is None:
+        raise SpecError(f"{where}{key}: empty; expected {_type_name(kind)} (leave the key out for the default "
+                        f"{default!r})")
     value = raw.get(key, default)
-    if value is None:
-        value = default
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) or not isinstance(value, kinds):
         if not (float in kinds and isinstance(value, int) and not isinstance(value, bool)):
-            raise SpecError(f"{where}{key}: expected {_type_name(kind)}, got {value!r}")
+            raise SpecError(f"{where}{key}: expected {_type_name(kind)}, got {shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}{key}: must be a finite number, got {value}")
     return value
 
 
@@ -196,9 +221,17 @@ def _nonempty(raw: Mapping[str, Any], key: str, default: str = "") -> str:
 
 def _name(raw: Mapping[str, Any]) -> str:
     name = _nonempty(raw, "name")
-    if not all(c.isalnum() or c in "-_." for c in name):
-        raise SpecError(f"name: {name!r} may only hold letters, digits, '-', '_' and '.' (it names a folder)")
+    check_folder_name(name, "name")
     return name
+
+
+def _metric(raw: Mapping[str, Any]) -> str:
+    """Every trial is compiled by tunelab with metrics=["accuracy"]: these are all it can report."""
+    metric = _nonempty(raw, "metric", "val_accuracy")
+    if metric not in REPORTED_METRICS:
+        raise SpecError(f"metric: trials never report {shown(metric)}; they report {', '.join(REPORTED_METRICS)}"
+                        f"{did_you_mean(metric, REPORTED_METRICS)}")
+    return metric
 
 
 def _trainable(raw: Mapping[str, Any]) -> str:
@@ -209,30 +242,42 @@ def _trainable(raw: Mapping[str, Any]) -> str:
         return value
     if ":" not in value:
         raise SpecError(
-            f"trainable: {value!r} is not a model family ({', '.join(FAMILIES)}){did_you_mean(value, FAMILIES)}; "
+            f"trainable: {shown(value)} is not a model family ({', '.join(FAMILIES)}){did_you_mean(value, FAMILIES)}; "
             "or name your own as package.module:function"
         )
-    try:
-        resolve_model_function(value)
-    except ValueError as error:
-        raise SpecError(f"trainable: {error}") from None
+    resolve_model_function(value)  # a TrainableError naming the key if it cannot be imported
     return value
 
 
 def _storage(raw: Mapping[str, Any]) -> str:
     value = _nonempty(raw, "storage", "~/tunelab_results")
-    if "://" not in value and not value.startswith("~") and not Path(value).is_absolute():
-        raise SpecError(
-            f"storage: {value!r} is relative, which Ray refuses and which would depend on where you launch from; "
-            "use an absolute path, ~/..., or a URI such as s3://bucket/results"
-        )
+    check_storage_text(value, "storage")
     return value
 
 
-def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int, where: str = "") -> int:
+def check_storage_text(value: str, key: str) -> None:
+    """Storage is absolute, ~/..., or a URI: a relative path would depend on where you launch from."""
+    if "://" not in value and not value.startswith("~") and not Path(value).is_absolute():
+        raise SpecError(
+            f"{key}: {shown(value)} is relative, which Ray refuses and which would depend on where you launch "
+            "from; use an absolute path, ~/..., or a URI such as s3://bucket/results"
+        )
+
+
+def check_folder_name(value: str, key: str) -> None:
+    """A run or experiment name becomes one folder: no separators, no `..`, nothing a shell would mangle."""
+    if not value or value in (".", "..") or not all(c.isalnum() or c in "-_." for c in value):
+        raise SpecError(f"{key}: {shown(value)} must be one folder name of letters, digits, '-', '_' and '.' "
+                        "(no '/' and not '..')")
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int, where: str = "",
+         maximum: int | None = None) -> int:
     value = _get(raw, key, int, default, where)
     if value < minimum:
         raise SpecError(f"{where}{key}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{where}{key}: must be <= {maximum:,}, got {value:,}")
     return value
 
 

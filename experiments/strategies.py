@@ -6,12 +6,14 @@ counts a user can check with `--dry-run` before anything runs.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from tunelab.errors import shown
 from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
@@ -25,6 +27,7 @@ from tunelab.experiments.schedulers import (
     successive_halving_epochs,
     successive_halving_rungs,
 )
+from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.inline import did_you_mean
@@ -41,6 +44,7 @@ class Option:
     minimum: float | None = None
     doc: str = ""
     choices: tuple = ()
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +142,18 @@ SCHEDULERS: dict[str, SchedulerKind] = {
 }
 
 
-def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget) -> Plan:
+def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget, where: str = "strategy.scheduler"
+                    ) -> Plan:
     """Attaches the `scheduler:` option of a search strategy, if any."""
     chosen = options.get("scheduler")
     if chosen is None:
         return plan
     name, scheduler_options = chosen
+    for key in ("grace_period", "min_epochs"):  # a rung past the last epoch would never be reached
+        value = scheduler_options.get(key)
+        if value is not None and value > budget.epochs:
+            raise SpecError(f"{where}.{key}: {value} is above epochs ({budget.epochs}); "
+                            f"the first rung must come at or before a trial's last epoch")
     scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples)
     return Plan(plan.searcher, scheduler, plan.num_samples, _epoch_bound(name, scheduler_options, budget,
                                                                          plan.num_samples), _notes(name, budget, scheduler_options))
@@ -220,15 +230,16 @@ def _random_under(scheduler: str) -> Callable[[Space, Mapping[str, Any], Budget]
     def plan(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
         searched = _random(space, options, budget)
         scheduler_options = {key: value for key, value in options.items() if key not in ("num_samples", "seed")}
-        return _with_scheduler(searched, {"scheduler": (scheduler, scheduler_options)}, budget)
+        return _with_scheduler(searched, {"scheduler": (scheduler, scheduler_options)}, budget, "strategy")
 
     return plan
 
 
 _SCHEDULER = Option("scheduler", (str, dict, type(None)), None, None,
                     "an early-stopping scheduler: asha, hyperband or sha, or {name: asha, grace_period: 2}")
-_SAMPLES = Option("num_samples", int, 10, 1, "number of configurations to try")
-_SEED = Option("seed", int, 0, 0, "the same seed gives the same configurations")
+MAX_TRIALS = 10_000  # configurations are drawn before the first trial: a plan must stay this small
+_SAMPLES = Option("num_samples", int, 10, 1, "number of configurations to try", maximum=MAX_TRIALS)
+_SEED = Option("seed", int, 0, 0, "the same seed gives the same configurations", maximum=SEED_LIMIT)
 
 STRATEGIES: dict[str, Strategy] = {
     "manual": Strategy(
@@ -249,7 +260,7 @@ STRATEGIES: dict[str, Strategy] = {
     "grid": Strategy(
         "grid",
         "small spaces where every combination matters; exhaustive, and the trial count is known up front",
-        (Option("max_trials", int, 10_000, 1, "refuse grids larger than this"), _SCHEDULER),
+        (Option("max_trials", int, MAX_TRIALS, 1, "refuse grids larger than this", maximum=MAX_TRIALS), _SCHEDULER),
         _grid,
     ),
     "random": Strategy(
@@ -262,8 +273,9 @@ STRATEGIES: dict[str, Strategy] = {
         "bayes",
         "a few expensive trials over continuous and mixed spaces: each result steers the next configuration",
         (
-            Option("num_samples", int, 20, 1, "number of configurations to try"),
-            Option("seed", int, 0, 0, "the same seed gives the same configurations (with max_concurrent 1)"),
+            Option("num_samples", int, 20, 1, "number of configurations to try", maximum=MAX_TRIALS),
+            Option("seed", int, 0, 0, "the same seed gives the same configurations (with max_concurrent 1)",
+                   maximum=SEED_LIMIT),
             Option("random_steps", int, 5, 1, "random configurations before the Gaussian process takes over"),
             Option("acquisition", str, "ucb", None, "how the next point is chosen", ACQUISITIONS),
             Option("kappa", float, 2.576, 0, "ucb: higher explores more"),
@@ -304,20 +316,27 @@ def _check(declared_options: tuple[Option, ...], options: Mapping[str, Any], whe
             raise SpecError(f"{where}.{key}: not an option of {owner}; allowed: {allowed}{did_you_mean(key, declared)}")
     checked: dict[str, Any] = {}
     for option in declared.values():
-        value = options.get(option.name, option.default)
         kinds = option.kind if isinstance(option.kind, tuple) else (option.kind,)
+        expected = " or ".join(k.__name__ for k in kinds if k is not type(None))
+        if option.name in options and options[option.name] is None:
+            default = "" if option.default is None else f" for the default {option.default!r}"
+            raise SpecError(f"{where}.{option.name}: empty; expected {expected} (leave the key out{default})")
+        value = options.get(option.name, option.default)
         numeric = float in kinds and isinstance(value, int)
         if value is None and option.default is None:
             checked[option.name] = None  # absent; the strategy says whether it needs it
             continue
         if isinstance(value, bool) or not (isinstance(value, kinds) or numeric):
-            expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-            raise SpecError(f"{where}.{option.name}: expected {expected}, got {value!r}")
-        if option.minimum is not None and value is not None and value < option.minimum:
+            raise SpecError(f"{where}.{option.name}: expected {expected}, got {shown(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(f"{where}.{option.name}: must be a finite number, got {value}")
+        if option.minimum is not None and value < option.minimum:
             raise SpecError(f"{where}.{option.name}: must be >= {option.minimum:g}, got {value}")
+        if option.maximum is not None and value > option.maximum:
+            raise SpecError(f"{where}.{option.name}: must be <= {option.maximum:,}, got {value:,}")
         if option.choices and value not in option.choices:
             raise SpecError(
-                f"{where}.{option.name}: {value!r} is not allowed; use one of {', '.join(map(str, option.choices))}"
+                f"{where}.{option.name}: {shown(value)} is not allowed; use one of {', '.join(map(str, option.choices))}"
                 + did_you_mean(value, option.choices)
             )
         checked[option.name] = value

@@ -38,11 +38,22 @@ class TrialEventLog:
 
     def last_stop(self, since: float) -> tuple[str, bool] | None:
         """The reason of the latest experiment_stopped event after `since`, if one was recorded."""
-        if self._path is None or not self._path.exists():
-            return None
-        stops = [event for event in map(json.loads, self._path.read_text().splitlines())
-                 if event["event"] == "experiment_stopped" and event["time"] >= since]
+        stops = self.since("experiment_stopped", since)
         return (stops[-1]["reason"], stops[-1]["bad_input"]) if stops else None
+
+    def since(self, event: str, since: float) -> list[dict]:
+        """The `event` lines recorded at or after `since` (none on URI storage, where nothing is recorded)."""
+        if self._path is None or not self._path.exists():
+            return []
+        found = []
+        for line in self._path.read_text().splitlines():
+            try:
+                recorded = json.loads(line)
+            except json.JSONDecodeError:  # a line a crash cut short
+                continue
+            if recorded.get("event") == event and recorded.get("time", 0) >= since:
+                found.append(recorded)
+        return found
 
     def record(self, trial_id: str, event: str, **details: Any) -> None:
         """`event`: suggested, completed, errored, stopped, paused, resumed, experiment_stopped, budget_spent."""

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any, Mapping
 
+from tunelab.errors import shown
 from tunelab.searchspaces.catalog import CATALOG
 from tunelab.searchspaces.inline import did_you_mean, space_from_dict
 from tunelab.searchspaces.params import Fixed, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
+from tunelab.user_code import import_file, import_module
 
 
 def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
@@ -25,29 +26,19 @@ def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
         path = Path(ref)
         if not path.is_file():
             raise SpaceError(f"{where}: file {ref} does not exist")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as error:  # the user's file: report it in one line, whatever it raised
-            raise SpaceError(f"{where}: {ref} failed to load: {type(error).__name__}: {error}") from None
-        return _space_of(module, ref, where)
+        return _space_of(import_file(path, where, SpaceError), ref, where)
     if "." not in ref:
         raise SpaceError(
             f"{where}: {ref!r} is not a catalog space ({', '.join(CATALOG)}){did_you_mean(ref, CATALOG)}; "
             "a module path (pkg.module) or a .py file also works"
         )
-    try:
-        module = importlib.import_module(ref)
-    except ImportError as error:
-        raise SpaceError(f"{where}: cannot import module {ref!r}: {error}") from None
-    return _space_of(module, ref, where)
+    return _space_of(import_module(ref, where, SpaceError), ref, where)
 
 
 def _space_of(module: Any, ref: str, where: str) -> Space:
     space = getattr(module, "SPACE", None)
     if not isinstance(space, Space):
-        raise SpaceError(f"{where}: {ref} must export SPACE, a searchspaces.Space")
+        raise SpaceError(f"{where}: {ref} must export SPACE, a tunelab.searchspaces.Space")
     return space
 
 
@@ -61,7 +52,7 @@ def fix_params(space: Space, values: Mapping[str, Any], where: str = "fix") -> S
         if name not in space:
             raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
         if not space[name].contains(value):
-            raise SpaceError(f"{where}.{name}: {value!r} is outside {space[name].describe()}")
+            raise SpaceError(f"{where}.{name}: {shown(value)} is outside {space[name].describe()}")
     params: dict[str, Any] = {}
     for name, param in space.items():
         if not all(_can_hold(params.get(parent), rule) for parent, rule in param.conditions):

@@ -12,10 +12,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
+from tunelab.errors import InputError
+
 Scalar = Union[str, int, float, bool, None]
 
 
-class SpaceError(ValueError):
+class SpaceError(InputError):
     """A search space is malformed; the message names the parameter and what is allowed."""
 
 
@@ -121,6 +123,12 @@ class Param(abc.ABC):
         """A short human-readable form, for errors and reports."""
 
 
+def _check_flag(name: str, key: str, value: Any) -> None:
+    """Booleans are booleans: the string 'false' is truthy, and would turn the flag on."""
+    if not isinstance(value, bool):
+        raise SpaceError(f"{name}: {key} must be true or false, got {value!r}")
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -172,6 +180,7 @@ class Int(Param):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SpaceError(f"{name}: {key} must be an integer, got {value!r}")
+        _check_flag(name, "log", self.log)
         if self.low >= self.high:
             raise SpaceError(f"{name}: low must be less than high")
         if self.step < 1:
@@ -241,6 +250,7 @@ class Float(Param):
             if not _is_number(value) or not math.isfinite(value):
                 raise SpaceError(f"{name}: {key} must be a finite number, got {value!r}")
             object.__setattr__(self, key, float(value))  # Float(0, 1) yields floats, never int 0
+        _check_flag(name, "log", self.log)
         if self.low >= self.high:
             raise SpaceError(f"{name}: low must be less than high")
         if self.log and self.low <= 0:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.trainables import _config
+from tunelab.trainables.model_params import Declared, Number, OneOf, family_params
 
 if TYPE_CHECKING:
     import keras
@@ -21,13 +21,14 @@ LOSSES = (
     "categorical_hinge",
     "mean_squared_error",
 )
-LEARNING_DEFAULTS: dict[str, Any] = {
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "momentum": 0.0,  # used by sgd and rmsprop
-    "lr_schedule": "constant",
-    "loss": "categorical_crossentropy",
-}
+LEARNING_PARAMS: tuple[Declared, ...] = (
+    Declared("optimizer", OneOf(OPTIMIZERS), "adam"),
+    Declared("learning_rate", Number(0.0, low_open=True), 1e-3),
+    Declared("momentum", Number(0.0, 1.0), 0.0),  # used by sgd and rmsprop
+    Declared("lr_schedule", OneOf(LR_SCHEDULES), "constant"),
+    Declared("loss", OneOf(LOSSES), "categorical_crossentropy"),
+)
+REPORTED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what fit reports with metrics=["accuracy"]
 
 
 def compile_model(
@@ -44,29 +45,22 @@ def compile_model(
         raise ValueError(
             f"steps_per_epoch and epochs must be >= 1; got {steps_per_epoch} and {epochs}"
         )
-    name = _config.choice(config, "optimizer", LEARNING_DEFAULTS["optimizer"], OPTIMIZERS)
-    learning_rate = _schedule(config, total_steps=steps_per_epoch * epochs)
-    if name == "adam":
+    values = family_params(LEARNING_PARAMS, family="learning").parse(config)
+    learning_rate = _schedule(values, total_steps=steps_per_epoch * epochs)
+    if values["optimizer"] == "adam":
         optimizer = keras.optimizers.Adam(learning_rate)
     else:
-        momentum = _config.number(
-            config, "momentum", LEARNING_DEFAULTS["momentum"], low=0.0, high=1.0
-        )
-        optimizer_class = keras.optimizers.SGD if name == "sgd" else keras.optimizers.RMSprop
-        optimizer = optimizer_class(learning_rate, momentum=momentum)
-    loss = _config.choice(config, "loss", LEARNING_DEFAULTS["loss"], LOSSES)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        optimizer_class = keras.optimizers.SGD if values["optimizer"] == "sgd" else keras.optimizers.RMSprop
+        optimizer = optimizer_class(learning_rate, momentum=values["momentum"])
+    model.compile(optimizer=optimizer, loss=values["loss"], metrics=["accuracy"])
 
 
 def _schedule(
-    config: Mapping[str, Any], *, total_steps: int
+    values: Mapping[str, Any], *, total_steps: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     import keras
 
-    rate = _config.number(
-        config, "learning_rate", LEARNING_DEFAULTS["learning_rate"], low=0.0, low_open=True
-    )
-    kind = _config.choice(config, "lr_schedule", LEARNING_DEFAULTS["lr_schedule"], LR_SCHEDULES)
+    rate, kind = values["learning_rate"], values["lr_schedule"]
     schedules = keras.optimizers.schedules
     if kind == "exponential":  # down to 10% of the initial rate at the end of the run
         return schedules.ExponentialDecay(rate, decay_steps=total_steps, decay_rate=0.1)

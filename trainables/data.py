@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tunelab.errors import InputError
+
 DATASETS = ("digits", "mnist", "fashion_mnist")
 FILE_FORMS = ("npz:PATH", "csv:PATH")
 LABEL_COLUMN = "label"
@@ -31,7 +33,7 @@ _FASHION_FILES = (
 )
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A data set name, file or option that cannot be turned into a Dataset."""
 
 

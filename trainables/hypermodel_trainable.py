@@ -288,7 +288,7 @@ def _report(metrics: Mapping[str, Any], models: list | None, state: Mapping[str,
     with tempfile.TemporaryDirectory(prefix="tunelab-checkpoint-") as folder:
         for model, name in zip(models, model_files(len(models))):
             model.save(Path(folder) / name)
-        (Path(folder) / STATE_FILE).write_text(json.dumps(dict(state)))
+        (Path(folder) / STATE_FILE).write_text(json.dumps({**state, "metrics": dict(metrics)}))
         tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(folder))
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunelab.trainables import _config
-from tunelab.trainables.compile import compile_model
+from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
-from tunelab.trainables.models import FAMILIES, build_model
+from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
+from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
@@ -63,6 +63,19 @@ class RunSettings:
             raise ValueError(f"gpus must be >= 0; got {self.gpus!r}")
 
 
+BATCH_SIZE = Declared("batch_size", Integer(1), 32)  # the experiment's batch_size unless the space tunes it
+
+
+def trial_params(trainable: str) -> ModelParams:
+    """Every hyperparameter a trial of `trainable` reads: its model's, the learning ones, the batch size.
+
+    For a user's `package.module:function` only the learning ones and the batch size are known, so
+    other names pass to the function unchecked.
+    """
+    own = FAMILY_PARAMS.get(trainable, ())
+    return family_params(own, LEARNING_PARAMS, (BATCH_SIZE,), family=trainable, complete=trainable in FAMILY_PARAMS)
+
+
 def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
     """Train one trial, resuming from its latest checkpoint when Ray hands it one."""
     configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
@@ -74,7 +87,8 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
 
     keras.backend.clear_session()  # a reused worker process must not carry the last trial's state
     keras.utils.set_random_seed(run.seed)
-    batch_size = _config.integer(config, "batch_size", run.batch_size)
+    batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
+        "batch_size"]
 
     restored = _restore(tune.get_checkpoint())
     if restored is None:

@@ -1,15 +1,17 @@
 """A trial's hyperparameters -> an uncompiled Keras model, for the built-in families or the user's.
 
-Every hyperparameter has a default (the *_DEFAULTS dicts), so a search space may tune any
-subset. Keras is imported inside functions: the Ray worker must configure TensorFlow first.
+Each family declares every hyperparameter it reads (MLP_PARAMS, CNN_PARAMS: domain and default),
+so a search space may tune any subset, the driver checks a space against the declaration before
+Ray starts, and a trial builds from the values parsed through it. Keras is imported inside
+functions: the Ray worker must configure TensorFlow first.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from tunelab.trainables import _config
+from tunelab.trainables.model_params import Declared, Integer, Number, OneOf, TrainableError
+from tunelab.user_code import import_module
 
 if TYPE_CHECKING:
     import keras
@@ -19,26 +21,27 @@ ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu")
 REGULARIZATIONS = ("none", "l1", "l2", "l1_l2")
 PADDINGS = ("same", "valid")
 
-_SHARED_DEFAULTS: dict[str, Any] = {
-    "activation": "relu",
-    "dropout": 0.0,  # after each hidden Dense layer, and after the cnn's conv stack
-    "regularization": "none",  # on every Conv and Dense kernel
-    "regularization_strength": 1e-4,
-}
-MLP_DEFAULTS: dict[str, Any] = {
-    **_SHARED_DEFAULTS,
-    "num_layers": 2,
-    "units": 64,  # for each of units_1 .. units_{num_layers} the config leaves out
-}
-CNN_DEFAULTS: dict[str, Any] = {
-    **_SHARED_DEFAULTS,
-    "num_conv_layers": 2,
-    "filters": 32,  # for each of filters_1 .. filters_{num_conv_layers} the config leaves out
-    "kernel_size": 3,
-    "stride": 1,
-    "padding": "same",
-    "dense_units": 64,
-}
+_SHARED = (
+    Declared("activation", OneOf(ACTIVATIONS), "relu"),
+    Declared("dropout", Number(0.0, 1.0), 0.0),  # after each hidden Dense layer, and after the cnn's conv stack
+    Declared("regularization", OneOf(REGULARIZATIONS), "none"),  # on every Conv and Dense kernel
+    Declared("regularization_strength", Number(0.0), 1e-4),
+)
+MLP_PARAMS: tuple[Declared, ...] = (
+    Declared("num_layers", Integer(1), 2),
+    Declared("units", Integer(1), 64, per_layer="num_layers"),  # units_1 .. units_{num_layers}
+    *_SHARED,
+)
+CNN_PARAMS: tuple[Declared, ...] = (
+    Declared("num_conv_layers", Integer(1), 2),
+    Declared("filters", Integer(1), 32, per_layer="num_conv_layers"),  # filters_1 .. filters_{num_conv_layers}
+    Declared("kernel_size", Integer(1), 3),
+    Declared("stride", Integer(1), 1),
+    Declared("padding", OneOf(PADDINGS), "same"),
+    Declared("dense_units", Integer(1), 64),
+    *_SHARED,
+)
+FAMILY_PARAMS = {"mlp": MLP_PARAMS, "cnn": CNN_PARAMS}
 
 ModelFunction = Callable[[Mapping[str, Any], tuple[int, ...], int], "keras.Model"]
 
@@ -53,70 +56,62 @@ def build_model(
     """
     import keras
 
-    if family == "mlp":
-        return _mlp(config, tuple(input_shape), num_classes)
-    if family == "cnn":
-        return _cnn(config, tuple(input_shape), num_classes)
+    from tunelab.trainables.model_params import family_params
+
+    if family in FAMILY_PARAMS:
+        values = family_params(FAMILY_PARAMS[family], family=family).parse(config)
+        check_input_shape(family, tuple(input_shape))
+        return (_mlp if family == "mlp" else _cnn)(values, tuple(input_shape), num_classes)
     model = resolve_model_function(family)(config, tuple(input_shape), num_classes)
     if not isinstance(model, keras.Model):
-        raise ValueError(f"model {family!r} must return a keras.Model; got {type(model).__name__}")
+        raise TrainableError(f"trainable: {family} must return a keras.Model; got {type(model).__name__}")
     return model
+
+
+def check_input_shape(family: str, input_shape: tuple[int, ...]) -> None:
+    """The cnn convolves images; tabular rows have no height and width."""
+    if family == "cnn" and len(input_shape) != 3:
+        raise TrainableError(
+            f"trainable: model cnn needs image input (height, width, channels); the data has rows of shape "
+            f"{input_shape}; use trainable mlp for tabular data"
+        )
 
 
 def resolve_model_function(family: str) -> ModelFunction:
     """The user function a "package.module:function" family names, imported."""
     module_name, _, function_name = family.rpartition(":")
     if not module_name or not function_name:
-        raise ValueError(
-            f"model must be one of {', '.join(FAMILIES)} or 'package.module:function'; "
-            f"got {family!r}"
+        raise TrainableError(
+            f"trainable: must be one of {', '.join(FAMILIES)} or 'package.module:function'; got {family!r}"
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"model {family!r}: cannot import module {module_name!r} ({e})") from e
+    module = import_module(module_name, "trainable", TrainableError)
     function = getattr(module, function_name, None)
     if not callable(function):
-        raise ValueError(
-            f"model {family!r}: module {module_name!r} has no callable {function_name!r}"
-        )
+        raise TrainableError(f"trainable: module {module_name!r} has no callable {function_name!r}")
     return function
 
 
-def _mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+def _mlp(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     import keras
 
-    shared = _Shared(config, MLP_DEFAULTS)
-    num_layers = _config.integer(config, "num_layers", MLP_DEFAULTS["num_layers"])
+    shared = _Shared(values)
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
-    for k in range(1, num_layers + 1):
-        units = _config.integer(config, f"units_{k}", MLP_DEFAULTS["units"])
+    for k, units in enumerate(values["units"], start=1):
         x = shared.dense(units, f"dense_{k}")(x)
         x = shared.dropout(x, f"dropout_{k}")
     return keras.Model(inputs, shared.output(num_classes)(x), name="mlp")
 
 
-def _cnn(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+def _cnn(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     import keras
 
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"model 'cnn' needs image input (height, width, channels); got input_shape "
-            f"{input_shape}; use model 'mlp' for tabular data"
-        )
-    shared = _Shared(config, CNN_DEFAULTS)
-    num_conv_layers = _config.integer(config, "num_conv_layers", CNN_DEFAULTS["num_conv_layers"])
-    kernel_size = _config.integer(config, "kernel_size", CNN_DEFAULTS["kernel_size"])
-    stride = _config.integer(config, "stride", CNN_DEFAULTS["stride"])
-    padding = _config.choice(config, "padding", CNN_DEFAULTS["padding"], PADDINGS)
-    dense_units = _config.integer(config, "dense_units", CNN_DEFAULTS["dense_units"])
-
+    shared = _Shared(values)
+    kernel_size, stride, padding = values["kernel_size"], values["stride"], values["padding"]
     inputs = keras.Input(shape=input_shape)
     x = inputs
     height, width = input_shape[:2]
-    for k in range(1, num_conv_layers + 1):
-        filters = _config.integer(config, f"filters_{k}", CNN_DEFAULTS["filters"])
+    for k, filters in enumerate(values["filters"], start=1):
         if padding == "valid" and min(height, width) < kernel_size:
             raise ValueError(
                 f"cnn conv layer {k} gets a {height}x{width} input, smaller than "
@@ -136,7 +131,7 @@ def _cnn(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: i
         )(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = shared.dropout(x, "dropout_conv")
-    x = shared.dense(dense_units, "dense")(x)
+    x = shared.dense(values["dense_units"], "dense")(x)
     x = shared.dropout(x, "dropout_dense")
     return keras.Model(inputs, shared.output(num_classes)(x), name="cnn")
 
@@ -149,23 +144,13 @@ def _conv_output(size: int, kernel_size: int, stride: int, padding: str) -> int:
 
 
 class _Shared:
-    """The hyperparameters both families share, read and checked once per build."""
+    """The hyperparameters both families share, from the parsed values."""
 
-    def __init__(self, config: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
-        self.activation = _config.choice(config, "activation", defaults["activation"], ACTIVATIONS)
-        self.dropout_rate = _config.number(
-            config, "dropout", defaults["dropout"], low=0.0, high=1.0
-        )
-        self.regularization = _config.choice(
-            config, "regularization", defaults["regularization"], REGULARIZATIONS
-        )
-        self.strength = (
-            0.0
-            if self.regularization == "none"
-            else _config.number(
-                config, "regularization_strength", defaults["regularization_strength"], low=0.0
-            )
-        )
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.activation = values["activation"]
+        self.dropout_rate = values["dropout"]
+        self.regularization = values["regularization"]
+        self.strength = 0.0 if self.regularization == "none" else values["regularization_strength"]
 
     def regularizer(self) -> keras.regularizers.Regularizer | None:
         import keras

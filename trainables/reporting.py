@@ -59,7 +59,7 @@ class TuneReporter(keras.callbacks.Callback):
         # report() copies the directory into the trial's storage before it returns.
         with tempfile.TemporaryDirectory(prefix="tunelab-checkpoint-") as folder:
             self.model.save(Path(folder) / MODEL_FILE)
-            (Path(folder) / STATE_FILE).write_text(json.dumps({"epoch": finished}))
+            (Path(folder) / STATE_FILE).write_text(json.dumps({"epoch": finished, "metrics": metrics}))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     def _improves(self, value: float | None) -> bool:

@@ -1,10 +1,12 @@
 """Run an experiment from Python: the same steps as `tunelab run`, returning the results as frames.
 
     results = tunelab.run("experiments/quickstart.yaml", overrides={"strategy.num_samples": 4})
+    results = tunelab.run("quickstart")     # a shipped experiment, by name, from any directory
     results = tunelab.run({"name": "mine", "trainable": "mlp", "data": "digits", "space": "mlp"})
 
-Bad input raises ExperimentError before Ray starts; a run that ends early (too many failing trials)
-raises ExperimentStopped, whose `path` still holds every finished trial.
+A mistake raises ExperimentError, before Ray starts and with nothing written when the input
+shows it; a run that ends early (too many failing trials) raises ExperimentStopped, whose `path`
+still holds every finished trial; Ctrl+C raises KeyboardInterrupt once Ray saved the run.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+import yaml
+
+from tunelab.errors import InputError
 from tunelab.experiments.errors import SpecError
 
 if TYPE_CHECKING:
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class ExperimentError(SpecError):
-    """A mistake in the experiment (its YAML, overrides or arguments); nothing was run or written."""
+    """A mistake in the experiment (its YAML, overrides or arguments), or a metric it never reports."""
 
 
 class ExperimentStopped(RuntimeError):
@@ -32,27 +37,29 @@ class ExperimentStopped(RuntimeError):
         self.reason, self.path = reason, path
 
 
-Overrides = Mapping[str, Any] | Sequence[str]
+Overrides = Mapping[str, Any] | Sequence[str] | str
 
 
 def prepare_experiment(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *,
                        storage: str | None = None, name: str | None = None, resume: bool = False) -> Prepared:
-    """Validates the experiment and plans its trials without starting Ray or writing anything."""
+    """Validates the experiment and plans its trials without starting Ray or writing anything.
+
+    A mapping override sets each dotted key to its value (a mapping value replaces the whole key,
+    as `--set strategy={...}` does); a list or a string holds `--set` texts.
+    """
     from tunelab.experiments.runner import prepare
     from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
-    from tunelab.searchspaces import SpaceError
-    from tunelab.trainables import DataError
 
     try:
-        raw = copy.deepcopy(dict(experiment)) if isinstance(experiment, Mapping) else read_experiment(experiment)
+        raw = _plain(experiment) if isinstance(experiment, Mapping) else read_experiment(experiment)
         if isinstance(overrides, Mapping):
-            for key, value in overrides.items():
+            for key, value in _plain(overrides).items():
                 set_key(raw, key, value)
         else:
-            for text in overrides:
+            for text in [overrides] if isinstance(overrides, str) else overrides:
                 apply_override(raw, text)
         return prepare(spec_from_dict(raw), storage=storage, name=name, resume=resume)
-    except (SpecError, SpaceError, DataError) as error:
+    except InputError as error:
         raise ExperimentError(str(error)) from None
 
 
@@ -61,9 +68,10 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
         on_progress: Callable[[Progress], None] | None = None) -> Results:
     """Runs (or with `resume`, continues) an experiment and loads its results folder.
 
-    `experiment` is a YAML path or the same keys as a mapping; `overrides` either maps dotted keys to
-    values (`{"strategy.num_samples": 4}`) or lists `--set` texts (`["epochs=3"]`). Ray is started on
-    this machine unless `address` (or RAY_ADDRESS) names a cluster, or this process already runs one.
+    `experiment` is a YAML path, a shipped experiment's name, or the same keys as a mapping;
+    `overrides` maps dotted keys to values (`{"strategy.num_samples": 4}`) or lists `--set` texts
+    (`["epochs=3"]`). Ray is started on this machine unless `address` (or RAY_ADDRESS) names a
+    cluster, or this process already runs one.
     """
     from tunelab.analysis.load import load
     from tunelab.experiments.runner import run as run_prepared
@@ -71,10 +79,22 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
     prepared = prepare_experiment(experiment, overrides, storage=storage, name=name, resume=resume)
     try:
         outcome = run_prepared(prepared, address=address, on_progress=on_progress)
-    except SpecError as error:
+    except InputError as error:
         raise ExperimentError(str(error)) from None
     if outcome.stopped:
         if outcome.bad_input:
             raise ExperimentError(outcome.stopped)
         raise ExperimentStopped(outcome.stopped, outcome.path)
+    if outcome.unfinished:
+        raise KeyboardInterrupt(f"interrupted with {outcome.unfinished} trials unfinished; continue with "
+                                f"tunelab.run(..., resume=True, name={prepared.name!r})")
     return load(outcome.path)
+
+
+def _plain(mapping: Mapping[str, Any]) -> dict:
+    """A deep copy made of plain YAML values, as the experiment record will hold them."""
+    try:
+        return yaml.safe_load(yaml.safe_dump(copy.deepcopy(dict(mapping)), sort_keys=False))
+    except yaml.YAMLError as error:  # numpy scalars, objects: the run folder's record could not hold them
+        raise SpecError(f"experiment: holds a value YAML cannot write ({str(error).splitlines()[0]}); "
+                        "use plain numbers, strings, lists and mappings") from None

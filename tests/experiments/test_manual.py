@@ -28,8 +28,15 @@ def test_published_configs_keep_order_and_sources():
         {"source": "Keras MNIST example", "params": {"optimizer": "adam", "num_layers": 2}},
         {"source": "LeCun 1998", "params": {"optimizer": "sgd", "momentum": 0.9}},
     ])
-    assert configs == [{"optimizer": "adam", "num_layers": 2}, {"optimizer": "sgd", "momentum": 0.9}]
+    # Fixed values (and `fix:` pins) hold for published configurations too: the trainable gets them.
+    assert configs == [{"optimizer": "adam", "num_layers": 2, "activation": "relu"},
+                       {"optimizer": "sgd", "momentum": 0.9, "activation": "relu"}]
     assert labels == [{"source": "Keras MNIST example"}, {"source": "LeCun 1998"}]
+
+
+def test_a_published_configuration_that_contradicts_a_pin_is_refused():
+    with pytest.raises(SpaceError, match=r"^strategy.configs\[0\].params.activation: 'tanh' contradicts the pinned"):
+        published_configs(SPACE, [{"source": "LeCun 1998", "params": {"activation": "tanh"}}])
 
 
 @pytest.mark.parametrize(

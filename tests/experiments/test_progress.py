@@ -9,41 +9,62 @@ from dataclasses import dataclass
 import pytest
 
 from tunelab.experiments.kt.display import finished_trial_line
-from tunelab.experiments.progress import Progress, ProgressCallback
+from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
 
 
 @dataclass
 class FakeTrial:
     trial_id: str
     status: str = "RUNNING"
+    last_result: dict | None = None
 
 
-def snapshots(**options):
-    seen: list[Progress] = []
-    callback = ProgressCallback("val_accuracy", "max", 3, seen.append, interval=1e9, planned_epochs=12,
-                                epochs_per_trial=4, **options)
-    return callback, seen
+def callback() -> ProgressCallback:
+    return ProgressCallback("/runs/x", "val_accuracy", "max", 3, interval=1e9, planned_epochs=12, epochs_per_trial=4)
 
 
 def test_outcomes_epochs_and_planned_epochs_shrink_when_a_trial_stops_early():
-    callback, seen = snapshots()
+    seen: list[Progress] = []
+    with progress_sink("/runs/x", seen.append):
+        run_three_trials(callback())
+
+    last = seen[-1]
+    assert (last.completed, last.stopped, last.errored, last.done) == (1, 1, 1, 3)
+    assert last.epochs == 6                       # 4 + 1 + 1
+    assert last.planned_epochs == 12 - 3 - 3      # b and c will never train their last 3 epochs
+    assert last.best == pytest.approx(0.9)
+    assert seen[1].event == "trial b stopped at epoch 1"
+
+
+def test_a_resumed_run_counts_what_its_restored_trials_did_and_reports_to_the_new_sink():
+    first: list[Progress] = []
+    with progress_sink("/runs/x", first.append):
+        restored = callback()  # as Ray unpickles it on resume, with the old run's state
+        restored.on_trial_result(0, [FakeTrial("a")], FakeTrial("a"), {"epoch": 1})
+    restored.setup(stop=None, num_samples=3)
+    done = FakeTrial("a", "TERMINATED")
+    done.last_result = {"epoch": 4, "val_accuracy": 0.8}
+    resumed = FakeTrial("b")
+    resumed.last_result = {"epoch": 2, "val_accuracy": 0.7}
+    seen: list[Progress] = []
+    with progress_sink("/runs/x", seen.append):
+        restored.on_trial_result(0, [done, resumed], resumed, {"epoch": 3, "val_accuracy": 0.75})
+        restored.on_trial_complete(0, [done, resumed], resumed)
+    assert (seen[-1].completed, seen[-1].stopped, seen[-1].epochs, seen[-1].best) == (1, 1, 7, 0.8)
+    assert first == []  # interval 1e9: the old sink got nothing, and is gone
+
+
+def run_three_trials(progress: ProgressCallback) -> None:
     a, b, c = FakeTrial("a"), FakeTrial("b"), FakeTrial("c")
     trials = [a, b, c]
-    for epoch in range(1, 5):
-        callback.on_trial_result(0, trials, a, {"epoch": epoch, "val_accuracy": 0.5 + epoch / 10})
-    callback.on_trial_result(0, trials, a, {"epoch": 4, "val_accuracy": 0.9, "done": True})  # Ray's closing copy
+    callback = progress
+    for epoch in range(1, 5):  # Ray marks the last result done=True when a scheduler or stopper ends the trial
+        callback.on_trial_result(0, trials, a, {"epoch": epoch, "val_accuracy": 0.5 + epoch / 10, "done": epoch == 4})
     callback.on_trial_complete(0, trials, a)
     callback.on_trial_result(0, trials, b, {"epoch": 1, "val_accuracy": 0.3})
     callback.on_trial_complete(0, trials, b)   # a scheduler stopped it after 1 of 4 epochs
     callback.on_trial_result(0, trials, c, {"epoch": 1, "val_accuracy": float("nan")})
     callback.on_trial_error(0, trials, c)
-
-    last = seen[-1]
-    assert (last.completed, last.stopped, last.errored, last.done) == (1, 1, 1, 3)
-    assert last.epochs == 6                       # 4 + 1 + 1, the closing copy not counted twice
-    assert last.planned_epochs == 12 - 3 - 3      # b and c will never train their last 3 epochs
-    assert last.best == pytest.approx(0.9)
-    assert seen[1].event == "trial b stopped at epoch 1"
 
 
 def test_eta_follows_the_pace_since_the_first_epoch():

@@ -67,7 +67,7 @@ CASES = [
      "(did you mean 'num_samples'?)"),
     ("unknown trainable", ("trainable", "cnm"), [], "trainable: 'cnm' is not a model family"),
     ("unimportable trainable", ("trainable", "nowhere:build"), [], "cannot import module 'nowhere'"),
-    ("bayes over a space it cannot encode", ("strategy", {"name": "bayes"}), ["--set", "space={lr: 0.1}"],
+    ("bayes over a space it cannot encode", ("strategy", {"name": "bayes"}), ["--set", "space={learning_rate: 0.1}"],
      "nothing to search"),
     ("hyperband without a checkpoint at each rung", ("strategy", {"name": "hyperband"}),
      ["--set", "epochs=9", "--set", "checkpoint_every=2"], "checkpoint_every: 2 leaves no checkpoint at epoch"),

@@ -59,7 +59,7 @@ def test_python_file_exporting_space(tmp_path) -> None:
 def test_python_file_without_space(tmp_path) -> None:
     path = tmp_path / "no_space.py"
     path.write_text("SPACES = {}\n")
-    with pytest.raises(SpaceError, match=f"^space: {path} must export SPACE, a searchspaces.Space"):
+    with pytest.raises(SpaceError, match=f"^space: {path} must export SPACE, a tunelab.searchspaces.Space"):
         load_space(str(path))
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from tunelab.trainables import build_model, compile_model
-from tunelab.trainables.compile import LEARNING_DEFAULTS, LOSSES
+from tunelab.trainables.compile import LEARNING_PARAMS, LOSSES
+
+LEARNING_DEFAULTS = {item.name: item.default for item in LEARNING_PARAMS}
 
 schedules = keras.optimizers.schedules
 
@@ -88,10 +90,10 @@ def test_losses(digits, loss):
     "config, expected",
     [
         ({"optimizer": "adagrad"}, "optimizer must be one of adam, sgd, rmsprop; got 'adagrad'"),
-        ({"learning_rate": 0}, "learning_rate must be a number > 0.0; got 0"),
+        ({"learning_rate": 0}, "learning_rate must be a number > 0; got 0"),
         ({"lr_schedule": "linear"}, "lr_schedule must be one of constant, exponential, cosine"),
         ({"loss": "mae"}, "loss must be one of categorical_crossentropy, "),
-        ({"optimizer": "sgd", "momentum": 1.0}, "momentum must be a number >= 0.0 and < 1.0"),
+        ({"optimizer": "sgd", "momentum": 1.0}, "momentum must be a number >= 0 and < 1"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(config, expected):

@@ -6,7 +6,10 @@ import keras
 import pytest
 
 from tunelab.trainables import build_model
-from tunelab.trainables.models import CNN_DEFAULTS, MLP_DEFAULTS
+from tunelab.trainables.models import CNN_PARAMS, MLP_PARAMS
+
+MLP_DEFAULTS = {item.name: item.default for item in MLP_PARAMS}
+CNN_DEFAULTS = {item.name: item.default for item in CNN_PARAMS}
 
 IMAGES = (8, 8, 1)
 
@@ -109,7 +112,7 @@ def test_valid_padding_that_would_collapse_the_image_is_refused():
 
 
 def test_cnn_refuses_tabular_input():
-    with pytest.raises(ValueError, match=r"model 'cnn' needs image input.*\(64,\)"):
+    with pytest.raises(ValueError, match=r"model cnn needs image input.*\(64,\)"):
         build_model({}, (64,), 10, "cnn")
 
 
@@ -118,7 +121,7 @@ def test_cnn_refuses_tabular_input():
     [
         ({"activation": "foo"}, "activation must be one of relu, tanh, elu, gelu, selu; got 'foo'"),
         ({"regularization": "l3"}, "regularization must be one of none, l1, l2, l1_l2"),
-        ({"dropout": 1.0}, r"dropout must be a number >= 0.0 and < 1.0; got 1.0"),
+        ({"dropout": 1.0}, r"dropout must be a number >= 0 and < 1; got 1.0"),
         ({"num_layers": 0}, "num_layers must be an integer >= 1; got 0"),
         ({"units_1": 2.5}, "units_1 must be an integer >= 1; got 2.5"),
         ({"padding": "full"}, "padding must be one of same, valid"),
@@ -148,7 +151,7 @@ def test_user_model_function_by_import_path():
         ("tests.trainables.helpers:missing", "has no callable 'missing'"),
         ("tests.trainables.helpers:NOT_CALLABLE", "has no callable 'NOT_CALLABLE'"),
         ("tests.trainables.helpers:not_a_model", "must return a keras.Model; got str"),
-        ("transformer", "model must be one of mlp, cnn or 'package.module:function'"),
+        ("transformer", "trainable: must be one of mlp, cnn or 'package.module:function'"),
     ],
 )
 def test_bad_model_family(family, expected):

@@ -45,10 +45,14 @@ def test_best_model_is_the_best_epoch_of_the_best_trial_with_its_custom_layer(re
     assert scores["accuracy"] == pytest.approx(best["val_accuracy_best"], abs=1e-3)
 
 
-def test_each_trial_keeps_its_best_checkpoint_and_its_latest_only(results):
+def test_each_trial_keeps_a_copy_of_its_best_checkpoint_besides_its_two_latest(results):
     for _, trial in results.trials.iterrows():
-        kept = {json.loads(state.read_text())["epoch"] for state in Path(trial["path"]).glob("checkpoint_*/state.json")}
-        assert kept == {trial["best_epoch"], 4}  # resume needs the latest; best_model the best
+        folder = Path(trial["path"])
+        best = json.loads((folder / "best_checkpoint" / "state.json").read_text())
+        assert best["epoch"] == trial["best_epoch"]
+        assert best["metrics"]["val_accuracy"] == pytest.approx(trial["val_accuracy_best"])
+        latest = sorted(json.loads(state.read_text())["epoch"] for state in folder.glob("checkpoint_*/state.json"))
+        assert len(latest) == 2 and latest[-1] == 4  # a resume may restore the one before the latest
         assert results.best_checkpoint(trial["trial_id"]).epoch == trial["best_epoch"]
 
 

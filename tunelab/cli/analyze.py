@@ -94,12 +94,13 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
     if mistake:
         print(f"{prog}: error: {mistake}", file=sys.stderr)
         return 2
-    from tunelab.analysis import ResultsError, load
+    from tunelab.analysis import load
+    from tunelab.errors import InputError
 
     try:
         results = load(args.results)
         return COMMANDS[args.command](results, args, prog)
-    except ResultsError as error:
+    except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,8 @@ EXAMPLES = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help="experiment YAML file, e.g. experiments/quickstart.yaml")
+    parser.add_argument("experiment", help="experiment YAML file (e.g. experiments/quickstart.yaml), or the name of "
+                                           "a shipped one (quickstart, digits_grid, ...)")
     parser.add_argument("--address", help="Ray cluster to join (e.g. auto or ray://host:10001); default: local Ray")
     parser.add_argument("--storage", help="results root, absolute path or URI (overrides the YAML's storage)")
     parser.add_argument("--name", help="results folder under storage (default: NAME-TIMESTAMP)")
@@ -45,7 +48,7 @@ def make_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def print_progress(progress: Progress) -> None:
-    """One line per trial event (and every 10 s): trials by outcome, epochs of planned, best, ETA."""
+    """One line per trial event (and every 10 s): trials by outcome, epochs of planned, best, ETA, event."""
     best = "-" if progress.best is None else f"{progress.best:.4f}"
     ended = [f"{progress.completed} completed"]
     if progress.stopped:
@@ -55,7 +58,8 @@ def print_progress(progress: Progress) -> None:
     eta = "" if progress.eta is None or progress.done == progress.total else f"; ETA {progress.eta:.0f}s"
     print(
         f"[{progress.elapsed:5.0f}s] {progress.done}/{progress.total} trials done ({', '.join(ended)}), "
-        f"{progress.running} running; {progress.epochs}/{progress.planned_epochs} epochs; best {best}{eta}",
+        f"{progress.running} running; {progress.epochs}/{progress.planned_epochs} epochs; best {best}{eta} "
+        f"({progress.event})",
         flush=True,
     )
 
@@ -77,7 +81,9 @@ def print_outcome(outcome: Outcome, metric: str) -> None:
         print(f"best {metric}: {outcome.best_value:.4f} ({outcome.best_trial})")
         print("best configuration:")
         print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
-    print(f"results: {outcome.path}  (Ray's own messages: {outcome.path}/tunelab_driver.log)")
+    print(f"results: {outcome.path}")
+    if outcome.log:
+        print(f"Ray's own messages: {outcome.log}")
     print("inspect with:")
     print(f"  tunelab analyze summary {outcome.path}")
     print(f"  tunelab analyze tensorboard {outcome.path}    # scalars and the HParams dashboard")
@@ -85,17 +91,32 @@ def print_outcome(outcome: Outcome, metric: str) -> None:
     print(f"  tunelab analyze export-model {outcome.path} -o best.keras")
 
 
-def run_command(args: argparse.Namespace, prog: str) -> int:
-    """Exit status: 0 done, 1 stopped (failing trials), 2 a user mistake."""
-    from tunelab.api import prepare_experiment
-    from tunelab.experiments.cluster import check_address
-    from tunelab.experiments.errors import SpecError
+def resume_command(args: argparse.Namespace, prog: str, name: str) -> str:
+    """The command line that continues this run: the same experiment, overrides and storage."""
+    command = "python scripts/launch.py" if prog == "launch.py" else prog
+    words = [command, shlex.quote(args.experiment), "--resume", "--name", shlex.quote(name)]
+    if args.storage:
+        words += ["--storage", shlex.quote(args.storage)]
+    if args.address:
+        words += ["--address", shlex.quote(args.address)]
+    for override in args.overrides:
+        words += ["--set", shlex.quote(override)]
+    return " ".join(words)
 
+
+def run_command(args: argparse.Namespace, prog: str) -> int:
+    """Exit status: 0 done, 1 stopped (failing trials), 2 a user mistake, 130 interrupted."""
+    from tunelab.api import prepare_experiment
+    from tunelab.errors import InputError
+    from tunelab.experiments.cluster import check_address
+
+    if os.getcwd() not in sys.path:  # your own trainable and space modules, as `python -m` would find them
+        sys.path.insert(0, os.getcwd())
     try:
         check_address(args.address)
         prepared = prepare_experiment(args.experiment, args.overrides, storage=args.storage, name=args.name,
                                       resume=args.resume)
-    except SpecError as error:  # ExperimentError too
+    except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     print_plan(prepared)
@@ -105,13 +126,17 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
 
     try:
         outcome = run(prepared, address=args.address, on_progress=print_progress)
-    except SpecError as error:
+    except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     print_outcome(outcome, prepared.spec.metric)
     if outcome.stopped:
         print(f"{prog}: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
         return 2 if outcome.bad_input else 1
+    if outcome.unfinished:
+        print(f"{prog}: interrupted with {outcome.unfinished} trials unfinished; Ray saved the run. Continue with:\n"
+              f"  {resume_command(args, prog, prepared.name)}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,0 +1,45 @@
+"""What the driver checks of a trainable before Ray starts, so no trial fails on what was known.
+
+The catalog families declare everything they read (their space is checked in the spec); here
+the data's shape is held against the family, and a user's `package.module:function` is built once
+with a sampled configuration, so "not a model builder" is one line before Ray starts instead of a
+failure in every trial. Building imports TensorFlow in the driver, with no GPU visible to it.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from tunelab.errors import InputError, shown
+from tunelab.trainables.data import Dataset
+from tunelab.trainables.model_params import TrainableError
+from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
+
+
+def check_trainable(trainable: str, data: Dataset, config: Mapping[str, Any]) -> None:
+    """Raises TrainableError when `trainable` cannot train on `data` with a config like `config`."""
+    if trainable in FAMILY_PARAMS:
+        check_input_shape(trainable, tuple(data.input_shape))
+        return
+    _hide_gpus_from_this_process()
+    import keras
+
+    try:
+        build_model(config, tuple(data.input_shape), data.num_classes, trainable)
+    except InputError:
+        raise
+    except Exception as error:  # the user's function: whatever it raises is one line
+        text = str(error).splitlines()[0] if str(error) else ""
+        raise TrainableError(f"trainable: {trainable}(config, {tuple(data.input_shape)}, {data.num_classes}) "
+                             f"raised {type(error).__name__}: {shown(text)[1:-1]}") from None
+    finally:
+        keras.backend.clear_session()
+
+
+def _hide_gpus_from_this_process() -> None:
+    """The driver builds one model to check it; the GPUs are the trials'. (Ray's workers see them.)"""
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow already initialised by the user's code: leave it as it is
+        pass
