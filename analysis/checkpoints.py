@@ -7,7 +7,6 @@ model imports Keras (and the module of a `module:function` trainable, for its cu
 """
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tunelab.trainables.checkpoint_files import BEST_DIR, STATE_FILE, model_files
+from tunelab.user_code import import_module
 
 if TYPE_CHECKING:
     import keras
@@ -58,15 +58,15 @@ def trial_best_checkpoint(trial: pd.Series, results: Results) -> BestCheckpoint 
     path = trial.get("path")
     if not isinstance(path, str) or not results.metric:
         return None
-    history = results.history[results.history["trial_id"] == trial["trial_id"]]
+    history = results.history
+    history = history[(history["trial_id"] == trial["trial_id"]) & (history["experiment"] == trial["experiment"])]
     scores = dict(zip(history["epoch"], history[results.metric])) if results.metric in history else {}
     folders = [*sorted(Path(path).glob("checkpoint_*")), *sorted(Path(path).glob(f"{BEST_DIR}*"))]
     best = None
     for folder in folders:
-        state_file = folder / STATE_FILE
-        if not state_file.exists():
+        state = _state(folder)
+        if state is None:
             continue
-        state = json.loads(state_file.read_text())
         score = state.get("metrics", {}).get(results.metric, scores.get(int(state["epoch"])))
         if not isinstance(score, (int, float)) or not math.isfinite(score):
             continue
@@ -74,6 +74,19 @@ def trial_best_checkpoint(trial: pd.Series, results: Results) -> BestCheckpoint 
             best = BestCheckpoint(str(trial["trial_id"]), folder, int(state["epoch"]), float(score),
                                   results.mode or "max", state)
     return best
+
+
+def _state(folder: Path) -> dict[str, Any] | None:
+    """A checkpoint's state.json, or None when the checkpoint is not whole (a crash mid-copy, a lost file)."""
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
+        return None
+    if not any((folder / name).is_file() for name in model_files(max(len(state.get("scores") or []), 1))):
+        return None
+    return state
 
 
 def best_checkpoint(results: Results, trial_id: str | None = None) -> BestCheckpoint:
@@ -88,6 +101,9 @@ def best_checkpoint(results: Results, trial_id: str | None = None) -> BestCheckp
         rows = results.trials[results.trials["trial_id"] == trial_id]
         if rows.empty:
             raise ResultsError(f"no trial {trial_id!r} in these results")
+        if len(rows) > 1:
+            raise ResultsError(f"trial {trial_id!r} is in several of these results ({', '.join(rows['experiment'])}); "
+                               "load the one you mean")
         trial = rows.iloc[0]
     checkpoint = trial_best_checkpoint(trial, results)
     if checkpoint is None:
@@ -98,7 +114,7 @@ def best_checkpoint(results: Results, trial_id: str | None = None) -> BestCheckp
 def load_best_model(results: Results, trial_id: str | None = None) -> keras.Model:
     """The Keras model of `best_checkpoint`, compiled as it trained (uncompiled if Keras cannot)."""
     checkpoint = best_checkpoint(results, trial_id)
-    _import_trainable_module(results, checkpoint.trial_id)
+    _import_trainable_module(results, checkpoint)
     import keras
 
     try:
@@ -107,10 +123,12 @@ def load_best_model(results: Results, trial_id: str | None = None) -> keras.Mode
         return keras.models.load_model(checkpoint.model_file, compile=False)
 
 
-def _import_trainable_module(results: Results, trial_id: str) -> None:
+def _import_trainable_module(results: Results, checkpoint: BestCheckpoint) -> None:
     """A `package.module:function` trainable registers its custom layers when its module is imported."""
-    row = results.trials[results.trials["trial_id"] == trial_id].iloc[0]
-    experiment = next((e for e in results.experiments if e.name == row["experiment"]), None)
+    from tunelab.analysis.load import ResultsError
+
+    folder = Path(checkpoint.folder).resolve()
+    experiment = next((e for e in results.experiments if folder.is_relative_to(Path(e.path).resolve())), None)
     trainable = experiment.spec.get("trainable") if experiment is not None else None
     if isinstance(trainable, str) and ":" in trainable:
-        importlib.import_module(trainable.rpartition(":")[0])
+        import_module(trainable.rpartition(":")[0], "trainable", ResultsError)

@@ -1,8 +1,9 @@
 """Results directory -> pandas, without Ray: works on a laptop over results copied from a cluster.
 
 Reads what Ray and tunelab wrote, and nothing else: each trial folder's params.json and
-result.json (one JSON line per epoch), Ray's newest experiment_state-*.json (each trial's
-status, failures and folder, and the trials that have no folder yet), tunelab_experiment.yaml
+tunelab_history.jsonl (one JSON line per epoch; Ray's result.json for runs without it), Ray's
+newest experiment_state-*.json (each trial's status, failures and folder, and the trials that
+have no folder yet), tunelab_experiment.yaml
 (metric, mode, epochs and the search space) and tunelab_trial_events.jsonl (why each trial
 ended: scheduler stops, pauses, errors).
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 SPEC_FILE = "tunelab_experiment.yaml"
 EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
+HISTORY_FILE = "tunelab_history.jsonl"  # experiments/history.py writes it, likewise
 
 # Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.
 _RAY_KEYS = frozenset({
@@ -51,7 +53,7 @@ class Experiment:
     name: str                   # the `experiment` column
     path: Path
     spec: Mapping[str, Any]     # tunelab_experiment.yaml as run; {} when the folder has none
-    space: Any = None           # searchspaces.Space resolved from the spec; None when it cannot be here
+    space: Any = None           # tunelab.searchspaces.Space resolved from the spec; None when it cannot be here
     stopped: str | None = None  # why the whole experiment was stopped early (an experiment_stopped event)
 
     @property
@@ -191,7 +193,7 @@ def _load_one(folder: Path, name: str) -> _Part:
         trial_dir, state = found["dir"], found["state"]
         config = _read_json(trial_dir / "params.json") if trial_dir else dict(state.get("config") or {})
         params.extend(key for key in config if key not in params)
-        reports = _read_results(trial_dir / "result.json") if trial_dir else []
+        reports = _read_results(_history_file(trial_dir)) if trial_dir else []
         if reports and isinstance(reports[-1].get("trial_id"), str):
             trial_id = reports[-1]["trial_id"]
         for report in reports:
@@ -470,6 +472,12 @@ def _read_json(path: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _history_file(trial_dir: Path) -> Path:
+    """tunelab's own per-epoch log where the run has one (it never loses a retried trial's epoch), else Ray's."""
+    own = trial_dir / HISTORY_FILE
+    return own if own.exists() else trial_dir / "result.json"
 
 
 def _read_results(path: Path) -> list[dict]:

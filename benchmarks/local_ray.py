@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 from typing import Iterator, Mapping
 
 from tunelab.experiments.runner import start_local_ray
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
@@ -19,7 +23,10 @@ def local_ray(num_cpus: int, env: Mapping[str, str] | None = None) -> Iterator[N
 
     if ray.is_initialized():
         raise RuntimeError("a benchmark run needs its own Ray, but one is already running in this process")
-    start_local_ray(num_cpus, env)
+    # The harness is not installed: workers unpickling its trainables find it through PYTHONPATH,
+    # wherever scripts/benchmark.py was started from.
+    pythonpath = os.pathsep.join(filter(None, (str(REPOSITORY), os.environ.get("PYTHONPATH"))))
+    start_local_ray(num_cpus, {"PYTHONPATH": pythonpath, **(env or {})})
     try:
         yield
     finally:

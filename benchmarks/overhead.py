@@ -2,7 +2,7 @@
 
 Trivial trials report once and do nothing else, so the wall time is all framework: Ray's
 trial bookkeeping plus, on tunelab's side, its searcher, callbacks, stopper and event log.
-The memory half is experiments.benchmark.worker_memory.
+The memory half is benchmarks.worker_memory.
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ MEMORY_CAUSE = (
     "trace of a train step registers a `CustomGradient-<uid>` function in TensorFlow's global gradient registry, "
     "which nothing removes and whose closure holds the traced graph, so each trial's model graph stayed in the "
     "worker (+47% over 50 trials). The trainables now drop those registrations when the trial ends "
-    "(`trainables.tf_setup.released_custom_gradients`). What remains with oneDNN on is native memory its kernels "
+    "(`tunelab.trainables.tf_setup.released_custom_gradients`). What remains with oneDNN on is native memory its kernels "
     "keep: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing) nor freed heap (malloc_trim "
     "returns nothing); with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
     "KerasTuner, which builds every model in one process, keeps the registrations."

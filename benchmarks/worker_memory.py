@@ -3,7 +3,7 @@
 Trials run one at a time in one worker (tunelab's runner reuses actors); the worker logs its
 RSS before and after each trial (after a gc), so a leak shows as a trend across trials. The leak
 this found (TensorFlow's gradient registry, +47% over 50 trials) is fixed in
-`trainables.tf_setup.released_custom_gradients`.
+`tunelab.trainables.tf_setup.released_custom_gradients`.
 """
 from __future__ import annotations
 

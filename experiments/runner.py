@@ -23,6 +23,7 @@ from tunelab.experiments.cluster import check_address, check_resources, check_st
 from tunelab.experiments.driver_output import DriverLog, captured
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.guards import EpochBudget, RunGuard
+from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
@@ -242,6 +243,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
                          epochs_per_trial=job.epochs_per_trial),
         TrialOutcomeCallback(job.events),
         BestCheckpointKeeper(job.metric, job.mode),
+        HistoryLog(job.path),
         guard,
     ]
     return tune.Tuner(

@@ -86,6 +86,8 @@ def _strip_name(error: SpaceError, name: str) -> str:
 
 
 def _param_from_entry(entry: Any, path: str) -> tuple[Param, str | None]:
+    if entry is None:  # `learning_rate:` with nothing after it is a mistake, not a fixed None
+        raise SpaceError(f"{path}: empty; give a fixed value or a {{type: ...}} mapping")
     if not isinstance(entry, Mapping):
         try:
             return Fixed(entry), None

@@ -4,9 +4,9 @@
     tuner.search(x, y, validation_data=(x_val, y_val), epochs=10, batch_size=32)
     tuner.get_best_hyperparameters(1)[0].values, tuner.get_best_models(1)[0], tuner.results.trials
 
-The search space is discovered from build_model when the tuner is made (searchspaces.hp), each
-tuner is a tunelab strategy, and `search` runs it on Ray through experiments.runner; the
-results folder is directory/project_name, readable with analysis.load.
+The search space is discovered from build_model when the tuner is made (tunelab.searchspaces.hp),
+each tuner is a tunelab strategy, and `search` runs it on Ray through tunelab.experiments.runner;
+the results folder is directory/project_name, readable with tunelab.load.
 """
 from __future__ import annotations
 
@@ -382,8 +382,12 @@ class Tuner(abc.ABC):
         return self.get_best_models(1)[0]
 
     def best_checkpoint(self) -> BestCheckpoint:
-        """Where the best trial's best epoch is saved: folder, epoch, score."""
-        return best_checkpoint(load(self.project_dir))
+        """Where the best completed trial's best epoch is saved (the trial get_best_models(1) loads)."""
+        results = load(self.project_dir)
+        best = ranked(results)
+        if best.empty:
+            raise RuntimeError("no trial completed with the objective yet")
+        return best_checkpoint(results, best.iloc[0]["trial_id"])
 
     def _rebuild(self, hp: HyperParameters) -> Any:
         """build_model(hp), recompiled with Tuner(optimizer=, loss=, metrics=) as the trials were."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
+from tunelab.analysis import load
 from tunelab.experiments.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
@@ -68,7 +69,7 @@ def node_loss(storage: str) -> dict:
 
     def kill_its_node_after_two_epochs() -> None:
         while not killed:
-            for result in Path(prepared.path).glob("trial_*/result.json"):
+            for result in Path(prepared.path).glob("trial_*/tunelab_history.jsonl"):
                 reports = [json.loads(line) for line in result.read_text().splitlines()]
                 if len(reports) >= 2:
                     cluster.remove_node(node_of_worker(cluster, reports[-1]["pid"]))
@@ -77,11 +78,13 @@ def node_loss(storage: str) -> dict:
 
     threading.Thread(target=kill_its_node_after_two_epochs, daemon=True).start()
     outcome = run(prepared)
-    result = next(Path(outcome.path).glob("trial_*/result.json"))
-    reports = [json.loads(line) for line in result.read_text().splitlines()]
+    # tunelab's own history: Ray's result.json of a retried trial can lose the epoch before the failure.
+    history = next(Path(outcome.path).glob("trial_*/tunelab_history.jsonl"))
+    reports = [json.loads(line) for line in history.read_text().splitlines()]
+    epochs = sorted(load(outcome.path).history["epoch"].tolist())  # each epoch once: a retrained one keeps its last
     error = next(Path(outcome.path).glob("trial_*/error.txt"), None)
     shut_down(cluster)
-    return {"killed_after_epoch": killed.get("after_epoch"), "epochs": [r["epoch"] for r in reports],
+    return {"killed_after_epoch": killed.get("after_epoch"), "epochs": epochs,
             "errored": outcome.errored, "failure_recorded": bool(error and error.read_text().strip()),
             "nodes_used": len({r["pid"] for r in reports})}
 

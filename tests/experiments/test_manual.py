@@ -141,3 +141,22 @@ def test_chained_searcher_state_round_trip():
     fresh = ChainedSearcher(ConfigSequenceSearcher([{"a": 1}]), ConfigSequenceSearcher([{"a": 2}]), "acc", "max")
     fresh.set_state(state)
     assert fresh.suggest("t2") == {"a": 2}
+
+
+def test_manual_hands_fix_pins_to_the_trainable(tmp_path, ray_session):
+    """The issue's case: `fix: {optimizer: sgd, loss: categorical_hinge}` used to reach the trials as nothing."""
+    from pathlib import Path
+
+    from tunelab.experiments.runner import prepare, run
+    from tunelab.experiments.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "pins", "trainable": "cnn", "data": "digits", "space": "cnn", "epochs": 1, "batch_size": 128,
+        "storage": str(tmp_path), "fix": {"optimizer": "sgd", "loss": "categorical_hinge"},
+        "strategy": {"name": "manual", "configs": [
+            {"source": "a tutorial", "params": {"num_conv_layers": 1, "learning_rate": 0.01}}]},
+    })
+    outcome = run(prepare(spec, name="run"))
+    params = [json.loads(p.read_text()) for p in Path(outcome.path).glob("trial_*/params.json")]
+    assert params == [{"num_conv_layers": 1, "learning_rate": 0.01, "optimizer": "sgd",
+                       "loss": "categorical_hinge"}]

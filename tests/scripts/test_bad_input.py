@@ -81,13 +81,117 @@ CASES = [
     ("bad --set", None, ["--set", "epochs"], "--set 'epochs': expected KEY.PATH=VALUE"),
     ("resume without an earlier run", None, ["--resume"], "--resume: no earlier run of 'bad'"),
     ("unreachable cluster", None, ["--address", "127.0.0.1:1"], "--address 127.0.0.1:1: nothing answers there"),
+    # --- values that would silently run another experiment -------------------------------------
+    ("boolean given as a string", ("space.learning_rate.log", "false"), [], "log must be true or false, got 'false'"),
+    ("boolean given as a number", ("space.learning_rate.log", 1), [], "log must be true or false, got 1"),
+    ("empty value", lambda: yaml.safe_dump(BASE, sort_keys=False) + "max_failures:\n", [],
+     "max_failures: empty; give it a value"),
+    ("empty --set value", None, ["--set", "epochs="], "epochs: empty"),
+    ("empty strategy option", ("strategy", {"name": "random", "num_samples": None}), [],
+     "strategy.num_samples: empty; expected int (leave the key out for the default 10)"),
+    ("empty scheduler", ("strategy", {"name": "random", "scheduler": None}), [], "strategy.scheduler: empty"),
+    ("empty space entry", ("space.learning_rate", None), [], "space.learning_rate: empty"),
+    ("empty nested value", ("resources", {"cpu": None}), [], "resources.cpu: empty; expected a number"),
+    ("duplicate key", lambda: yaml.safe_dump(BASE, sort_keys=False) + "epochs: 3\n", [],
+     "epochs: given twice (lines"),
+    ("duplicate key in the space", lambda: yaml.safe_dump(BASE, sort_keys=False).replace(
+        "  learning_rate:", "  optimizer: adam\n  learning_rate:"), [], "optimizer: given twice"),
+    ("misspelt hyperparameter of a catalog model", ("space.learnig_rate", 0.01), [],
+     "space.learnig_rate: model mlp never reads learnig_rate; it reads num_layers"),
+    ("hyperparameter no model reads", ("space.width", {"type": "int", "low": 8, "high": 16}), [],
+     "space.width: model mlp never reads width"),
+    ("per-layer parameter without per_layer", ("space.units", {"type": "int", "low": 8, "high": 16}), [],
+     "it reads units_1, units_2, ... (write `per_layer: num_layers`)"),
+    ("layer beyond the layer count", ("space.units_4", 32), [],
+     "space.units_4: model mlp reads units_4 only with num_layers >= 4, and num_layers is at most 2"),
+    ("parameter of the other family", ("space.padding", "same"), [], "model mlp never reads padding"),
+    ("choice the model refuses", ("space.optimizer.values", ["sgd", "adamw"]), [],
+     "reaches 'adamw'; model mlp reads optimizer as one of adam, sgd, rmsprop (did you mean 'adam'?)"),
+    ("dropout up to 1.5", ("space.dropout", {"type": "float", "low": 0.0, "high": 1.5}), [],
+     "space.dropout: float [0, 1.5] reaches 1.5; model mlp reads dropout as a number >= 0 and < 1"),
+    ("batch size from 0", ("space.batch_size", {"type": "int", "low": 0, "high": 64}), [],
+     "space.batch_size: int [0, 64] reaches 0; model mlp reads batch_size as an integer >= 1"),
+    ("fractional layer count", ("space.num_layers", {"type": "float", "low": 1, "high": 3}), [],
+     "takes fractional values; model mlp reads num_layers as an integer >= 1"),
+    ("learning rate range touching 0", ("space.learning_rate", {"type": "float", "low": 0.0, "high": 0.1}), [],
+     "reaches 0.0; model mlp reads learning_rate as a number > 0"),
+    ("momentum up to 1", ("space.momentum.high", 1.0), [], "reaches 1.0; model mlp reads momentum"),
+    ("fixed value the model refuses", ("space.activation", "relu6"), [],
+     "space.activation: 'relu6'; model mlp reads activation as one of"),
+    ("unknown loss", ("space.loss", "mse"), [], "model mlp reads loss as one of categorical_crossentropy"),
+    ("unknown schedule", ("space.lr_schedule", "linear"), [], "reads lr_schedule as one of constant"),
+    ("unknown regularizer", ("space.regularization", {"type": "choice", "values": ["l1", "l3"]}), [],
+     "reaches 'l3'"),
+    ("negative regularization strength", ("space.regularization_strength", -0.1), [],
+     "reads regularization_strength as a number >= 0"),
+    ("cnn kernel of size 0", ("trainable", "cnn"), ["--set", "space={kernel_size: 0}"],
+     "space.kernel_size: 0; model cnn reads kernel_size as an integer >= 1"),
+    ("cnn on tabular data", ("trainable", "cnn"), ["--set", "space={learning_rate: 0.01}", "--set", "data=csv:{rows}"],
+     "trainable: model cnn needs image input (height, width, channels); the data has rows of shape (2,)"),
+    ("not a model builder", ("trainable", "json:dumps"), [],
+     "trainable: json:dumps(config, (8, 8, 1), 10) raised TypeError"),
+    ("model function returning no model", ("trainable", "tests.trainables.helpers:not_a_model"), [],
+     "must return a keras.Model; got str"),
+    ("trainable module raising on import", ("trainable", "tests.scripts.broken_user_code:build"), [],
+     "trainable: importing 'tests.scripts.broken_user_code' raised RuntimeError: broken on import"),
+    ("space module raising on import", ("space", "tests.scripts.broken_user_code"), [],
+     "space: importing 'tests.scripts.broken_user_code' raised RuntimeError: broken on import"),
+    ("space file that exits the program", ("space", str(ROOT / "setup.py")), [], "setup.py failed to load: SystemExit"),
+    ("published configuration contradicting a pin",
+     ("strategy", {"name": "manual", "configs": [{"source": "a paper", "params": {"optimizer": "sgd"}}]}),
+     ["--set", "fix={optimizer: adam}"], "strategy.configs[0].params.optimizer: 'sgd' contradicts the pinned value"),
+    # --- options against each other and against the libraries below ----------------------------
+    ("sha first rung after the last epoch", ("strategy", {"name": "sha", "min_epochs": 5}), [],
+     "strategy.min_epochs: 5 is above epochs (2)"),
+    ("asha grace period after the last epoch", ("strategy", {"name": "asha", "grace_period": 3}), [],
+     "strategy.grace_period: 3 is above epochs (2)"),
+    ("scheduler grace period after the last epoch",
+     ("strategy", {"name": "random", "scheduler": {"name": "asha", "grace_period": 3}}), [],
+     "strategy.scheduler.grace_period: 3 is above epochs (2)"),
+    ("NaN option", ("strategy", {"name": "bayes", "kappa": float("nan")}), [], "strategy.kappa: must be a finite number"),
+    ("infinite option", ("strategy", {"name": "bayes", "xi": float("inf")}), [], "strategy.xi: must be a finite number"),
+    ("NaN fraction", ("validation_fraction", float("nan")), [], "validation_fraction: must be a finite number"),
+    ("infinite CPUs", ("resources", {"cpu": float("inf")}), [], "resources.cpu: must be a finite number"),
+    ("NaN bound in the space", ("space.learning_rate.low", float("nan")), [], "low must be a finite number"),
+    ("fractional epochs", ("epochs", 2.5), [], "epochs: expected an integer, got 2.5"),
+    ("infinite epochs", ("epochs", float("inf")), [], "epochs: expected an integer, got inf"),
+    ("seed beyond 32 bits", ("seed", 2**32), [], "seed: must be <= 4,294,967,295, got 4,294,967,296"),
+    ("strategy seed beyond 32 bits", ("strategy.seed", 2**32), [], "strategy.seed: must be <= 4,294,967,295"),
+    ("mode in capitals", ("mode", "MAX"), [], "mode: 'MAX' is not allowed; use max or min"),
+    ("misspelt metric", ("metric", "val_acc"), [],
+     "metric: trials never report 'val_acc'; they report loss, accuracy, val_loss, val_accuracy (did you mean"),
+    # --- bounded work before the first message ----------------------------------------------------
+    ("a trillion samples", ("strategy.num_samples", 10**12), [], "strategy.num_samples: must be <= 10,000"),
+    ("a grid limit above the most a plan may hold", ("strategy", {"name": "grid", "max_trials": 20_000}), [],
+     "strategy.max_trials: must be <= 10,000"),
+    ("deep nesting", "name: " + "[" * 3000 + "]" * 3000 + "\n", [], "nested more than 50 levels deep"),
+    ("alias bomb", "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]" for i in range(8)]) + "\n",
+     [], "more than 100,000 values once its aliases (&/*) are expanded"),
+    ("file over a megabyte", lambda: "name: bad\ndescription: " + "y" * 1_100_000 + "\n", [],
+     "an experiment file may hold at most 1,000,000"),
+    ("a long value is quoted short", ("epochs", "x" * 100_000), [], "epochs: expected an integer, got 'xxxx"),
+    # --- files and flags -------------------------------------------------------------------------
+    ("not UTF-8", "name: bad\ndescription: caf\xe9\n".encode("latin-1"), [], "bad.yaml: not UTF-8 text (byte 0xe9"),
+    ("--set value that is not YAML", None, ["--set", "epochs=[1"], "--set 'epochs=[1': invalid YAML"),
+    ("--set with an empty key part", None, ["--set", ".epochs=3"], "'.epochs' has an empty part"),
+    ("--set with a doubled dot", None, ["--set", "strategy..num_samples=3"], "'strategy..num_samples' has an empty part"),
+    ("relative --storage", None, ["--storage", "relative/results"], "--storage: 'relative/results' is relative"),
+    ("--name leaving the storage", None, ["--name", "../elsewhere"], "--name: '../elsewhere' must be one folder name"),
+    ("--name with a separator", None, ["--name", "a/b"], "--name: 'a/b' must be one folder name"),
+    ("--resume of a run that does not exist", None, ["--resume", "--name", "nothere"], "nothere does not exist"),
 ]
 
 
 def write_case(tmp_path: Path, change) -> Path:
+    """The experiment file of a case: YAML text or bytes as given, or BASE with one key changed."""
     path = tmp_path / "bad.yaml"
-    bad_npz = tmp_path / "bad.npz"
-    np.savez(bad_npz, images=np.zeros((4, 2)))
+    np.savez(tmp_path / "bad.npz", images=np.zeros((4, 2)))
+    (tmp_path / "rows.csv").write_text("a,b,label\n" + "".join(f"{i},{2 * i},{i % 2}\n" for i in range(40)))
+    change = change() if callable(change) else change
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+        return path
     if isinstance(change, str):
         path.write_text(change)
         return path
@@ -95,7 +199,7 @@ def write_case(tmp_path: Path, change) -> Path:
     if change is not None:
         key, value = change
         if isinstance(value, str):
-            value = value.format(bad_npz=bad_npz)
+            value = value.format(bad_npz=tmp_path / "bad.npz")
         raw = set_key(raw, key, value)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -105,14 +209,27 @@ def write_case(tmp_path: Path, change) -> Path:
 def test_bad_input(case, change, args, message, tmp_path, capsys):
     experiment = write_case(tmp_path, change)
 
-    code = main([str(experiment), *args], prog="launch.py")
+    code = main([str(experiment), *(arg.replace("{rows}", str(tmp_path / "rows.csv")) for arg in args)], prog="launch.py")
 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("launch.py: error: "), err
     assert message in err[0]
+    assert len(err[0]) < 400  # values are quoted short
     assert not (tmp_path / "results").exists() and not (ROOT / "results").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "bad.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "bad.yaml", "rows.csv"]
+
+
+def test_the_table_covers_at_least_80_mistakes():
+    assert len(CASES) >= 80 and len({case for case, *_ in CASES}) == len(CASES)
+
+
+def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
+    assert main(["quikstart"], prog="launch.py") == 2
+    assert capsys.readouterr().err.strip() == (
+        "launch.py: error: quikstart: experiment file does not exist; shipped experiments: digits_asha, "
+        "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_random, "
+        "digits_sha, quickstart")
 
 
 def test_resources_no_node_can_hold_fail_fast_from_the_command_line(tmp_path):
@@ -120,6 +237,7 @@ def test_resources_no_node_can_hold_fail_fast_from_the_command_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(experiment)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("launch.py: error: resources: a trial needs 1 CPU and 1 GPU, but no node")
+    lines = done.stderr.strip().splitlines()  # Ray's token warning and start-up lines stay out of it
+    assert len(lines) == 1 and lines[0].startswith(
+        "launch.py: error: resources: a trial needs 1 CPU and 1 GPU, but no node"), lines
     assert not (tmp_path / "results").exists()

@@ -53,6 +53,8 @@ def test_each_trial_keeps_a_copy_of_its_best_checkpoint_besides_its_two_latest(r
         assert best["metrics"]["val_accuracy"] == pytest.approx(trial["val_accuracy_best"])
         latest = sorted(json.loads(state.read_text())["epoch"] for state in folder.glob("checkpoint_*/state.json"))
         assert len(latest) == 2 and latest[-1] == 4  # a resume may restore the one before the latest
+        history = [json.loads(line)["epoch"] for line in (folder / "tunelab_history.jsonl").read_text().splitlines()]
+        assert history == [1, 2, 3, 4]
         assert results.best_checkpoint(trial["trial_id"]).epoch == trial["best_epoch"]
 
 

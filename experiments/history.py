@@ -1,0 +1,42 @@
+"""Every trial's per-epoch history, appended by the driver straight into the trial's folder.
+
+Ray's result.json of a retried trial is replaced by the copy on storage when the trial restarts,
+and that copy can be an epoch or two behind: a retried trial's history could lose an epoch.
+This file is only ever appended to, one line per report; an epoch a retry trains again appears
+twice, and readers keep its last line (analysis.load does). Local storage only, as the event log.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+HISTORY_FILE = "tunelab_history.jsonl"  # analysis.load reads it (and names it there: no Ray in analysis)
+
+
+class HistoryLog(Callback):
+    """Appends each reported result (its config left out) to RUN/trial_ID/tunelab_history.jsonl."""
+
+    def __init__(self, run_path: str) -> None:
+        self._folder = None if "://" in run_path else Path(run_path)
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"_folder": self._folder}  # Ray pickles callbacks with the experiment
+
+    def __setstate__(self, state: dict) -> None:
+        self._folder = state["_folder"]
+        self._lock = threading.Lock()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if self._folder is None:
+            return
+        line = json.dumps({key: value for key, value in result.items() if key != "config"}, default=str)
+        path = self._folder / f"trial_{trial.trial_id}" / HISTORY_FILE
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as file:
+                file.write(line + "\n")
