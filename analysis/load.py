@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from tunelab.analysis.run_files import (
+    EVENTS_FILE, error_line, history_file, read_json, read_results, read_spec, trial_events, trial_states,
+)
+from tunelab.analysis.stop_reasons import label, stop_reason
 from tunelab.errors import InputError
 
 if TYPE_CHECKING:
@@ -25,9 +28,6 @@ if TYPE_CHECKING:
 
     from tunelab.analysis.checkpoints import BestCheckpoint
 
-SPEC_FILE = "tunelab_experiment.yaml"
-EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
-HISTORY_FILE = "tunelab_history.jsonl"  # experiments/history.py writes it, likewise
 
 # Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.
 _RAY_KEYS = frozenset({
@@ -172,9 +172,9 @@ def _load_one(folder: Path, name: str) -> _Part:
         raise ResultsError(f"{folder}: does not exist")
     if not folder.is_dir():
         raise ResultsError(f"{folder}: not a directory")
-    spec = _read_spec(folder)
-    states = _trial_states(folder)
-    events = _trial_events(folder / EVENTS_FILE)
+    spec = read_spec(folder)
+    states = trial_states(folder)
+    events = trial_events(folder / EVENTS_FILE)
     stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
     experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None)
     trial_dirs = {p.parent.name: p.parent for p in sorted(folder.glob("*/params.json"))}
@@ -191,9 +191,9 @@ def _load_one(folder: Path, name: str) -> _Part:
     rows, records, params = [], [], []
     for trial_id, found in by_id.items():
         trial_dir, state = found["dir"], found["state"]
-        config = _read_json(trial_dir / "params.json") if trial_dir else dict(state.get("config") or {})
+        config = read_json(trial_dir / "params.json") if trial_dir else dict(state.get("config") or {})
         params.extend(key for key in config if key not in params)
-        reports = _read_results(_history_file(trial_dir)) if trial_dir else []
+        reports = read_results(history_file(trial_dir)) if trial_dir else []
         if reports and isinstance(reports[-1].get("trial_id"), str):
             trial_id = reports[-1]["trial_id"]
         for report in reports:
@@ -217,17 +217,6 @@ def _load_one(folder: Path, name: str) -> _Part:
     trials = _add_metric_columns(trials, history, metrics, experiment)
     trials = trials.sort_values("start", na_position="last", kind="stable", ignore_index=True)  # pending last
     return _Part(experiment, trials, history, params, metrics)
-
-
-def _read_spec(folder: Path) -> dict[str, Any]:
-    path = folder / SPEC_FILE
-    if not path.exists():
-        return {}
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
 
 
 def _space(spec: Mapping[str, Any]) -> Any:
@@ -344,10 +333,10 @@ def _per_trial(history: pd.DataFrame, experiment: Experiment) -> dict[str, dict[
 def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, config: dict,
                summary: dict[str, Any] | None, state: dict, events: list[dict]) -> dict[str, Any]:
     summary = summary or {}
-    error = _error_line(trial_dir, state)
+    error = error_line(trial_dir, state)
     epochs = int(summary.get("epochs", 0))
     status = state.get("status") or ("ERROR" if error is not None else ("TERMINATED" if summary else "PENDING"))
-    reason, detail = _stop_reason(status, epochs, experiment.epochs, events)
+    reason, detail = stop_reason(status, epochs, experiment.epochs, events)
     if reason == "errored" and detail is None:
         detail = error
     start = summary.get("start", state.get("start_time"))
@@ -367,7 +356,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
         "start": _datetime(start),
         "end": _datetime(end),
         "wall_s": summary.get("wall_s", np.nan),
-        "label": _label(events),
+        "label": label(events),
         "error": error,
         "path": str(trial_dir) if trial_dir else None,
     }
@@ -377,72 +366,6 @@ def _datetime(seconds: Any) -> pd.Timestamp:
     if not isinstance(seconds, (int, float)) or is_missing(seconds):
         return pd.NaT
     return pd.Timestamp(seconds, unit="s")
-
-
-_TERMINAL = ("completed", "errored")
-_RUNNING = {"RUNNING": "running", "PAUSED": "paused", "PENDING": "pending", "ERROR": "errored"}
-
-
-def _stop_reason(status: str, epochs: int, budget: int | None, events: list[dict]) -> tuple[str, str | None]:
-    """completed, stopped (a scheduler's decision, or ended short of the budget), errored, paused, running, pending.
-
-    A scheduler's `stopped` event wins over the `completed` Ray records after it; otherwise the
-    last outcome counts (an errored trial that a resume finished has completed). Without an
-    events file, Ray's status and the epoch budget decide.
-    """
-    stopped = [e for e in events if e.get("event") == "stopped"]
-    if stopped:
-        return "stopped", _details(stopped[-1])
-    outcomes = [e for e in events if e.get("event") in _TERMINAL]
-    if outcomes and status not in ("RUNNING", "PENDING"):
-        outcome = outcomes[-1]
-        if outcome["event"] == "errored":
-            return "errored", None
-        return _completed_or_short(epochs, budget)
-    if status in _RUNNING:
-        paused = [e for e in events if e.get("event") in ("paused", "resumed")]
-        if status in ("RUNNING", "PAUSED") and paused and paused[-1]["event"] == "paused":
-            return "paused", _details(paused[-1])  # Ray may still say RUNNING until its next snapshot
-        return _RUNNING[status], None
-    return _completed_or_short(epochs, budget)
-
-
-def _completed_or_short(epochs: int, budget: int | None) -> tuple[str, str | None]:
-    if budget is None or epochs >= budget:
-        return "completed", None
-    return "stopped", f"ended at epoch {epochs} of {budget}"
-
-
-def _details(event: dict) -> str | None:
-    """`epoch 3, rung 1, cutoff 0.91` from an event's fields."""
-    parts = [f"{key} {_format(value)}" for key, value in event.items() if key not in ("trial_id", "event", "time")]
-    return ", ".join(parts) or None
-
-
-def _label(events: list[dict]) -> str | None:
-    """Where a configuration came from (a strategy's `suggested` event): its source, or factor=value."""
-    suggested = [e for e in events if e.get("event") == "suggested"]
-    if not suggested:
-        return None
-    fields = {k: v for k, v in suggested[-1].items() if k not in ("trial_id", "event", "time")}
-    if len(fields) == 1:
-        return str(next(iter(fields.values())))
-    return ", ".join(f"{key}={_format(value)}" for key, value in fields.items()) or None
-
-
-def _format(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _error_line(trial_dir: Path | None, state: dict) -> str | None:
-    candidates = [trial_dir / "error.txt"] if trial_dir else []
-    if trial_dir and state.get("error_filename"):
-        candidates.insert(0, trial_dir / state["error_filename"])
-    for path in candidates:
-        if path.is_file():
-            lines = [line for line in path.read_text(errors="replace").strip().splitlines() if line.strip()]
-            return lines[-1].strip() if lines else "error"
-    return None
 
 
 def _metric_columns(metrics: Iterable[str]) -> list[str]:
@@ -464,82 +387,6 @@ def _add_metric_columns(trials: pd.DataFrame, history: pd.DataFrame, metrics: li
         columns[f"{metric}_best"] = trials["trial_id"].map(best).astype("float64")
         columns[f"{metric}_last"] = trials["trial_id"].map(grouped.last()).astype("float64")
     return pd.concat([trials, pd.DataFrame(columns, index=trials.index)], axis=1) if columns else trials
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _history_file(trial_dir: Path) -> Path:
-    """tunelab's own per-epoch log where the run has one (it never loses a retried trial's epoch), else Ray's."""
-    own = trial_dir / HISTORY_FILE
-    return own if own.exists() else trial_dir / "result.json"
-
-
-def _read_results(path: Path) -> list[dict]:
-    """result.json lines; one JSON parse per file, line by line only when a crash cut the last one short."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return []
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        reports = json.loads("[" + ",".join(lines) + "]")
-    except json.JSONDecodeError:
-        reports = []
-        for line in lines:
-            try:
-                reports.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return [report for report in reports if isinstance(report, dict)]
-
-
-def _trial_events(path: Path) -> dict[str, list[dict]]:
-    """trial_id -> its events in the order written ("" holds the experiment's own, such as experiment_stopped)."""
-    events: dict[str, list[dict]] = {}
-    if not path.exists():
-        return events
-    for line in path.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("trial_id"), str):
-            events.setdefault(event["trial_id"], []).append(event)
-    return events
-
-
-def _trial_states(folder: Path) -> dict[str, dict]:
-    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state."""
-    files = sorted(folder.glob("experiment_state-*.json"))
-    if not files:
-        return {}
-    try:
-        data = json.loads(files[-1].read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    states = {}
-    for entry in data.get("trial_data", []):
-        try:
-            trial_json, run_json = entry
-            trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
-            run = json.loads(run_json) if isinstance(run_json, str) else run_json
-        except (ValueError, TypeError):
-            continue
-        states[trial["trial_id"]] = {
-            "status": trial.get("status"),
-            "dir": trial.get("relative_logdir"),
-            "config": trial.get("config"),
-            "num_failures": run.get("num_failures", 0),
-            "start_time": run.get("start_time"),
-            "error_filename": run.get("error_filename"),
-        }
-    return states
 
 
 def is_missing(value: Any) -> bool:

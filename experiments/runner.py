@@ -24,6 +24,7 @@ from tunelab.experiments.driver_output import DriverLog, captured
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.guards import EpochBudget, RunGuard
 from tunelab.experiments.history import HistoryLog
+from tunelab.experiments.interrupts import InterruptWatch, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
@@ -65,7 +66,7 @@ class Outcome:
     wall_seconds: float
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
-    unfinished: int = 0          # trials left running or pending by an interruption (Ctrl+C): resume them
+    interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
     log: str | None = None       # where Ray's own console output went
 
 
@@ -184,11 +185,8 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
                 ray.shutdown()
     outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
-    # Trials neither finished nor errored, with no stop and no spent budget: Ctrl+C (or SIGUSR1) ended fit().
-    unfinished = len(results) - results.num_terminated - results.num_errors
-    if stop or job.events.since("budget_spent", started_at):
-        unfinished = 0
-    outcome = dataclasses.replace(outcome, unfinished=unfinished, log=str(log.path) if log.path else None)
+    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
+                                  log=str(log.path) if log.path else None)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
 
 
@@ -244,6 +242,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         TrialOutcomeCallback(job.events),
         BestCheckpointKeeper(job.metric, job.mode),
         HistoryLog(job.path),
+        InterruptWatch(job.path),
         guard,
     ]
     return tune.Tuner(

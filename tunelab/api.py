@@ -85,8 +85,8 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
         if outcome.bad_input:
             raise ExperimentError(outcome.stopped)
         raise ExperimentStopped(outcome.stopped, outcome.path)
-    if outcome.unfinished:
-        raise KeyboardInterrupt(f"interrupted with {outcome.unfinished} trials unfinished; continue with "
+    if outcome.interrupted:
+        raise KeyboardInterrupt(f"interrupted; Ray saved the run: continue with "
                                 f"tunelab.run(..., resume=True, name={prepared.name!r})")
     return load(outcome.path)
 

@@ -129,7 +129,7 @@ def test_a_running_experiment_reads_its_partial_files(tiny_experiment, tmp_path)
     events = copy / "tunelab_trial_events.jsonl"
     events.write_text("".join(line + "\n" for line in events.read_text().splitlines()
                               if json.loads(line)["trial_id"] != trial["trial_id"]))
-    result = copy / trial["relative_logdir"] / "result.json"
+    result = copy / trial["relative_logdir"] / "tunelab_history.jsonl"
     lines = result.read_text().splitlines()
     if lines:
         result.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a line cut short mid-write

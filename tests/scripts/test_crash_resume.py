@@ -69,3 +69,26 @@ def test_kill_9_then_resume(tmp_path):
                      for p in path.glob("trial_*"))
     expected = load_space(EXPERIMENT["space"]).sample_many(4, seed=3)
     assert configs == sorted(json.dumps(c, sort_keys=True) for c in expected)  # the searcher's sequence went on
+
+
+def test_ctrl_c_exits_130_with_the_resume_command_and_the_resume_completes(tmp_path):
+    spec = tmp_path / "interrupted.yaml"
+    spec.write_text(yaml.safe_dump({**EXPERIMENT, "name": "interrupted", "storage": str(tmp_path)}, sort_keys=False))
+    path = tmp_path / "stop"
+    driver = launch(str(spec), "--name", "stop", "--set", "strategy.num_samples=3", start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(len(e) >= 1 for e in epochs_on_disk(path).values()):  # the first trial trains
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stdout.read()
+        time.sleep(0.2)
+    os.kill(driver.pid, signal.SIGINT)  # Ctrl+C reaches the driver; Ray saves the run
+    out, _ = driver.communicate(timeout=300)
+
+    assert driver.returncode == 130, out[-3000:]
+    assert "launch.py: interrupted; Ray saved the run. Continue with:" in out, out[-3000:]
+    command = out.strip().splitlines()[-1].strip()
+    assert command == (f"python scripts/launch.py {spec} --resume --name stop --set strategy.num_samples=3")
+
+    resumed = launch(*command.split()[2:])
+    out, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out[-3000:]
+    assert "3 trials in" in out and "(0 errored)" in out

@@ -82,7 +82,7 @@ def test_every_type_and_scalar_entries() -> None:
         {
             "epochs": 5,
             "dataset": "digits",
-            "seed": None,
+            "seed": {"type": "fixed", "value": None},  # a bare `seed:` is an empty value, refused
             "batch_size": {"type": "fixed", "value": 32},
             "use_bias": {"type": "bool"},
             "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},

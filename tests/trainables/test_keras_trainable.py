@@ -44,7 +44,8 @@ def _saved_state(result: tune.Result) -> tuple[int, int]:
 
 
 def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
-    run = RunSettings(model="mlp", epochs=3, batch_size=64, checkpoint_every=2)
+    # Improvements of the objective are checkpointed too; `epoch` under "min" improves only at epoch 1.
+    run = RunSettings(model="mlp", epochs=5, batch_size=64, checkpoint_every=4, metric="epoch", mode="min")
     tuner = tune.Tuner(
         tune.with_parameters(train, data=digits, run=run),
         # Adam's default 1e-3 needs more than 3 epochs of 23 steps to pass 50% on digits.
@@ -56,15 +57,30 @@ def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
 
     assert result.error is None
     reported = _reported(result.path)
-    assert [r["epoch"] for r in reported] == [1, 2, 3]
+    assert [r["epoch"] for r in reported] == [1, 2, 3, 4, 5]
     for r in reported:
         assert all(isinstance(r[key], float) for key in KERAS_METRICS)
     assert reported[-1]["val_accuracy"] > 0.5
-    # checkpoint_every=2: a checkpoint after epoch 2 and after the last epoch, not after 1.
-    assert [r["checkpoint_dir_name"] is not None for r in reported] == [False, True, True]
+    # The best so far (epoch 1), every 4th epoch and the last one; Ray keeps the two latest.
+    assert [r["checkpoint_dir_name"] is not None for r in reported] == [True, False, False, True, True]
     assert len(list(Path(result.path).glob("checkpoint_*"))) == 2
     steps_per_epoch = math.ceil(len(digits.x_train) / 64)
-    assert _saved_state(result) == (3, 3 * steps_per_epoch)
+    assert _saved_state(result) == (5, 5 * steps_per_epoch)
+
+
+def test_an_epoch_that_improves_the_objective_is_checkpointed_between_due_ones(tmp_path, digits):
+    run = RunSettings(model="mlp", epochs=3, batch_size=64, checkpoint_every=10)  # only the last is due
+    tuner = tune.Tuner(
+        tune.with_parameters(train, data=digits, run=run),
+        param_space={"num_layers": 1, "units_1": 16, "learning_rate": 0.01},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path),
+    )
+    [result] = tuner.fit()
+    reported = _reported(result.path)
+    best = [r["val_accuracy"] > max([0.0] + [p["val_accuracy"] for p in reported[:i]]) for i, r in enumerate(reported)]
+    assert [r["checkpoint_dir_name"] is not None for r in reported] == [b or r["epoch"] == 3
+                                                                       for b, r in zip(best, reported)]
 
 
 def test_failed_trial_resumes_after_its_last_finished_epoch(tmp_path, digits):

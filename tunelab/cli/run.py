@@ -133,8 +133,8 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
     if outcome.stopped:
         print(f"{prog}: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
         return 2 if outcome.bad_input else 1
-    if outcome.unfinished:
-        print(f"{prog}: interrupted with {outcome.unfinished} trials unfinished; Ray saved the run. Continue with:\n"
+    if outcome.interrupted:
+        print(f"{prog}: interrupted; Ray saved the run. Continue with:\n"
               f"  {resume_command(args, prog, prepared.name)}", file=sys.stderr)
         return 130
     return 0

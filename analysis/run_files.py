@@ -1,0 +1,117 @@
+"""The files of a run folder, each read so that a damaged or missing one gives nothing, never a crash.
+
+Ray writes params.json, result.json and experiment_state-*.json; tunelab writes the spec, the
+event log and the per-epoch history. analysis.load assembles the frames from what these return.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_FILE = "tunelab_experiment.yaml"
+EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
+HISTORY_FILE = "tunelab_history.jsonl"  # experiments/history.py writes it, likewise
+
+
+def read_spec(folder: Path) -> dict[str, Any]:
+    """tunelab_experiment.yaml as run; {} when the folder has none or it cannot be read."""
+    path = folder / SPEC_FILE
+    if not path.exists():
+        return {}
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return {}
+    return spec if isinstance(spec, dict) else {}
+
+
+def error_line(trial_dir: Path | None, state: dict) -> str | None:
+    """The last line of a failed trial's error file, e.g. `NonFiniteLossError: loss became nan at epoch 3`."""
+    candidates = [trial_dir / "error.txt"] if trial_dir else []
+    if trial_dir and state.get("error_filename"):
+        candidates.insert(0, trial_dir / state["error_filename"])
+    for path in candidates:
+        if path.is_file():
+            lines = [line for line in path.read_text(errors="replace").strip().splitlines() if line.strip()]
+            return lines[-1].strip() if lines else "error"
+    return None
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object file (params.json); {} when missing or damaged."""
+    try:
+        data = json.loads(path.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def history_file(trial_dir: Path) -> Path:
+    """tunelab's own per-epoch log where the run has one (it never loses a retried trial's epoch), else Ray's."""
+    own = trial_dir / HISTORY_FILE
+    return own if own.exists() else trial_dir / "result.json"
+
+
+def read_results(path: Path) -> list[dict]:
+    """result.json lines; one JSON parse per file, line by line only when a crash cut the last one short."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        reports = json.loads("[" + ",".join(lines) + "]")
+    except json.JSONDecodeError:
+        reports = []
+        for line in lines:
+            try:
+                reports.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return [report for report in reports if isinstance(report, dict)]
+
+
+def trial_events(path: Path) -> dict[str, list[dict]]:
+    """trial_id -> its events in the order written ("" holds the experiment's own, such as experiment_stopped)."""
+    events: dict[str, list[dict]] = {}
+    if not path.exists():
+        return events
+    for line in path.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("trial_id"), str):
+            events.setdefault(event["trial_id"], []).append(event)
+    return events
+
+
+def trial_states(folder: Path) -> dict[str, dict]:
+    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state."""
+    files = sorted(folder.glob("experiment_state-*.json"))
+    if not files:
+        return {}
+    try:
+        data = json.loads(files[-1].read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    states = {}
+    for entry in data.get("trial_data", []):
+        try:
+            trial_json, run_json = entry
+            trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
+            run = json.loads(run_json) if isinstance(run_json, str) else run_json
+        except (ValueError, TypeError):
+            continue
+        states[trial["trial_id"]] = {
+            "status": trial.get("status"),
+            "dir": trial.get("relative_logdir"),
+            "config": trial.get("config"),
+            "num_failures": run.get("num_failures", 0),
+            "start_time": run.get("start_time"),
+            "error_filename": run.get("error_filename"),
+        }
+    return states
