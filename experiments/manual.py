@@ -150,7 +150,7 @@ def one_factor_at_a_time(
     for factor in factors:
         if factor not in searchable:
             raise SpaceError(
-                f"{where}.factors: {factor!r} is not a searchable parameter{did_you_mean(factor, searchable)}"
+                f"{where}.factors: {shown(factor)} is not a searchable parameter{did_you_mean(factor, searchable)}"
             )
     configs, labels = [base], [{"factor": "baseline"}]
     for factor in factors:
@@ -173,7 +173,7 @@ def _check_values(space: Space, values: Mapping[str, Any], where: str) -> None:
         if name not in space:
             raise SpaceError(f"{where}.{name}: not a parameter of the space{did_you_mean(name, space)}")
         if isinstance(space[name], Fixed) and not space[name].contains(value):
-            raise SpaceError(f"{where}.{name}: {shown(value)} contradicts the pinned value {space[name].value!r} "
+            raise SpaceError(f"{where}.{name}: {shown(value)} contradicts the pinned value {shown(space[name].value)} "
                              "(fix: or a fixed value in the space)")
         if not space[name].contains(value):
             raise SpaceError(f"{where}.{name}: {shown(value)} is outside {space[name].describe()}")

@@ -30,6 +30,7 @@ from ray.tune.result import DEFAULT_METRIC, EXPR_PROGRESS_FILE, EXPR_RESULT_FILE
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, TrialScheduler
 from ray.tune.schedulers.hyperband import _Bracket as _HyperBandBracket
 
+from tunelab.errors import shown
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.trial_events import TrialEventLog
 
@@ -764,10 +765,10 @@ def _badness(value: float, mode: str | None) -> tuple[bool, float]:
 
 def _check_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {low}; got {shown(value)}")
 
 
 def _check_mode(mode: str | None) -> str | None:
     if mode not in (None, "min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
+        raise ValueError(f"mode must be 'min' or 'max'; got {shown(mode)}")
     return mode

@@ -151,7 +151,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         space = load_space(raw["space"], "space")
         fix = raw.get("fix") or {}
         if not isinstance(fix, Mapping):
-            raise SpecError(f"fix: must map parameter names to values, got {fix!r}")
+            raise SpecError(f"fix: must map parameter names to values, got {shown(fix)}")
         space = fix_params(space, fix, "fix") if fix else space
     except SpaceError as error:
         raise SpecError(str(error)) from None
@@ -201,7 +201,7 @@ def _type_name(kind: type | tuple) -> str:
 def _get(raw: Mapping[str, Any], key: str, kind: type | tuple, default: Any, where: str = "") -> Any:
     if key in raw and raw[key] is None:
         raise SpecError(f"{where}{key}: empty; expected {_type_name(kind)} (leave the key out for the default "
-                        f"{default!r})")
+                        f"{shown(default)})")
     value = raw.get(key, default)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) or not isinstance(value, kinds):
@@ -294,11 +294,11 @@ def _strategy(raw: Any) -> StrategySpec:
     if isinstance(raw, str):
         raw = {"name": raw}
     if not isinstance(raw, Mapping):
-        raise SpecError(f"strategy: expected a name or a mapping with a name, got {raw!r}")
+        raise SpecError(f"strategy: expected a name or a mapping with a name, got {shown(raw)}")
     name = raw.get("name")
     if name not in STRATEGIES:
         raise SpecError(
-            f"strategy.name: {name!r} is not a strategy; allowed: {', '.join(STRATEGIES)}"
+            f"strategy.name: {shown(name)} is not a strategy; allowed: {', '.join(STRATEGIES)}"
             + (did_you_mean(name, STRATEGIES) if isinstance(name, str) else "")
         )
     options = {key: value for key, value in raw.items() if key != "name"}
@@ -307,7 +307,7 @@ def _strategy(raw: Any) -> StrategySpec:
 
 def _resources(raw: Any) -> Resources:
     if not isinstance(raw, Mapping):
-        raise SpecError(f"resources: expected a mapping like {{cpu: 1, gpu: 0.5}}, got {raw!r}")
+        raise SpecError(f"resources: expected a mapping like {{cpu: 1, gpu: 0.5}}, got {shown(raw)}")
     _reject_unknown(raw, ("cpu", "gpu"), "resources.")
     cpu = _get(raw, "cpu", float, 1.0, "resources.")
     gpu = _get(raw, "gpu", float, 0.0, "resources.")

@@ -348,7 +348,7 @@ def _named(raw: Any, where: str, registry: Mapping[str, Any], kind: str) -> tupl
     name = raw.pop("name", None)
     if name not in registry:
         raise SpecError(
-            f"{where}.name: {name!r} is not a {kind}; allowed: {', '.join(registry)}"
+            f"{where}.name: {shown(name)} is not a {kind}; allowed: {', '.join(registry)}"
             + (did_you_mean(name, registry) if isinstance(name, str) else "")
         )
     return name, raw

@@ -16,6 +16,7 @@ import difflib
 import re
 from typing import Any, Mapping
 
+from tunelab.errors import shown
 from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
 from tunelab.searchspaces.space import Space, per_layer
 
@@ -54,7 +55,7 @@ def _edits(a: str, b: str) -> int:
 def space_from_dict(entries: Mapping[str, Any], where: str = "space") -> Space:
     """Builds a Space from the YAML form above; raises SpaceError naming `where.name.key`."""
     if not isinstance(entries, Mapping) or not entries:
-        raise SpaceError(f"{where}: must be a mapping of parameter name to definition, got {entries!r}")
+        raise SpaceError(f"{where}: must be a mapping of parameter name to definition, got {shown(entries)}")
     params: dict[str, Param] = {}
     for name, entry in entries.items():
         path = f"{where}.{name}"
@@ -76,7 +77,7 @@ def space_from_dict(entries: Mapping[str, Any], where: str = "space") -> Space:
 def _layers(params: Mapping[str, Param], count: str, name: str) -> int:
     count_param = params.get(count)
     if not isinstance(count_param, Int):
-        raise SpaceError(f"per_layer: {count!r} must be an int parameter declared before {name}")
+        raise SpaceError(f"per_layer: {shown(count)} must be an int parameter declared before {name}")
     return count_param.high
 
 
@@ -96,7 +97,7 @@ def _param_from_entry(entry: Any, path: str) -> tuple[Param, str | None]:
     kind = entry.get("type")
     if not isinstance(kind, str) or kind not in _TYPES:
         raise SpaceError(
-            f"{path}.type: {kind!r} is not a parameter type; allowed: {', '.join(_TYPES)}"
+            f"{path}.type: {shown(kind)} is not a parameter type; allowed: {', '.join(_TYPES)}"
             + (did_you_mean(kind, _TYPES) if kind is not None else "")
         )
     allowed = _COMMON + _FIELDS[kind]
@@ -108,13 +109,13 @@ def _param_from_entry(entry: Any, path: str) -> tuple[Param, str | None]:
             )
     for key in _REQUIRED.get(kind, ()):
         if key not in entry:
-            raise SpaceError(f"{path}: a {kind} parameter needs {key!r}")
+            raise SpaceError(f"{path}: a {kind} parameter needs {shown(key)}")
     kwargs = {key: entry[key] for key in _FIELDS[kind] if key in entry}
     if "when" in entry:
         kwargs["when"] = _when_from_yaml(entry["when"], f"{path}.when")
     count = entry.get("per_layer")
     if count is not None and not isinstance(count, str):
-        raise SpaceError(f"{path}.per_layer: must name an int parameter, got {count!r}")
+        raise SpaceError(f"{path}.per_layer: must name an int parameter, got {shown(count)}")
     try:
         return _TYPES[kind](**kwargs), count
     except SpaceError as error:
@@ -139,7 +140,7 @@ def _when_from_yaml(when: Any, path: str) -> dict[str, Any]:
                 raise SpaceError(f"{path}.{parent}: a mapping condition must be {{above: k}}, got {dict(rule)}")
             threshold = rule["above"]
             if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
-                raise SpaceError(f"{path}.{parent}.above: must be a number, got {threshold!r}")
+                raise SpaceError(f"{path}.{parent}.above: must be a number, got {shown(threshold)}")
             rules[parent] = Above(threshold)
         else:
             rules[parent] = rule

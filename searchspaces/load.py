@@ -29,7 +29,7 @@ def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
         return _space_of(import_file(path, where, SpaceError), ref, where)
     if "." not in ref:
         raise SpaceError(
-            f"{where}: {ref!r} is not a catalog space ({', '.join(CATALOG)}){did_you_mean(ref, CATALOG)}; "
+            f"{where}: {shown(ref)} is not a catalog space ({', '.join(CATALOG)}){did_you_mean(ref, CATALOG)}; "
             "a module path (pkg.module) or a .py file also works"
         )
     return _space_of(import_module(ref, where, SpaceError), ref, where)

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from tunelab.errors import InputError
+from tunelab.errors import InputError, shown
 
 Scalar = Union[str, int, float, bool, None]
 
@@ -66,11 +66,11 @@ def _normalize_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, Conditio
     ):
         when = dict(when)  # already normalized: dataclasses.replace hands the field back
     if not isinstance(when, Mapping):
-        raise SpaceError(f"when must map a parent name to its values or Above(k), got {when!r}")
+        raise SpaceError(f"when must map a parent name to its values or Above(k), got {shown(when)}")
     conditions = []
     for parent, rule in when.items():
         if not isinstance(parent, str) or not parent:
-            raise SpaceError(f"when: parent names must be non-empty strings, got {parent!r}")
+            raise SpaceError(f"when: parent names must be non-empty strings, got {shown(parent)}")
         if isinstance(rule, (Above, OneOf)):
             conditions.append((parent, rule))
         elif isinstance(rule, (list, tuple, set, frozenset)):
@@ -126,7 +126,7 @@ class Param(abc.ABC):
 def _check_flag(name: str, key: str, value: Any) -> None:
     """Booleans are booleans: the string 'false' is truthy, and would turn the flag on."""
     if not isinstance(value, bool):
-        raise SpaceError(f"{name}: {key} must be true or false, got {value!r}")
+        raise SpaceError(f"{name}: {key} must be true or false, got {shown(value)}")
 
 
 def _is_number(value: Any) -> bool:
@@ -146,14 +146,14 @@ def _check_grid(
     if grid is None:
         return None
     if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not grid:
-        raise SpaceError(f"{kind}: grid must be a non-empty list of values, got {grid!r}")
+        raise SpaceError(f"{kind}: grid must be a non-empty list of values, got {shown(grid)}")
     for value in grid:
         if not _is_number(value) or (cast is int and not float(value).is_integer()):
-            raise SpaceError(f"{kind}: grid value {value!r} is not {'an integer' if cast is int else 'a number'}")
+            raise SpaceError(f"{kind}: grid value {shown(value)} is not {'an integer' if cast is int else 'a number'}")
         if not low <= value <= high:
-            raise SpaceError(f"{kind}: grid value {value!r} is outside [{low}, {high}]")
+            raise SpaceError(f"{kind}: grid value {shown(value)} is outside [{low}, {high}]")
         if not _on_step(value, low, step):
-            raise SpaceError(f"{kind}: grid value {value!r} is not low + k * step (step {step})")
+            raise SpaceError(f"{kind}: grid value {shown(value)} is not low + k * step (step {step})")
     if len(set(grid)) != len(grid):
         raise SpaceError(f"{kind}: grid values must be unique, got {list(grid)}")
     return tuple(sorted(cast(v) for v in grid))
@@ -175,11 +175,11 @@ class Int(Param):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        name = f"Int({self.low}, {self.high})"
+        name = f"Int({shown(self.low)}, {shown(self.high)})"
         for key in ("low", "high", "step"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise SpaceError(f"{name}: {key} must be an integer, got {value!r}")
+                raise SpaceError(f"{name}: {key} must be an integer, got {shown(value)}")
         _check_flag(name, "log", self.log)
         if self.low >= self.high:
             raise SpaceError(f"{name}: low must be less than high")
@@ -244,11 +244,11 @@ class Float(Param):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        name = f"Float({self.low}, {self.high})"
+        name = f"Float({shown(self.low)}, {shown(self.high)})"
         for key in ("low", "high"):
             value = getattr(self, key)
             if not _is_number(value) or not math.isfinite(value):
-                raise SpaceError(f"{name}: {key} must be a finite number, got {value!r}")
+                raise SpaceError(f"{name}: {key} must be a finite number, got {shown(value)}")
             object.__setattr__(self, key, float(value))  # Float(0, 1) yields floats, never int 0
         _check_flag(name, "log", self.log)
         if self.low >= self.high:
@@ -257,7 +257,7 @@ class Float(Param):
             raise SpaceError(f"{name}: log=True needs low > 0")
         if self.step is not None:
             if not _is_number(self.step) or self.step <= 0:
-                raise SpaceError(f"{name}: step must be a positive number, got {self.step!r}")
+                raise SpaceError(f"{name}: step must be a positive number, got {shown(self.step)}")
             if self.step > self.high - self.low:
                 raise SpaceError(f"{name}: step {self.step} is larger than the range {self.high - self.low:g}")
             if self.log:
@@ -315,13 +315,13 @@ class Choice(Param):
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.values, (str, bytes)) or not isinstance(self.values, Sequence):
-            raise SpaceError(f"Choice: values must be a list, got {self.values!r}")
+            raise SpaceError(f"Choice: values must be a list, got {shown(self.values)}")
         values = tuple(self.values)
         if not values:
             raise SpaceError("Choice: needs at least one value")
         for value in values:
             if not isinstance(value, (str, int, float, bool, type(None))):
-                raise SpaceError(f"Choice: values must be strings, numbers, booleans or null, got {value!r}")
+                raise SpaceError(f"Choice: values must be strings, numbers, booleans or null, got {shown(value)}")
         keys = [(type(v), v) for v in values]
         if len(set(keys)) != len(keys):
             raise SpaceError(f"Choice: values must be unique, got {list(values)}")
@@ -371,7 +371,7 @@ class Fixed(Param):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.value, (str, int, float, bool, type(None))):
-            raise SpaceError(f"Fixed: value must be a string, number, boolean or null, got {self.value!r}")
+            raise SpaceError(f"Fixed: value must be a string, number, boolean or null, got {shown(self.value)}")
 
     def sample(self, rng: random.Random) -> Any:
         return self.value

@@ -9,6 +9,7 @@ import dataclasses
 import random
 from typing import Any, Iterator, Mapping, Sequence
 
+from tunelab.errors import shown
 from tunelab.searchspaces.params import Above, Fixed, Float, Int, OneOf, Param, SpaceError, _is_number
 
 Config = dict[str, Any]
@@ -23,7 +24,7 @@ class Space(Mapping[str, Param]):
         resolved: dict[str, Param] = {}
         for name, param in params.items():
             if not isinstance(name, str) or not name.isidentifier():
-                raise SpaceError(f"{name!r}: parameter names must be identifiers (letters, digits, _)")
+                raise SpaceError(f"{shown(name)}: parameter names must be identifiers (letters, digits, _)")
             if not isinstance(param, Param):
                 try:
                     param = Fixed(param)
@@ -105,7 +106,7 @@ class Space(Mapping[str, Param]):
             if not active and name in config:
                 raise SpaceError(f"{name}: set, but its condition does not hold in this configuration")
             if active and not param.contains(config[name]):
-                raise SpaceError(f"{name}: {config[name]!r} is outside {param.describe()}")
+                raise SpaceError(f"{name}: {shown(config[name])} is outside {param.describe()}")
 
     def encode(self, config: Mapping[str, Any]) -> list[float]:
         """Config -> point of the unit cube (inactive parameters sit at the centre)."""
@@ -125,7 +126,7 @@ def _check_condition(name: str, parent: str, condition: Above | OneOf, earlier: 
         if parent == name:
             raise SpaceError(f"{name}: a parameter cannot be conditional on itself")
         raise SpaceError(
-            f"{name}: condition on {parent!r}, which is not declared before it "
+            f"{name}: condition on {shown(parent)}, which is not declared before it "
             f"(declared so far: {', '.join(earlier) or 'none'})"
         )
     parent_param = earlier[parent]
@@ -145,7 +146,7 @@ def _check_condition(name: str, parent: str, condition: Above | OneOf, earlier: 
     for value in condition.values:
         if not parent_param.contains(value):
             raise SpaceError(
-                f"{name}: condition {parent} = {value!r} can never hold ({parent} is {parent_param.describe()})"
+                f"{name}: condition {parent} = {shown(value)} can never hold ({parent} is {parent_param.describe()})"
             )
 
 
@@ -155,7 +156,7 @@ def per_layer(param: Param, count: str, max_count: int, prefix: str) -> dict[str
     Use it inside a Space after the count parameter, e.g. units of each hidden layer.
     """
     if not isinstance(max_count, int) or max_count < 1:
-        raise SpaceError(f"{prefix}: max_count must be a positive integer, got {max_count!r}")
+        raise SpaceError(f"{prefix}: max_count must be a positive integer, got {shown(max_count)}")
     return {
         f"{prefix}_{k}": dataclasses.replace(param, when={**dict(param.conditions), count: Above(k - 1)})
         for k in range(1, max_count + 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunelab.errors import InputError
+from tunelab.errors import InputError, shown
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 FILE_FORMS = ("npz:PATH", "csv:PATH")
@@ -63,7 +63,7 @@ def load_dataset(name: str, *, validation_fraction: float = 0.2, seed: int = 0) 
     validation part of its own (mnist and fashion_mnist use their test split).
     """
     if not 0 < validation_fraction < 1:
-        raise DataError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
+        raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
     if name.startswith("npz:"):
         return _load_npz(name, Path(name[4:]).expanduser(), validation_fraction, seed)
     if name.startswith("csv:"):
@@ -77,7 +77,7 @@ def load_dataset(name: str, *, validation_fraction: float = 0.2, seed: int = 0) 
     close = difflib.get_close_matches(name, DATASETS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise DataError(
-        f"unknown data set {name!r}{hint}; allowed: {', '.join(DATASETS + FILE_FORMS)}"
+        f"unknown data set {shown(name)}{hint}; allowed: {', '.join(DATASETS + FILE_FORMS)}"
     )
 
 
@@ -223,9 +223,9 @@ def _load_csv(name: str, path: Path, validation_fraction: float, seed: int) -> D
         raise DataError(f"{name}: needs a header row and at least one data row")
     header, body = [column.strip() for column in rows[0]], rows[1:]
     if LABEL_COLUMN not in header:
-        raise DataError(f"{name}: has no {LABEL_COLUMN!r} column; columns are {header}")
+        raise DataError(f"{name}: has no {shown(LABEL_COLUMN)} column; columns are {header}")
     if len(header) < 2:
-        raise DataError(f"{name}: has no feature columns besides {LABEL_COLUMN!r}")
+        raise DataError(f"{name}: has no feature columns besides {shown(LABEL_COLUMN)}")
     target = header.index(LABEL_COLUMN)
     features = [i for i in range(len(header)) if i != target]
     x = np.empty((len(body), len(features)), dtype=np.float32)
@@ -241,7 +241,7 @@ def _load_csv(name: str, path: Path, validation_fraction: float, seed: int) -> D
                 x[line - 2, j] = float(row[i])
             except ValueError:
                 raise DataError(
-                    f"{name}: column {header[i]!r} must be numeric; line {line} has {row[i]!r}"
+                    f"{name}: column {shown(header[i])} must be numeric; line {line} has {shown(row[i])}"
                 ) from None
     return _split(name, x, _parse_labels(labels), validation_fraction, seed)
 

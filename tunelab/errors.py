@@ -17,4 +17,4 @@ class InputError(ValueError):
 def shown(value: Any) -> str:
     """`repr(value)`, cut to about 80 characters, for quoting what was found in a message."""
     text = repr(value)
-    return text if len(text) <= SHOWN else f"{text[:SHOWN - 15]}... ({len(text)} chars)"
+    return text if len(text) <= SHOWN else f"{text[:SHOWN - 15]}... [{len(text)} chars]"

@@ -171,6 +171,8 @@ CASES = [
     ("file over a megabyte", lambda: "name: bad\ndescription: " + "y" * 1_100_000 + "\n", [],
      "an experiment file may hold at most 1,000,000"),
     ("a long value is quoted short", ("epochs", "x" * 100_000), [], "epochs: expected an integer, got 'xxxx"),
+    ("a long value in the space is quoted short", ("space.learning_rate.low", "y" * 100_000), [],
+     "space.learning_rate.low: Float('yyyy"),
     # --- files and flags -------------------------------------------------------------------------
     ("not UTF-8", "name: bad\ndescription: caf\xe9\n".encode("latin-1"), [], "bad.yaml: not UTF-8 text (byte 0xe9"),
     ("--set value that is not YAML", None, ["--set", "epochs=[1"], "--set 'epochs=[1': invalid YAML"),
