@@ -26,6 +26,7 @@ from tunelab.experiments.guards import EpochBudget, RunGuard
 from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
+from tunelab.experiments.run_lock import run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
@@ -171,7 +172,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with captured(DriverLog()) as log, progress_sink(job.path, on_progress):
+    with run_lock(job.path), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
         if owns_ray:
             _start_ray(address)
         try:

@@ -10,12 +10,12 @@ import json
 import math
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
-from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model
+from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 
 if TYPE_CHECKING:
@@ -90,12 +90,14 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
     batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
         "batch_size"]
 
-    restored = _restore(tune.get_checkpoint())
-    if restored is None:
+    def built() -> keras.Model:
         model = build_model(config, data.input_shape, data.num_classes, run.model)
-        steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
-        compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=run.epochs)
-        finished_epochs = 0
+        compile_model(model, config, steps_per_epoch=math.ceil(len(data.x_train) / batch_size), epochs=run.epochs)
+        return model
+
+    restored = _restore(tune.get_checkpoint(), run.model, built)
+    if restored is None:
+        model, finished_epochs = built(), 0
     else:
         model, finished_epochs = restored
         if finished_epochs >= run.epochs:
@@ -115,16 +117,30 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
         )
 
 
-def _restore(checkpoint: tune.Checkpoint | None) -> tuple[keras.Model, int] | None:
-    """The compiled model (optimizer state included) and finished epochs from a checkpoint."""
+def _restore(checkpoint: tune.Checkpoint | None, family: str, built: Callable[[], keras.Model]
+             ) -> tuple[keras.Model, int] | None:
+    """The compiled model (optimizer state included) and finished epochs from a checkpoint.
+
+    A user's model function registers its custom layers when its module is imported, so the module
+    is imported first; a model Keras still cannot deserialize is built again by the trial's own
+    builder and given the saved weights and optimizer state.
+    """
     if checkpoint is None:
         return None
     import keras
 
     from tunelab.trainables.checkpoint_files import MODEL_FILE, STATE_FILE
 
+    if family not in FAMILIES:
+        resolve_model_function(family)
     with checkpoint.as_directory() as folder:
-        model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=True)
+        path = Path(folder) / MODEL_FILE
+        try:
+            model = keras.models.load_model(path, compile=True)
+        except (TypeError, ValueError):  # a class Keras cannot locate: rebuild, then load what was saved
+            model = built()
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(path)
         with open(Path(folder) / STATE_FILE) as f:
             finished_epochs = int(json.load(f)["epoch"])
     return model, finished_epochs

@@ -26,6 +26,24 @@ def tiny_mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classe
     )
 
 
+def shifted_mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int):
+    """A user model with a custom layer class that is not registered with Keras' serialization."""
+    import keras
+
+    class Shift(keras.layers.Layer):
+        def build(self, input_shape: tuple) -> None:
+            self.shift = self.add_weight(shape=(), initializer="zeros", name="shift")
+
+        def call(self, inputs: Any) -> Any:
+            return inputs + self.shift
+
+    return keras.Sequential([
+        keras.Input(shape=input_shape), keras.layers.Flatten(), Shift(),
+        keras.layers.Dense(config.get("width", 8), activation="relu"),
+        keras.layers.Dense(num_classes, activation="softmax"),
+    ])
+
+
 def not_a_model(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int):
     return "a string"
 

@@ -10,7 +10,7 @@ import pytest
 from ray import tune
 
 from tests.trainables.helpers import train_failing_once, train_logging_pid
-from tunelab.trainables import RunSettings, train
+from tunelab.trainables import RunSettings, build_model, compile_model, train
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -106,6 +106,33 @@ def test_failed_trial_resumes_after_its_last_finished_epoch(tmp_path, digits):
     # The optimizer kept counting from its checkpointed state rather than starting over.
     steps_per_epoch = math.ceil(len(digits.x_train) / 64)
     assert _saved_state(result) == (4, 4 * steps_per_epoch)
+
+
+@pytest.mark.parametrize("model", ["tests.tunelab.helpers:scaled_mlp", "tests.trainables.helpers:shifted_mlp"])
+def test_a_custom_model_resumes_after_a_failure_like_a_catalog_one(tmp_path, digits, model):
+    """scaled_mlp's layer is registered when its module is imported; shifted_mlp's is not, so Keras
+    cannot deserialize it and the trial's own builder rebuilds it before the saved state loads."""
+    trainable = tune.with_parameters(
+        train_failing_once, data=digits, run=RunSettings(model=model, epochs=4, batch_size=64),
+        marker=str(tmp_path / "failed-once"), fail_after=2,
+    )
+    tuner = tune.Tuner(
+        trainable, param_space={"width": 16},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path, failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    [result] = tuner.fit()
+
+    assert result.error is None and (tmp_path / "failed-once").exists()
+    reported = _reported(result.path)
+    assert [r["epoch"] for r in reported] == [1, 2, 3, 4]  # a restart from zero: 1, 2, 1, 2, 3, 4
+    assert reported[2]["val_accuracy"] > reported[0]["val_accuracy"]  # epoch 3 went on from epoch 2's weights
+    with result.checkpoint.as_directory() as folder:
+        model = build_model({"width": 16}, digits.input_shape, digits.num_classes, model)
+        compile_model(model, {}, steps_per_epoch=1, epochs=1)
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(Path(folder) / "model.keras")
+    assert int(model.optimizer.iterations.numpy()) == 4 * math.ceil(len(digits.x_train) / 64)
 
 
 def test_trials_run_one_after_another_in_a_reused_worker(tmp_path, digits):

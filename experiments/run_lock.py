@@ -1,0 +1,148 @@
+"""One writer per run folder: a lock file naming its holder, kept fresh by a heartbeat.
+
+Two launches with one --name, or a --resume while the first driver still runs, would both write
+the folder: trials trained twice, a finished trial marked errored. The lock is a file created
+with O_EXCL in the run folder (atomic on a local disk and on shared filesystems such as NFS v3+),
+holding the holder's host, pid and a heartbeat the holder renews every 10 s. A lock whose holder is
+gone is taken over: on the same host when its process no longer runs, anywhere when its heartbeat
+is older than a minute. URI storage (s3://, gs://) has no atomic create, so it is not locked.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from tunelab.experiments.errors import SpecError
+
+LOCK_FILE = "tunelab.lock"
+HEARTBEAT_S = 10.0
+STALE_S = 60.0
+
+
+class RunLocked(SpecError):
+    """The run folder is being written by another live driver."""
+
+
+@contextlib.contextmanager
+def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[None]:
+    """Holds the run folder's lock while the block runs; RunLocked (exit 2) when another driver holds it.
+
+    A folder this call created and left empty (a run refused before it wrote anything) is removed.
+    """
+    if "://" in run_path:
+        yield
+        return
+    folder = Path(run_path)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_FILE
+    holder = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,
+              "since": time.time(), "heartbeat": time.time()}
+    try:
+        _acquire(lock, holder)
+    except BaseException:
+        _remove_if_empty(folder, created)
+        raise
+    stop = threading.Event()
+    beating = threading.Thread(target=_beat, args=(lock, holder, stop, heartbeat_s), daemon=True,
+                               name="tunelab-lock-heartbeat")
+    beating.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beating.join()
+        _release(lock, holder)
+        _remove_if_empty(folder, created)
+
+
+def _acquire(lock: Path, holder: dict[str, Any]) -> None:
+    for _ in range(3):
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            current = read_holder(lock)
+            if current is not None and not holder_is_gone(current):
+                raise RunLocked(_in_use(lock, current)) from None
+            _take_over(lock, current)
+            continue
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(holder, file)
+        return
+    raise RunLocked(f"{lock.parent}: another driver keeps taking this run folder's lock ({lock}); try again")
+
+
+def read_holder(lock: Path) -> dict[str, Any] | None:
+    """The lock's holder, or None when the file is gone or unreadable (written by no tunelab)."""
+    try:
+        holder = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) and {"host", "pid", "heartbeat"} <= set(holder) else None
+
+
+def holder_is_gone(holder: dict[str, Any], now: float | None = None) -> bool:
+    """Its heartbeat stopped a minute ago, or, on this host, its process no longer runs."""
+    if (now or time.time()) - float(holder["heartbeat"]) > STALE_S:
+        return True
+    if holder["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a process of another user runs under that pid
+        return False
+    return False
+
+
+def _take_over(lock: Path, stale: dict[str, Any] | None) -> None:
+    """Moves a stale lock aside; if a racing driver replaced it meanwhile, puts that one back."""
+    aside = lock.with_name(f"{LOCK_FILE}.stale-{uuid.uuid4().hex}")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return  # another driver took it over first; the next O_EXCL decides
+    if read_holder(aside) != stale:
+        with contextlib.suppress(OSError):
+            os.rename(aside, lock)
+        return
+    aside.unlink(missing_ok=True)
+
+
+def _beat(lock: Path, holder: dict[str, Any], stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        holder["heartbeat"] = time.time()
+        fresh = lock.with_name(f"{LOCK_FILE}.{holder['token']}")
+        try:  # written aside, then renamed: a reader never sees half a file
+            fresh.write_text(json.dumps(holder))
+            os.replace(fresh, lock)
+        except OSError:  # storage gone read-only: the run itself will report it
+            continue
+
+
+def _release(lock: Path, holder: dict[str, Any]) -> None:
+    current = read_holder(lock)
+    if current is not None and current.get("token") == holder["token"]:
+        lock.unlink(missing_ok=True)
+
+
+def _remove_if_empty(folder: Path, created: bool) -> None:
+    if created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _in_use(lock: Path, holder: dict[str, Any]) -> str:
+    since = datetime.datetime.fromtimestamp(float(holder.get("since", holder["heartbeat"])))
+    age = time.time() - float(holder["heartbeat"])
+    return (f"{lock.parent}: in use by the driver with pid {holder['pid']} on {holder['host']} since {since:%H:%M:%S} "
+            f"(heartbeat {age:.0f}s ago); wait for it to end, or stop it, before launching or resuming this run")

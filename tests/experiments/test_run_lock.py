@@ -1,0 +1,77 @@
+"""One writer per run folder: the lock file, its holder, stale locks taken over. Pure file logic."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tunelab.experiments.run_lock import LOCK_FILE, RunLocked, holder_is_gone, read_holder, run_lock
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def write_lock(folder, **holder) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                                               "since": time.time(), "heartbeat": time.time(), **holder}))
+
+
+def test_the_holder_is_written_and_the_lock_released(tmp_path):
+    run = tmp_path / "run"
+    with run_lock(str(run)):
+        holder = read_holder(run / LOCK_FILE)
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        (run / "trial_x").mkdir()
+    assert not (run / LOCK_FILE).exists() and (run / "trial_x").is_dir()
+
+
+def test_a_live_holder_refuses_a_second_writer_naming_it(tmp_path):
+    run = tmp_path / "run"
+    with run_lock(str(run)):
+        with pytest.raises(RunLocked, match=rf"^{run}: in use by the driver with pid {os.getpid()} on "):
+            with run_lock(str(run)):
+                pass
+        assert (run / LOCK_FILE).exists()  # the refused one left the holder's lock alone
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over(tmp_path):
+    run = tmp_path / "run"
+    write_lock(run, pid=dead_pid())
+    with run_lock(str(run)):
+        assert read_holder(run / LOCK_FILE)["pid"] == os.getpid()
+    assert sorted(p.name for p in run.iterdir()) == []
+
+
+def test_another_hosts_lock_counts_until_its_heartbeat_is_a_minute_old(tmp_path):
+    alive = {"host": "elsewhere", "pid": 1, "heartbeat": time.time() - 30}
+    assert not holder_is_gone(alive)
+    assert holder_is_gone({**alive, "heartbeat": time.time() - 61})
+    write_lock(tmp_path / "run", **alive)
+    with pytest.raises(RunLocked, match="pid 1 on elsewhere"):
+        with run_lock(str(tmp_path / "run")):
+            pass
+
+
+def test_the_heartbeat_is_renewed_while_the_run_lasts(tmp_path):
+    run = tmp_path / "run"
+    with run_lock(str(run), heartbeat_s=0.05):
+        first = read_holder(run / LOCK_FILE)["heartbeat"]
+        time.sleep(0.3)
+        assert read_holder(run / LOCK_FILE)["heartbeat"] > first
+
+
+def test_a_folder_the_refused_run_created_is_not_left_behind(tmp_path):
+    run = tmp_path / "new"
+    with pytest.raises(RuntimeError):
+        with run_lock(str(run)):
+            raise RuntimeError("no node can hold a trial")
+    assert not run.exists()
