@@ -26,6 +26,7 @@ from tunelab.experiments.guards import EpochBudget, RunGuard
 from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
+from tunelab.experiments.resume import COMPLETE, RESTART, resume_kind, set_aside_unrecorded_start
 from tunelab.experiments.run_lock import run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
@@ -48,6 +49,7 @@ class Prepared:
     storage: str          # absolute path or URI
     name: str             # folder under storage
     resume: bool
+    complete: bool = False  # a --resume of a run whose planned trials have all finished: nothing to run
 
     @property
     def path(self) -> str:
@@ -101,14 +103,15 @@ def prepare(
     check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
-        if "://" not in root and not (Path(root) / folder / "tuner.pkl").is_file():
+        if "://" not in root and not (Path(root) / folder / SPEC_FILE).is_file():
             found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
             raise SpecError(f"--resume: {Path(root) / folder} {found}")
     else:
         folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         if "://" not in root and (Path(root) / folder).exists():
             raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
-    return Prepared(spec, data, plan, budget.events, root, folder, resume)
+    complete = resume and resume_kind(f"{root.rstrip('/')}/{folder}", plan.num_samples) == COMPLETE
+    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete)
 
 
 def _latest_run(root: str, experiment: str) -> str:
@@ -223,6 +226,9 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
+    if job.resume and resume_kind(job.path, job.plan.num_samples) == RESTART:
+        set_aside_unrecorded_start(job.path)  # killed before Ray saved any state: start the plan again
+        job = dataclasses.replace(job, resume=False)
     if job.resume:  # Ray restores the callbacks and stopper pickled with the first run
         if not tune.Tuner.can_restore(job.path):
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")

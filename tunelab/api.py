@@ -77,6 +77,8 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
     from tunelab.experiments.runner import run as run_prepared
 
     prepared = prepare_experiment(experiment, overrides, storage=storage, name=name, resume=resume)
+    if prepared.complete:  # a resume of a finished run: nothing to run, no Ray to start
+        return load(prepared.path)
     try:
         outcome = run_prepared(prepared, address=address, on_progress=on_progress)
     except InputError as error:

@@ -82,10 +82,31 @@ def test_resume_of_a_finished_run_trains_nothing_new(tmp_path, ray_session):
     first = run(prepare(spec))
     before = trials_on_disk(first.path)
 
-    again = run(prepare(spec, resume=True))
+    prepared = prepare(spec, resume=True)
+    assert prepared.complete  # the command says so and starts no Ray; run() itself changes nothing
+    again = run(prepared)
 
     assert again.path == first.path and again.trials == 2
     assert trials_on_disk(first.path) == before  # no trial re-ran, no epoch was added
+
+
+def test_resume_of_a_run_killed_before_ray_saved_its_state_runs_the_whole_plan(tmp_path, ray_session):
+    spec = spec_from_dict(experiment(tmp_path, {"name": "random", "num_samples": 3, "seed": 2}, epochs=1))
+    first = run(prepare(spec, name="run"))
+    folder = Path(first.path)
+    for state in [*folder.glob("experiment_state-*"), *folder.glob("search*state-*")]:
+        state.unlink()  # what a kill between Ray's tuner.pkl and its first experiment state leaves
+    started = sorted(p.name for p in folder.glob("trial_*"))
+
+    prepared = prepare(spec, name="run", resume=True)
+    assert not prepared.complete
+    again = run(prepared)
+
+    assert again.trials == 3 and again.errored == 0  # Ray alone would have run a single new trial
+    configs = sorted(json.dumps(c, sort_keys=True) for c, _ in trials_on_disk(again.path))
+    assert configs == sorted(json.dumps(c, sort_keys=True) for c in spec.space.sample_many(3, seed=2))
+    [aside] = folder.glob(".unrecorded-start-*")
+    assert sorted(p.name for p in aside.glob("trial_*")) == started  # set aside, not mixed in
 
 
 def test_existing_name_without_resume_is_refused(tmp_path):

@@ -92,6 +92,16 @@ def test_rays_own_messages_go_to_the_run_log_not_the_terminal(quickstart_run):
     assert "Configuration for experiment" in log and "tensorboard --logdir" in log
 
 
+def test_resume_of_a_finished_run_says_so_and_starts_no_ray(quickstart_run):
+    _, path = quickstart_run
+    log = (path / "tunelab_driver.log").read_text()
+    result = launch(QUICKSTART, "--resume", "--storage", str(path.parent), "--name", "qs",
+                    "--set", "strategy.num_samples=2", "--set", "epochs=2")
+    assert result.returncode == 0, result.stderr
+    assert f"{path} is complete: all 2 planned trials finished; nothing to resume." in result.stdout
+    assert "trials done" not in result.stdout and (path / "tunelab_driver.log").read_text() == log
+
+
 def test_analyze_summary_and_export(quickstart_run, tmp_path):
     _, path = quickstart_run
     summary = analyze("summary", str(path))

@@ -122,6 +122,10 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
     print_plan(prepared)
     if args.dry_run:
         return 0
+    if prepared.complete:
+        print(f"\n{prepared.path} is complete: all {prepared.plan.num_samples} planned trials finished; "
+              f"nothing to resume.\ninspect with:\n  tunelab analyze summary {prepared.path}")
+        return 0
     from tunelab.experiments.runner import run
 
     try:

@@ -1,0 +1,43 @@
+"""What a --resume finds in a run folder: Ray's state to restore, a start Ray never recorded, or a
+finished run.
+
+Ray writes tuner.pkl the moment a run starts and its experiment state only later: a driver killed
+in between leaves a folder Ray "can restore" into a one-trial run (Ray falls back to a new run
+with one sample). tunelab's own record, the experiment file with the plan, is written first, so a
+folder without Ray's state restarts the plan in place instead; trial folders of that start, which
+no state records, are set aside rather than mixed into the results.
+"""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from tunelab.analysis.run_files import trial_states
+
+RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
+
+
+def resume_kind(run_path: str, planned_trials: int) -> str:
+    """RESTORE Ray's state, RESTART the plan (no state was saved), or COMPLETE (nothing left to run)."""
+    if "://" in run_path:
+        return RESTORE  # URI storage: Ray's own check decides
+    folder = Path(run_path)
+    if not any(folder.glob("experiment_state-*.json")):
+        return RESTART
+    states = trial_states(folder)
+    finished = [state for state in states.values() if state.get("status") == "TERMINATED"]
+    return COMPLETE if len(finished) >= planned_trials and len(finished) == len(states) else RESTORE
+
+
+def set_aside_unrecorded_start(run_path: str) -> Path | None:
+    """Moves the trial folders and Ray files of a start Ray never recorded into a dot-folder analysis skips."""
+    folder = Path(run_path)
+    leftovers = [*folder.glob("trial_*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
+                 *folder.glob("search_gen_state-*")]
+    if not leftovers:
+        return None
+    aside = folder / f".unrecorded-start-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    aside.mkdir()
+    for path in leftovers:
+        path.rename(aside / path.name)
+    return aside
