@@ -10,6 +10,7 @@ ended: scheduler stops, pauses, errors).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -18,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from tunelab.analysis.run_files import (
-    EVENTS_FILE, error_line, history_file, read_json, read_results, read_spec, trial_events, trial_states,
+    EVENTS_FILE, error_line, read_json, read_spec, trial_events, trial_states,
 )
+from tunelab.analysis.trial_history import SOURCES, read_trial_history
 from tunelab.analysis.stop_reasons import label, stop_reason
 from tunelab.errors import InputError
 
@@ -37,9 +39,13 @@ _RAY_KEYS = frozenset({
 })
 TRIAL_COLUMNS = (
     "experiment", "trial_id", "status", "stop_reason", "stop_detail", "epochs", "best_epoch", "pauses",
-    "resumes", "failures", "start", "end", "wall_s", "label", "error", "path",
+    "resumes", "failures", "start", "end", "wall_s", "label", "error", "damage", "path",
 )
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
+
+
+class DamagedResultsWarning(UserWarning):
+    """A file of a trial is cut short or lost; the intact record was read instead (see `trials.damage`)."""
 
 
 class ResultsError(InputError):
@@ -177,13 +183,16 @@ def _load_one(folder: Path, name: str) -> _Part:
     events = trial_events(folder / EVENTS_FILE)
     stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
     experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None)
-    trial_dirs = {p.parent.name: p.parent for p in sorted(folder.glob("*/params.json"))}
+    trial_dirs = {path.name: path for path in sorted(folder.iterdir()) if path.is_dir()
+                  and any((path / name).is_file() for name in ("params.json", *SOURCES))}
     if not trial_dirs and not states:
         raise ResultsError(f"{folder}: no trial folders (*/params.json); is this an experiment directory?")
 
     by_id: dict[str, dict[str, Any]] = {}
     for trial_id, state in states.items():
         trial_dir = trial_dirs.pop(state.get("dir") or "", None)
+        if trial_dir is None and state.get("dir") and (folder / state["dir"]).is_dir():
+            trial_dir = folder / state["dir"]  # a folder whose files are all gone still names the trial
         by_id[trial_id] = {"state": state, "dir": trial_dir}
     for dir_name, trial_dir in trial_dirs.items():  # folders Ray's state does not list (yet)
         by_id.setdefault(dir_name.removeprefix("trial_"), {"state": {}, "dir": trial_dir})
@@ -191,29 +200,36 @@ def _load_one(folder: Path, name: str) -> _Part:
     rows, records, params = [], [], []
     for trial_id, found in by_id.items():
         trial_dir, state = found["dir"], found["state"]
-        config = read_json(trial_dir / "params.json") if trial_dir else dict(state.get("config") or {})
+        config, damage = _config(trial_dir, state)
         params.extend(key for key in config if key not in params)
-        reports = read_results(history_file(trial_dir)) if trial_dir else []
+        live = state.get("status") in ("RUNNING", "PAUSED", "PENDING")
+        recorded = read_trial_history(trial_dir, live) if trial_dir else None
+        reports = recorded.reports if recorded else []
+        damage += recorded.damage if recorded else ()
+        if damage:
+            warnings.warn(f"{experiment.name}: trial {trial_id}: {'; '.join(damage)}", DamagedResultsWarning,
+                          stacklevel=3)
         if reports and isinstance(reports[-1].get("trial_id"), str):
             trial_id = reports[-1]["trial_id"]
         for report in reports:
             report.pop("config", None)
             report["trial_id"] = trial_id
         records.extend(reports)
-        rows.append((trial_id, trial_dir, config, state))
+        rows.append((trial_id, trial_dir, config, state, "; ".join(damage) or None))
 
     history, metrics = _history(records, experiment.name)
     per_trial = _per_trial(history, experiment)
     trials = pd.DataFrame([
-        _trial_row(experiment, trial_id, trial_dir, config, per_trial.get(trial_id), state, events.get(trial_id, []))
-        for trial_id, trial_dir, config, state in rows
+        {**_trial_row(experiment, trial_id, trial_dir, config, per_trial.get(trial_id), state,
+                      events.get(trial_id, [])), "damage": damage}
+        for trial_id, trial_dir, config, state, damage in rows
     ])
     params = _in_space_order(params, experiment.space)
     clashes = [name for name in params if name in TRIAL_COLUMNS]
     if clashes:
         raise ResultsError(f"{folder}: hyperparameter {clashes[0]!r} has the name of a results column")
     for param in params:
-        trials[param] = _param_column([config.get(param) for _, _, config, _ in rows])
+        trials[param] = _param_column([config.get(param) for _, _, config, _, _ in rows])
     trials = _add_metric_columns(trials, history, metrics, experiment)
     trials = trials.sort_values("start", na_position="last", kind="stable", ignore_index=True)  # pending last
     return _Part(experiment, trials, history, params, metrics)
@@ -360,6 +376,16 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
         "error": error,
         "path": str(trial_dir) if trial_dir else None,
     }
+
+
+def _config(trial_dir: Path | None, state: dict) -> tuple[dict, list[str]]:
+    """The trial's hyperparameters: its params.json, or Ray's experiment state when that file is lost."""
+    config = read_json(trial_dir / "params.json") if trial_dir else {}
+    if config or not state.get("config"):
+        return config, []
+    damage = [] if trial_dir is None else [
+        "params.json: missing or unreadable; the configuration comes from Ray's experiment state"]
+    return dict(state["config"]), damage
 
 
 def _datetime(seconds: Any) -> pd.Timestamp:

@@ -9,9 +9,11 @@ from tunelab.analysis.load import Results
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
     """Trials sorted best first by the experiment's metric, with how they ended and their hyperparameters."""
     column = results.objective or "val_accuracy_best"
-    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *results.params]
+    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *results.params, "damage"]
     if results.trials["experiment"].nunique() <= 1:
         columns.remove("experiment")
+    if "damage" not in results.trials or results.trials["damage"].isna().all():
+        columns.remove("damage")
     frame = results.trials.reindex(columns=columns)
     if column in results.trials:
         frame = frame.sort_values(column, ascending=results.mode == "min", na_position="last", kind="stable")
@@ -25,10 +27,13 @@ def outcome_counts(results: Results) -> str:
 
 
 def headline(results: Results) -> str:
-    """Two lines: trials, how many finished, the objective; then how the trials ended."""
+    """Trials, how many finished, the objective; how the trials ended; and damaged trials, if any."""
     finished = int((results.trials["status"] == "TERMINATED").sum())
+    damaged = int(results.trials["damage"].notna().sum()) if "damage" in results.trials else 0
     return (f"{len(results.trials)} trials ({finished} finished), metric {results.metric} ({results.mode})\n"
-            f"ended: {outcome_counts(results)}")
+            f"ended: {outcome_counts(results)}"
+            + (f"\ndamaged: {damaged} trial{'s' if damaged > 1 else ''}, read from their intact records "
+               "(see the damage column)" if damaged else ""))
 
 
 def format_table(frame: pd.DataFrame) -> str:

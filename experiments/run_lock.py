@@ -35,13 +35,13 @@ class RunLocked(SpecError):
 def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[None]:
     """Holds the run folder's lock while the block runs; RunLocked (exit 2) when another driver holds it.
 
-    A folder this call created and left empty (a run refused before it wrote anything) is removed.
+    Folders this call created and left empty (a run refused before it wrote anything) are removed.
     """
     if "://" in run_path:
         yield
         return
     folder = Path(run_path)
-    created = not folder.exists()
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if left empty
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_FILE
     holder = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,
@@ -135,10 +135,13 @@ def _release(lock: Path, holder: dict[str, Any]) -> None:
         lock.unlink(missing_ok=True)
 
 
-def _remove_if_empty(folder: Path, created: bool) -> None:
-    if created:
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+def _remove_if_empty(folder: Path, created: list[Path]) -> None:
+    """The folders this run made (the run's, and storage above it), innermost first, while empty."""
+    for path in created:
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def _in_use(lock: Path, holder: dict[str, Any]) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tunelab.analysis import ResultsError, load
-from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS
+from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS, DamagedResultsWarning
+from tunelab.analysis.summary import headline, ranked_trials
 from benchmarks.synthetic import write_synthetic_results
 from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS, reported
 
@@ -129,13 +132,17 @@ def test_a_running_experiment_reads_its_partial_files(tiny_experiment, tmp_path)
     events = copy / "tunelab_trial_events.jsonl"
     events.write_text("".join(line + "\n" for line in events.read_text().splitlines()
                               if json.loads(line)["trial_id"] != trial["trial_id"]))
-    result = copy / trial["relative_logdir"] / "tunelab_history.jsonl"
-    lines = result.read_text().splitlines()
-    if lines:
-        result.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a line cut short mid-write
-    row = load(copy).trials.set_index("trial_id").loc[trial["trial_id"]]
+    for name in ("tunelab_history.jsonl", "result.json"):  # every record is mid-write while a trial runs
+        record = copy / trial["relative_logdir"] / name
+        lines = record.read_text().splitlines()
+        record.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a line cut short mid-write
+    progress = copy / trial["relative_logdir"] / "progress.csv"
+    progress.write_text("\n".join(progress.read_text().splitlines()[:2]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a line being written is no damage
+        row = load(copy).trials.set_index("trial_id").loc[trial["trial_id"]]
     assert (row["status"], row["stop_reason"]) == ("RUNNING", "running")
-    assert row["epochs"] == min(1, len(lines))
+    assert row["epochs"] == 1 and row["damage"] is None
 
 
 def test_stop_reasons_pauses_and_errors_from_the_events_file(tmp_path):
@@ -185,3 +192,52 @@ def test_a_path_under_the_home_folder_may_start_with_a_tilde(tiny_experiment, tm
     monkeypatch.setenv("HOME", str(tmp_path))
     shutil.copytree(tiny_experiment, tmp_path / "tunelab_results" / "tiny")
     assert len(load("~/tunelab_results/tiny").trials) == TRIALS
+
+
+def finished_trial(copy):
+    """A trial of the copied tiny experiment that completed every epoch, and its folder."""
+    results = load(copy)
+    row = results.trials[results.trials["stop_reason"] == "completed"].iloc[0]
+    return row, copy / Path(row["path"]).name
+
+
+def test_a_cut_history_is_read_from_rays_intact_records_and_named(tiny_experiment, tmp_path):
+    copy = shutil.copytree(tiny_experiment, tmp_path / "damaged")
+    row, folder = finished_trial(copy)
+    history = folder / "tunelab_history.jsonl"
+    lines = history.read_text().splitlines()
+    history.write_text(lines[0] + "\n" + lines[1][:20])  # a crash, then a copy that kept the damage
+
+    with pytest.warns(DamagedResultsWarning, match=rf"trial {row['trial_id']}: tunelab_history.jsonl: "
+                                                   r"1 line cut short; 1 epochs; read result.json \(3 epochs\)"):
+        damaged = load(copy)
+    again = damaged.trials.set_index("trial_id").loc[row["trial_id"]]
+    assert again["epochs"] == EPOCHS and again["val_accuracy_best"] == row["val_accuracy_best"]
+    assert again["damage"].startswith("tunelab_history.jsonl: 1 line cut short")
+
+
+def test_without_tunelabs_history_a_truncated_result_json_falls_back_to_progress_csv(tiny_experiment, tmp_path):
+    copy = shutil.copytree(tiny_experiment, tmp_path / "old")
+    row, folder = finished_trial(copy)
+    for history in copy.glob("trial_*/tunelab_history.jsonl"):
+        history.unlink()  # a run from before tunelab kept its own history
+    result = folder / "result.json"
+    result.write_text(result.read_text().splitlines()[0] + "\n")
+
+    with pytest.warns(DamagedResultsWarning, match=r"result.json: 1 epochs; read progress.csv \(3 epochs\)"):
+        again = load(copy).trials.set_index("trial_id").loc[row["trial_id"]]
+    assert again["epochs"] == EPOCHS
+    assert again["val_accuracy_best"] == pytest.approx(row["val_accuracy_best"])
+
+
+def test_a_lost_params_json_keeps_the_history_and_takes_the_config_from_rays_state(tiny_experiment, tmp_path):
+    copy = shutil.copytree(tiny_experiment, tmp_path / "lost")
+    row, folder = finished_trial(copy)
+    (folder / "params.json").unlink()
+
+    with pytest.warns(DamagedResultsWarning, match="params.json: missing or unreadable"):
+        results = load(copy)
+    again = results.trials.set_index("trial_id").loc[row["trial_id"]]
+    assert again["epochs"] == EPOCHS and again["learning_rate"] == row["learning_rate"]
+    assert "damaged: 1 trial, read from their intact records" in headline(results)
+    assert "damage" in ranked_trials(results).columns

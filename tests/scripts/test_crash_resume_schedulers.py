@@ -33,8 +33,13 @@ EXPERIMENT = {
 
 
 def reports_on_disk(path: Path) -> dict[str, list[dict]]:
-    return {result.parent.name: [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
-            for result in path.glob("trial_*/result.json")}
+    """Every report of each trial as tunelab's history records it: an epoch trained twice shows twice.
+
+    (Ray's result.json is replaced from storage when a trial is restored, and can lose the epoch
+    before the crash: it cannot tell an epoch trained once from one lost.)
+    """
+    return {history.parent.name: [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+            for history in path.glob("trial_*/tunelab_history.jsonl")}
 
 
 def launch(*args: str) -> subprocess.Popen:
@@ -71,7 +76,7 @@ def test_sha_kill_9_after_the_first_halving_then_resume(tmp_path):
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
         driver.wait()
-    before = {trial: (path / trial / "result.json").read_text() for trial in reports_on_disk(path)}
+    before = {trial: (path / trial / "tunelab_history.jsonl").read_text() for trial in reports_on_disk(path)}
 
     resumed = launch(str(spec), "--resume", "--name", "sha_crash")
     try:
@@ -96,7 +101,7 @@ def test_sha_kill_9_after_the_first_halving_then_resume(tmp_path):
     assert {trial for trial, e in epochs.items() if len(e) >= 3} == third
     assert {trial for trial, e in epochs.items() if len(e) == 9} == winner
     for trial in set(before) - third:  # stopped at epoch 1 before the crash: not restarted
-        assert (path / trial / "result.json").read_text() == before[trial]
+        assert (path / trial / "tunelab_history.jsonl").read_text() == before[trial]
 
     events = [json.loads(line) for line in (path / "tunelab_trial_events.jsonl").read_text().splitlines()]
     stopped = {(event["trial_id"], event["rung"]) for event in events if event["event"] == "stopped"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -95,10 +96,15 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: {mistake}", file=sys.stderr)
         return 2
     from tunelab.analysis import load
+    from tunelab.analysis.load import DamagedResultsWarning
     from tunelab.errors import InputError
 
     try:
-        results = load(args.results)
+        with warnings.catch_warnings(record=True) as damage:
+            warnings.simplefilter("always", DamagedResultsWarning)
+            results = load(args.results)
+        for warning in damage:  # one line per damaged trial, not Python's warning format
+            print(f"{prog}: warning: {warning.message}", file=sys.stderr)
         return COMMANDS[args.command](results, args, prog)
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

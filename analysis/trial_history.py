@@ -1,0 +1,101 @@
+"""A trial's per-epoch reports, from the most complete of its three records, with any damage named.
+
+tunelab's tunelab_history.jsonl, Ray's result.json and Ray's progress.csv each hold a row per
+reported epoch. A crash can cut a line short, a retry can lose lines of Ray's files, a copy can
+lose a file. The reports come from the record with the most epochs (the most trusted one on a
+tie), and a record that was cut short, or a more trusted one that was passed over, is said, so a
+best value is never silently wrong.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tunelab.analysis.run_files import HISTORY_FILE
+
+SOURCES = (HISTORY_FILE, "result.json", "progress.csv")  # most trusted first
+
+
+@dataclass(frozen=True)
+class TrialHistory:
+    reports: list[dict[str, Any]]
+    source: str | None         # the file the reports come from; None when the trial reported nothing yet
+    damage: tuple[str, ...]    # e.g. "result.json: a line cut short; read progress.csv (6 epochs, not 2)"
+
+
+def read_trial_history(trial_dir: Path, live: bool = False) -> TrialHistory:
+    """The reports of the record with the most epochs, and what was wrong with the others.
+
+    `live`: the trial still runs, so a last line cut short is one being written, not damage.
+    """
+    found: dict[str, tuple[list[dict], int]] = {}
+    for name in SOURCES:
+        path = trial_dir / name
+        if path.is_file():
+            found[name] = _read_csv(path) if name.endswith(".csv") else _read_json_lines(path)
+    if not found:
+        return TrialHistory([], None, ())
+    epochs = {name: _epochs(reports) for name, (reports, _) in found.items()}
+    best = max(found, key=lambda name: (len(epochs[name]), -SOURCES.index(name)))
+    damage = []
+    for name in SOURCES[:SOURCES.index(best) + 1]:
+        if name not in found:
+            continue
+        cut = 0 if live else found[name][1]
+        problem = f"{cut} line{'s' if cut > 1 else ''} cut short" if cut else ""
+        if name != best:
+            problem = (f"{problem}; " if problem else "") + (
+                f"{len(epochs[name])} epochs; read {best} ({len(epochs[best])} epochs)")
+        if problem:
+            damage.append(f"{name}: {problem}")
+    return TrialHistory(found[best][0], best, tuple(damage))
+
+
+def _epochs(reports: list[dict]) -> set:
+    return {report.get("epoch", report.get("training_iteration")) for report in reports} - {None}
+
+
+def _read_json_lines(path: Path) -> tuple[list[dict], int]:
+    """The JSON lines that parse, and how many did not (a crash mid-write cuts the last one short)."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return [], 0
+    reports, cut = [], 0
+    for line in lines:
+        try:
+            report = json.loads(line)
+        except json.JSONDecodeError:
+            cut += 1
+            continue
+        if isinstance(report, dict):
+            reports.append(report)
+    return reports, cut
+
+
+def _read_csv(path: Path) -> tuple[list[dict], int]:
+    """Ray's progress.csv rows with numbers parsed; a row with fields missing counts as cut short."""
+    try:
+        with path.open(newline="", errors="replace") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, csv.Error):
+        return [], 0
+    reports, cut = [], 0
+    for row in rows:
+        if None in row.values() or None in row:
+            cut += 1
+            continue
+        reports.append({key: _value(text) for key, text in row.items()})
+    return reports, cut
+
+
+def _value(text: str) -> Any:
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "": None}.get(text, text)
