@@ -26,7 +26,8 @@ _terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermos
 class DriverLog(io.TextIOBase):
     """Held in memory until the run folder may be written (a failed start writes nothing), then a file.
 
-    Once closed, what still arrives (a thread that kept the stream) goes to the user's stderr.
+    Once closed, what still arrives (a thread that kept the stream) goes to the user's stderr. A log
+    that cannot be written (a full disk) is given up, not allowed to end the run: `failure` says why.
     """
 
     def __init__(self) -> None:
@@ -35,6 +36,7 @@ class DriverLog(io.TextIOBase):
         self._file: TextIO | None = None
         self._closed_to: TextIO | None = None
         self.path: Path | None = None
+        self.failure: OSError | None = None
 
     def writable(self) -> bool:
         return True
@@ -43,14 +45,21 @@ class DriverLog(io.TextIOBase):
         if self._closed_to is not None:
             return self._closed_to.write(text)
         if self._file is None:
-            self._held.append(text)
-        else:
+            if self.failure is None:
+                self._held.append(text)
+            return len(text)
+        try:
             self._file.write(text)
+        except OSError as error:
+            self._give_up(error)
         return len(text)
 
     def flush(self) -> None:
         if self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as error:
+                self._give_up(error)
 
     def attach(self, run_path: str) -> Path:
         """Appends to RUN/tunelab_driver.log (a resume adds to it); a URI run logs to a local temp file."""
@@ -61,19 +70,28 @@ class DriverLog(io.TextIOBase):
             Path(run_path).mkdir(parents=True, exist_ok=True)
             self.path = Path(run_path) / DRIVER_LOG
         self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write("".join(self._held))
+        self.write("".join(self._held))
         self._held.clear()
         return self.path
 
     def release(self, terminal: TextIO, *, drop_held: bool = False) -> None:
         """Closes the log; later writes, and what was held if no run folder was ever named, go to `terminal`."""
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as error:
+                self.failure = self.failure or error
             self._file = None
         if not drop_held:
             terminal.write("".join(self._held))
         self._held.clear()
         self._closed_to = terminal
+
+    def _give_up(self, error: OSError) -> None:
+        self.failure = self.failure or error
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = None
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ twice, and readers keep its last line (analysis.load does). Local storage only, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -36,7 +37,7 @@ class HistoryLog(Callback):
             return
         line = json.dumps({key: value for key, value in result.items() if key != "config"}, default=str)
         path = self._folder / f"trial_{trial.trial_id}" / HISTORY_FILE
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError):  # a full disk: the run's end says so, not a crash here
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as file:
                 file.write(line + "\n")

@@ -42,6 +42,12 @@ class Progress:
 
 
 _SINKS: dict[str, Callable[[Progress], None]] = {}  # run path -> where its snapshots go, in this process
+_LATEST: dict[str, Progress] = {}  # run path -> its latest snapshot: the counts of the run's end
+
+
+def latest_progress(run_path: str) -> Progress | None:
+    """The last snapshot of the run at `run_path` in this process (its trials' outcomes as they happened)."""
+    return _LATEST.get(run_path)
 
 
 @contextlib.contextmanager
@@ -131,9 +137,6 @@ class ProgressCallback(Callback):
 
     def _emit(self, trials: list, event: str) -> None:
         self._last_emit = time.monotonic()
-        sink = _SINKS.get(self._path)
-        if sink is None:
-            return
         running = sum(1 for trial in trials if trial.status == "RUNNING" and trial.trial_id not in self._ended)
         ended = list(self._ended.values())
         trained = sum(self._epochs.values())
@@ -145,5 +148,8 @@ class ProgressCallback(Callback):
             running=running, total=self._total, epochs=trained, planned_epochs=planned, best=self._best,
             elapsed=time.monotonic() - self._started, event=event, first_epoch_at=self._first_epoch_at,
         )
-        with terminal():  # Ray's own output goes to the run's log; this is for the user
-            sink(progress)
+        _LATEST[self._path] = progress
+        sink = _SINKS.get(self._path)
+        if sink is not None:
+            with terminal():  # Ray's own output goes to the run's log; this is for the user
+                sink(progress)

@@ -32,11 +32,23 @@ def resume_kind(run_path: str, planned_trials: int) -> str:
 def set_aside_unrecorded_start(run_path: str) -> Path | None:
     """Moves the trial folders and Ray files of a start Ray never recorded into a dot-folder analysis skips."""
     folder = Path(run_path)
-    leftovers = [*folder.glob("trial_*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
-                 *folder.glob("search_gen_state-*")]
+    return _set_aside(folder, [*folder.glob("trial_*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
+                               *folder.glob("search_gen_state-*")], "start")
+
+
+def set_aside_unrecorded_trials(run_path: str) -> Path | None:
+    """Trial folders newer than Ray's last saved state: the restored searcher suggests them again."""
+    if "://" in run_path:
+        return None
+    folder = Path(run_path)
+    recorded = {state.get("dir") for state in trial_states(folder).values()}
+    return _set_aside(folder, [path for path in folder.glob("trial_*") if path.name not in recorded], "trials")
+
+
+def _set_aside(folder: Path, leftovers: list[Path], what: str) -> Path | None:
     if not leftovers:
         return None
-    aside = folder / f".unrecorded-start-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    aside = folder / f".unrecorded-{what}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}"
     aside.mkdir()
     for path in leftovers:
         path.rename(aside / path.name)

@@ -64,6 +64,13 @@ def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Non
         _remove_if_empty(folder, created)
 
 
+def check_not_locked(run_folder: Path) -> None:
+    """RunLocked when a live driver holds the folder's lock (checked again when the lock is taken)."""
+    holder = read_holder(run_folder / LOCK_FILE)
+    if holder is not None and not holder_is_gone(holder):
+        raise RunLocked(_in_use(run_folder / LOCK_FILE, holder))
+
+
 def _acquire(lock: Path, holder: dict[str, Any]) -> None:
     for _ in range(3):
         try:

@@ -25,9 +25,11 @@ from tunelab.experiments.errors import SpecError
 from tunelab.experiments.guards import EpochBudget, RunGuard
 from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, was_interrupted
-from tunelab.experiments.progress import Progress, ProgressCallback, progress_sink
-from tunelab.experiments.resume import COMPLETE, RESTART, resume_kind, set_aside_unrecorded_start
-from tunelab.experiments.run_lock import run_lock
+from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
+from tunelab.experiments.resume import (
+    COMPLETE, RESTART, resume_kind, set_aside_unrecorded_start, set_aside_unrecorded_trials,
+)
+from tunelab.experiments.run_lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
@@ -70,6 +72,7 @@ class Outcome:
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
     interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
+    storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
 
 
@@ -103,6 +106,8 @@ def prepare(
     check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
+        if "://" not in root:
+            check_not_locked(Path(root) / folder)  # a live driver's run is refused before anything else
         if "://" not in root and not (Path(root) / folder / SPEC_FILE).is_file():
             found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
             raise SpecError(f"--resume: {Path(root) / folder} {found}")
@@ -183,15 +188,40 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
             check_resources(job.resources, nodes)
             check_storage_reachable(job.storage, nodes)
             guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
-            results = _tuner(job, guard, log).fit()
+            tuner = _tuner(job, guard, log)
+            try:
+                results = tuner.fit()
+            except Exception:
+                if log.failure is None and _write_failure(job.path) is None:
+                    raise
+                results = None  # Ray cannot read back the files it failed to write (a full disk)
         finally:
             if owns_ray:
                 ray.shutdown()
-    outcome = summarize(results, job.path, job.metric, job.mode, time.monotonic() - started)
+    wall = time.monotonic() - started
+    progress = latest_progress(job.path)  # what happened, as it happened: Ray's saved state can miss it
+    outcome = summarize(results, job.path, job.metric, job.mode, wall) if results is not None else Outcome(
+        job.path, progress.done if progress else 0, 0, None, progress.best if progress else None, None, wall)
+    if progress is not None and progress.errored > outcome.errored:
+        outcome = dataclasses.replace(outcome, errored=progress.errored)
+    failure = log.failure or _write_failure(job.path)
+    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path), log=str(log.path) if log.path else None,
+                                  storage_error=f"{failure.strerror or failure}" if failure else None)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
-    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
-                                  log=str(log.path) if log.path else None)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
+
+
+def _write_failure(run_path: str) -> OSError | None:
+    """Whether the run folder still takes writes: a full or read-only disk fails trials and loses state."""
+    if "://" in run_path:
+        return None
+    probe = Path(run_path) / ".tunelab-write-probe"
+    try:
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        return error
+    return None
 
 
 def _start_ray(address: str | None) -> None:
@@ -234,6 +264,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
         log.attach(job.path)
         job.events.attach(job.path)
+        set_aside_unrecorded_trials(job.path)  # started after Ray's last snapshot: they will be suggested again
         try:
             return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
         except ModuleNotFoundError as error:  # pickled by a tunelab before the `tunelab` namespace

@@ -6,6 +6,7 @@ experiment folder so analysis can say "stopped at epoch 3 by cutoff 0.91" for ev
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -60,7 +61,7 @@ class TrialEventLog:
         if self._path is None:
             return
         line = json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details}, default=float)
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError):  # a full disk: the run's end says so, not a crash here
             self._path.parent.mkdir(parents=True, exist_ok=True)
             with self._path.open("a") as file:
                 file.write(line + "\n")

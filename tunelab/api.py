@@ -83,6 +83,9 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
         outcome = run_prepared(prepared, address=address, on_progress=on_progress)
     except InputError as error:
         raise ExperimentError(str(error)) from None
+    if outcome.storage_error:
+        raise ExperimentStopped(f"could not write to {outcome.path} ({outcome.storage_error}); "
+                                f"{outcome.errored} trials errored; fix the storage, then resume", outcome.path)
     if outcome.stopped:
         if outcome.bad_input:
             raise ExperimentError(outcome.stopped)

@@ -75,7 +75,9 @@ def print_plan(prepared: Prepared) -> None:
 
 def print_outcome(outcome: Outcome, metric: str) -> None:
     print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
-    if outcome.best_config is None:
+    if outcome.best_config is None and outcome.best_value is not None:
+        print(f"best {metric} reported: {outcome.best_value:.4f}")
+    elif outcome.best_config is None:
         print(f"no trial reported {metric}")
     else:
         print(f"best {metric}: {outcome.best_value:.4f} ({outcome.best_trial})")
@@ -134,6 +136,12 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     print_outcome(outcome, prepared.spec.metric)
+    if outcome.storage_error:
+        print(f"{prog}: error: could not write to {outcome.path} ({outcome.storage_error}); {outcome.errored} "
+              "trials errored and the run's files are incomplete (Ray keeps what it could not write in its "
+              f"session folder until a resume). Fix the storage, then continue with:\n"
+              f"  {resume_command(args, prog, prepared.name)}", file=sys.stderr)
+        return 1
     if outcome.stopped:
         print(f"{prog}: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
         return 2 if outcome.bad_input else 1

@@ -1,0 +1,168 @@
+"""Faults injected into real runs: a second writer, kill -9 at start-up and twice in a row, a killed
+worker, a full disk. Each run: 4 digits MLPs of 3 epochs, one at a time.
+
+Every case checks what a user relies on: the planned trials all present at the end, each epoch
+once in every trial's history as analysis reads it, and the documented exit status and message. (Ctrl+C, kill -9 mid-trial and during successive halving, a lost node and
+a custom model failing mid-trial are in test_crash_resume*.py, test_cluster.py and
+test_keras_trainable.py.)
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tunelab.analysis import load
+
+ROOT = Path(__file__).resolve().parents[2]
+TRIALS, EPOCHS = 4, 3
+EXPERIMENT = {
+    "name": "faults", "trainable": "mlp", "data": "digits",
+    "space": {"units_1": {"type": "int", "low": 8, "high": 64, "log": True},
+              "learning_rate": {"type": "float", "low": 0.001, "high": 0.03, "log": True}, "num_layers": 1},
+    "strategy": {"name": "random", "num_samples": TRIALS, "seed": 5},
+    "epochs": EPOCHS, "batch_size": 128, "max_concurrent_trials": 1,
+}
+
+
+def experiment_file(tmp_path: Path, storage: Path) -> Path:
+    path = tmp_path / "faults.yaml"
+    path.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(storage)}, sort_keys=False))
+    return path
+
+
+def launch(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def histories(run: Path) -> dict[str, list[int]]:
+    """Every epoch each trial's history records, repeats included."""
+    return {path.parent.name: [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line.strip()]
+            for path in run.glob("trial_*/tunelab_history.jsonl")}
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.communicate()}"
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.02)
+
+
+def kill_9(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
+    process.wait()
+
+
+def assert_whole(run: Path) -> None:
+    """The planned trials, every epoch of each exactly once as analysis reads it."""
+    results = load(run)
+    assert len(results.trials) == TRIALS and set(results.trials["stop_reason"]) == {"completed"}, results.trials
+    for _, epochs in results.history.groupby("trial_id")["epoch"]:
+        assert sorted(epochs) == list(range(1, EPOCHS + 1))
+
+
+def test_a_second_launch_and_a_resume_of_a_live_run_are_refused_naming_the_holder(tmp_path):
+    spec = experiment_file(tmp_path, tmp_path / "results")
+    first, second = launch(str(spec), "--name", "run"), launch(str(spec), "--name", "run")
+    run = tmp_path / "results" / "run"
+    deadline = time.monotonic() + 240
+    while not histories(run):  # one of the two trains; the other was refused
+        assert time.monotonic() < deadline and (first.poll() is None or second.poll() is None)
+        time.sleep(0.02)
+    resumed = launch(str(spec), "--resume", "--name", "run")
+    _, resumed_err = resumed.communicate(timeout=120)
+    outputs = [process.communicate(timeout=300) for process in (first, second)]
+
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 2], outputs
+    refused = next(err for (_, err), process in zip(outputs, (first, second)) if process.returncode == 2).strip()
+    assert refused.startswith("launch.py: error: ") and ("in use by the driver with pid" in refused
+                                                          or "already exists; use --resume" in refused), refused
+    assert resumed.returncode == 2 and "in use by the driver with pid" in resumed_err, resumed_err
+    assert_whole(run)
+    assert not (run / "tunelab.lock").exists()
+
+
+def test_kill_9_the_moment_the_run_starts_then_resume(tmp_path):
+    spec = experiment_file(tmp_path, tmp_path / "results")
+    run = tmp_path / "results" / "run"
+    driver = launch(str(spec), "--name", "run")
+    wait_for(lambda: (run / "tuner.pkl").exists(), driver, "Ray's tuner.pkl")
+    kill_9(driver)  # most often before Ray's first experiment state: Ray alone would resume one trial
+
+    resumed = launch(str(spec), "--resume", "--name", "run")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-2000:] + err[-2000:]
+    assert_whole(run)
+
+
+def test_kill_9_twice_in_a_row_then_resume(tmp_path):
+    """Trials started after Ray's last snapshot are set aside and suggested again: no extra trial.
+
+    (A trial that finished after that snapshot is trained again from Ray's last record of it; its
+    history then holds those epochs twice, and analysis keeps the last of each.)
+    """
+    spec = experiment_file(tmp_path, tmp_path / "results")
+    run = tmp_path / "results" / "run"
+    driver = launch(str(spec), "--name", "run")
+    wait_for(lambda: any(len(e) == EPOCHS for e in histories(run).values()), driver, "a finished trial")
+    kill_9(driver)
+
+    again = launch(str(spec), "--resume", "--name", "run")
+    done_before = sum(len(e) for e in histories(run).values())
+    wait_for(lambda: sum(len(e) for e in histories(run).values()) >= done_before + 2, again, "two more epochs")
+    kill_9(again)
+
+    last = launch(str(spec), "--resume", "--name", "run")
+    out, err = last.communicate(timeout=300)
+    assert last.returncode == 0, out[-2000:] + err[-2000:]
+    assert_whole(run)
+
+
+def test_a_killed_worker_costs_its_trial_nothing(tmp_path):
+    spec = experiment_file(tmp_path, tmp_path / "results")
+    run = tmp_path / "results" / "run"
+    driver = launch(str(spec), "--name", "run")
+    wait_for(lambda: any(len(e) == 1 for e in histories(run).values()), driver, "a first epoch")
+    history = next(run.glob("trial_*/tunelab_history.jsonl"))
+    os.kill(json.loads(history.read_text().splitlines()[0])["pid"], signal.SIGKILL)
+
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == 0, out[-2000:] + err[-2000:]
+    assert_whole(run)  # the trial was retried from its checkpoint
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs: filling it is a full disk under the run, as a user meets one."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_run_with_the_count_and_the_resume_command(tmp_path, small_disk):
+    spec = experiment_file(tmp_path, small_disk)
+    run = small_disk / "run"
+    driver = launch(str(spec), "--name", "run")
+    wait_for(lambda: any(len(e) == EPOCHS for e in histories(run).values()), driver, "a finished trial")
+    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=1M"], capture_output=True)
+
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == 1, out[-2000:] + err[-2000:]
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"launch.py: error: could not write to {run} (No space left on device); ")
+    assert "trials errored" in lines[0] and "Traceback" not in err
+    assert lines[1].strip() == f"python scripts/launch.py {spec} --resume --name run"
