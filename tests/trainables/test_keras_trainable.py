@@ -43,9 +43,7 @@ def _saved_state(result: tune.Result) -> tuple[int, int]:
     return state["epoch"], int(model.optimizer.iterations.numpy())
 
 
-def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
-    # Improvements of the objective are checkpointed too; `epoch` under "min" improves only at epoch 1.
-    run = RunSettings(model="mlp", epochs=5, batch_size=64, checkpoint_every=4, metric="epoch", mode="min")
+def _one_mlp_trial(tmp_path: Path, digits, run: RunSettings) -> tune.Result:
     tuner = tune.Tuner(
         tune.with_parameters(train, data=digits, run=run),
         # Adam's default 1e-3 needs more than 3 epochs of 23 steps to pass 50% on digits.
@@ -54,6 +52,13 @@ def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
         run_config=_run_config(tmp_path),
     )
     [result] = tuner.fit()
+    return result
+
+
+def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
+    # Improvements of the objective are checkpointed too; `epoch` under "min" improves only at epoch 1.
+    run = RunSettings(model="mlp", epochs=5, batch_size=64, checkpoint_every=4, metric="epoch", mode="min")
+    result = _one_mlp_trial(tmp_path, digits, run)
 
     assert result.error is None
     reported = _reported(result.path)
@@ -70,13 +75,7 @@ def test_reports_every_epoch_and_checkpoints(tmp_path, digits):
 
 def test_an_epoch_that_improves_the_objective_is_checkpointed_between_due_ones(tmp_path, digits):
     run = RunSettings(model="mlp", epochs=3, batch_size=64, checkpoint_every=10)  # only the last is due
-    tuner = tune.Tuner(
-        tune.with_parameters(train, data=digits, run=run),
-        param_space={"num_layers": 1, "units_1": 16, "learning_rate": 0.01},
-        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
-        run_config=_run_config(tmp_path),
-    )
-    [result] = tuner.fit()
+    result = _one_mlp_trial(tmp_path, digits, run)
     reported = _reported(result.path)
     best = [r["val_accuracy"] > max([0.0] + [p["val_accuracy"] for p in reported[:i]]) for i, r in enumerate(reported)]
     assert [r["checkpoint_dir_name"] is not None for r in reported] == [b or r["epoch"] == 3
