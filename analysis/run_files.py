@@ -49,31 +49,6 @@ def read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def history_file(trial_dir: Path) -> Path:
-    """tunelab's own per-epoch log where the run has one (it never loses a retried trial's epoch), else Ray's."""
-    own = trial_dir / HISTORY_FILE
-    return own if own.exists() else trial_dir / "result.json"
-
-
-def read_results(path: Path) -> list[dict]:
-    """result.json lines; one JSON parse per file, line by line only when a crash cut the last one short."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return []
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        reports = json.loads("[" + ",".join(lines) + "]")
-    except json.JSONDecodeError:
-        reports = []
-        for line in lines:
-            try:
-                reports.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return [report for report in reports if isinstance(report, dict)]
-
-
 def trial_events(path: Path) -> dict[str, list[dict]]:
     """trial_id -> its events in the order written ("" holds the experiment's own, such as experiment_stopped)."""
     events: dict[str, list[dict]] = {}
@@ -89,9 +64,10 @@ def trial_events(path: Path) -> dict[str, list[dict]]:
     return events
 
 
-def trial_states(folder: Path) -> dict[str, dict]:
-    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state."""
-    files = sorted(folder.glob("experiment_state-*.json"))
+def trial_states(folder: Path, state_file: Path | None = None) -> dict[str, dict]:
+    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state
+    (or from `state_file`)."""
+    files = [state_file] if state_file else sorted(folder.glob("experiment_state-*.json"))
     if not files:
         return {}
     try:

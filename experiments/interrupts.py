@@ -6,9 +6,10 @@ local (never pickled with the callback), so a resumed run starts unmarked.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from ray.tune import Callback
 
@@ -35,6 +36,19 @@ class InterruptWatch(Callback):
                 signal.default_int_handler(signum, frame)
 
         signal.signal(signal.SIGINT, note_then_handle)
+
+
+@contextlib.contextmanager
+def sigint_restored() -> Iterator[None]:
+    """The process's own Ctrl+C handler after the run: Ray leaves its handler (and ours) installed after fit()."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def was_interrupted(run_path: str) -> bool:

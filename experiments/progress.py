@@ -26,7 +26,8 @@ class Progress:
     best: float | None
     elapsed: float
     event: str           # what just happened, e.g. "trial 3b1cc2c6 finished"
-    first_epoch_at: float | None = None  # elapsed seconds when the first epoch was reported
+    first_epoch_at: float | None = None  # elapsed seconds when this fit's first epoch was reported
+    epochs_before: int = 0  # epochs trained before that epoch (by the run a resume continues)
 
     @property
     def done(self) -> int:
@@ -35,9 +36,10 @@ class Progress:
     @property
     def eta(self) -> float | None:
         """Seconds left at the pace of the epochs since the first one (start-up excluded); None before."""
-        if self.first_epoch_at is None or self.epochs < 2 or self.elapsed <= self.first_epoch_at:
+        since = self.epochs - self.epochs_before - 1  # epochs after the first one of this fit
+        if self.first_epoch_at is None or since < 1 or self.elapsed <= self.first_epoch_at:
             return None
-        pace = (self.elapsed - self.first_epoch_at) / (self.epochs - 1)
+        pace = (self.elapsed - self.first_epoch_at) / since
         return max(self.planned_epochs - self.epochs, 0) * pace
 
 
@@ -75,10 +77,11 @@ class ProgressCallback(Callback):
     """
 
     def __init__(self, run_path: str, metric: str, mode: str, total: int, interval: float = 10.0, *,
-                 planned_epochs: int = 0, epochs_per_trial: int = 0) -> None:
+                 planned_epochs: int = 0, epochs_per_trial: int = 0, exact_plan: bool = False) -> None:
         self._path, self._metric, self._mode, self._total = run_path, metric, mode, total
         self._interval = interval
         self._planned, self._per_trial = planned_epochs, epochs_per_trial
+        self._exact = exact_plan  # the plan already counts early stops (sha) or a cap: nothing to take off
         self.setup()
 
     def setup(self, **info: Any) -> None:
@@ -87,6 +90,7 @@ class ProgressCallback(Callback):
         self._started = time.monotonic()
         self._last_emit = 0.0
         self._first_epoch_at: float | None = None
+        self._epochs_before = 0
         self._epochs: dict[str, int] = {}   # trial id -> the highest epoch it reported
         self._ended: dict[str, str] = {}    # trial id -> completed, stopped or errored
         self._seeded = False
@@ -96,6 +100,7 @@ class ProgressCallback(Callback):
         self._count(trial.trial_id, result)
         if self._first_epoch_at is None and isinstance(result.get("epoch"), int):
             self._first_epoch_at = time.monotonic() - self._started
+            self._epochs_before = sum(self._epochs.values()) - 1  # the restored trials' epochs, before this one
         if time.monotonic() - self._last_emit >= self._interval:
             self._emit(trials, f"trial {trial.trial_id} epoch {result.get('epoch', '?')}")
 
@@ -141,12 +146,13 @@ class ProgressCallback(Callback):
         ended = list(self._ended.values())
         trained = sum(self._epochs.values())
         unused = sum(max(self._per_trial - self._epochs.get(trial_id, 0), 0)
-                     for trial_id, how in self._ended.items() if how != "completed") if self._per_trial else 0
+                     for trial_id, how in self._ended.items() if how != "completed") if self._per_trial and not self._exact else 0
         planned = max(self._planned - unused, trained) if self._planned else trained
         progress = Progress(
             completed=ended.count("completed"), stopped=ended.count("stopped"), errored=ended.count("errored"),
             running=running, total=self._total, epochs=trained, planned_epochs=planned, best=self._best,
             elapsed=time.monotonic() - self._started, event=event, first_epoch_at=self._first_epoch_at,
+            epochs_before=self._epochs_before,
         )
         _LATEST[self._path] = progress
         sink = _SINKS.get(self._path)

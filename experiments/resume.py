@@ -37,12 +37,22 @@ def set_aside_unrecorded_start(run_path: str) -> Path | None:
 
 
 def set_aside_unrecorded_trials(run_path: str) -> Path | None:
-    """Trial folders newer than Ray's last saved state: the restored searcher suggests them again."""
+    """Trial folders made after Ray's last saved state: the restored searcher suggests them again.
+
+    Folders an earlier state of the folder records (a KerasTuner search continued with more
+    trials starts a new state file) and folders older than the newest state are kept.
+    """
     if "://" in run_path:
         return None
     folder = Path(run_path)
-    recorded = {state.get("dir") for state in trial_states(folder).values()}
-    return _set_aside(folder, [path for path in folder.glob("trial_*") if path.name not in recorded], "trials")
+    states = sorted(folder.glob("experiment_state-*.json"))
+    if not states:
+        return None
+    recorded = {state.get("dir") for file in states for state in trial_states(folder, file).values()}
+    newest = states[-1].stat().st_mtime
+    unrecorded = [path for path in folder.glob("trial_*")
+                  if path.name not in recorded and path.stat().st_mtime >= newest - 1]
+    return _set_aside(folder, unrecorded, "trials")
 
 
 def _set_aside(folder: Path, leftovers: list[Path], what: str) -> Path | None:

@@ -72,19 +72,32 @@ def check_not_locked(run_folder: Path) -> None:
 
 
 def _acquire(lock: Path, holder: dict[str, Any]) -> None:
-    for _ in range(3):
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            current = read_holder(lock)
-            if current is not None and not holder_is_gone(current):
-                raise RunLocked(_in_use(lock, current)) from None
-            _take_over(lock, current)
-            continue
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(holder, file)
-        return
-    raise RunLocked(f"{lock.parent}: another driver keeps taking this run folder's lock ({lock}); try again")
+    """The holder is written to a file of its own, then linked as the lock: it never exists half-written."""
+    mine = lock.with_name(f"{LOCK_FILE}.{holder['token']}")
+    mine.write_text(json.dumps(holder))
+    try:
+        for _ in range(3):
+            try:
+                os.link(mine, lock)  # atomic, and fails if the lock exists (also on NFS)
+                return
+            except FileExistsError:
+                current = read_holder(lock)
+                if current is None and time.time() - _mtime(lock) < STALE_S:
+                    raise RunLocked(f"{lock.parent}: locked by a driver whose lock file cannot be read ({lock}); "
+                                    "if no driver runs this folder, delete it") from None
+                if current is not None and not holder_is_gone(current):
+                    raise RunLocked(_in_use(lock, current)) from None
+                _take_over(lock, current)
+        raise RunLocked(f"{lock.parent}: another driver keeps taking this run folder's lock ({lock}); try again")
+    finally:
+        mine.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def read_holder(lock: Path) -> dict[str, Any] | None:
@@ -126,7 +139,12 @@ def _take_over(lock: Path, stale: dict[str, Any] | None) -> None:
 
 
 def _beat(lock: Path, holder: dict[str, Any], stop: threading.Event, every: float) -> None:
+    """Renews the heartbeat while the lock is still this driver's; one taken over (this driver stalled
+    for a minute) is left to its new holder."""
     while not stop.wait(every):
+        current = read_holder(lock)
+        if current is not None and current.get("token") != holder["token"]:
+            return
         holder["heartbeat"] = time.time()
         fresh = lock.with_name(f"{LOCK_FILE}.{holder['token']}")
         try:  # written aside, then renamed: a reader never sees half a file

@@ -24,7 +24,7 @@ from tunelab.experiments.driver_output import DriverLog, captured
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.guards import EpochBudget, RunGuard
 from tunelab.experiments.history import HistoryLog
-from tunelab.experiments.interrupts import InterruptWatch, was_interrupted
+from tunelab.experiments.interrupts import InterruptWatch, sigint_restored, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.resume import (
     COMPLETE, RESTART, resume_kind, set_aside_unrecorded_start, set_aside_unrecorded_trials,
@@ -180,7 +180,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with run_lock(job.path), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
+    with run_lock(job.path), sigint_restored(), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
         if owns_ray:
             _start_ray(address)
         try:
@@ -274,9 +274,10 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     job.events.attach(job.path)
     _write_record(job)
     planned = min(job.plan.max_epochs, job.max_total_epochs) if job.max_total_epochs else job.plan.max_epochs
+    exact = bool(job.max_total_epochs) or job.plan.max_epochs != job.plan.num_samples * job.epochs_per_trial
     callbacks = [
         ProgressCallback(job.path, job.metric, job.mode, job.plan.num_samples, planned_epochs=planned,
-                         epochs_per_trial=job.epochs_per_trial),
+                         epochs_per_trial=job.epochs_per_trial, exact_plan=exact),
         TrialOutcomeCallback(job.events),
         BestCheckpointKeeper(job.metric, job.mode),
         HistoryLog(job.path),

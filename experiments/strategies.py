@@ -238,6 +238,7 @@ def _random_under(scheduler: str) -> Callable[[Space, Mapping[str, Any], Budget]
 _SCHEDULER = Option("scheduler", (str, dict, type(None)), None, None,
                     "an early-stopping scheduler: asha, hyperband or sha, or {name: asha, grace_period: 2}")
 MAX_TRIALS = 10_000  # configurations are drawn before the first trial: a plan must stay this small
+MAX_GRID = 1_000_000  # a grid is enumerated, not sampled: cheap enough to cut afterwards (KerasTuner's max_trials)
 _SAMPLES = Option("num_samples", int, 10, 1, "number of configurations to try", maximum=MAX_TRIALS)
 _SEED = Option("seed", int, 0, 0, "the same seed gives the same configurations", maximum=SEED_LIMIT)
 
@@ -260,7 +261,7 @@ STRATEGIES: dict[str, Strategy] = {
     "grid": Strategy(
         "grid",
         "small spaces where every combination matters; exhaustive, and the trial count is known up front",
-        (Option("max_trials", int, MAX_TRIALS, 1, "refuse grids larger than this", maximum=MAX_TRIALS), _SCHEDULER),
+        (Option("max_trials", int, MAX_TRIALS, 1, "refuse grids larger than this", maximum=MAX_GRID), _SCHEDULER),
         _grid,
     ),
     "random": Strategy(

@@ -37,8 +37,10 @@ class _StrictLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        own = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]  # written in this mapping
+        self.flatten_mapping(node)  # `<<: *defaults` merges first; a key written here overrides, as YAML says
         seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
+        for key_node in own:
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, str) and key in seen:
@@ -77,6 +79,8 @@ def read_yaml_file(path: str | Path) -> Any:
         raise SpecError(f"{path}: {size:,} bytes; an experiment file may hold at most {MAX_BYTES:,}")
     try:
         text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise SpecError(f"{path}: cannot be read ({error.strerror or error})") from None
     except UnicodeDecodeError as error:
         raise SpecError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
                         "save it as UTF-8") from None

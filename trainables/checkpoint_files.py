@@ -6,7 +6,7 @@ from __future__ import annotations
 
 MODEL_FILE = "model.keras"   # the compiled model, optimizer state included
 STATE_FILE = "state.json"    # {"epoch": finished epochs, "metrics": {...}}; the KerasTuner trainable adds "scores"
-BEST_DIR = "best_checkpoint"  # in the trial folder: a copy of its best-scoring checkpoint
+BEST_DIR = "best_checkpoint"  # best_checkpoint-epochN/ in the trial folder: a copy of its best-scoring checkpoint
 
 
 def model_files(executions: int) -> list[str]:

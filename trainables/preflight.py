@@ -3,13 +3,13 @@
 The catalog families declare everything they read (their space is checked in the spec); here
 the data's shape is held against the family, and a user's `package.module:function` is built once
 with a sampled configuration, so "not a model builder" is one line before Ray starts instead of a
-failure in every trial. Building imports TensorFlow in the driver, with no GPU visible to it.
+failure in every trial. Building imports TensorFlow in the driver and builds on its CPU.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tunelab.errors import InputError, shown
+from tunelab.errors import InputError, shorter
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
@@ -20,26 +20,32 @@ def check_trainable(trainable: str, data: Dataset, config: Mapping[str, Any]) ->
     if trainable in FAMILY_PARAMS:
         check_input_shape(trainable, tuple(data.input_shape))
         return
-    _hide_gpus_from_this_process()
+    tf = _tensorflow_without_taking_the_gpus()
     import keras
 
     try:
-        build_model(config, tuple(data.input_shape), data.num_classes, trainable)
+        with tf.device("/CPU:0"):
+            build_model(config, tuple(data.input_shape), data.num_classes, trainable)
     except InputError:
         raise
     except Exception as error:  # the user's function: whatever it raises is one line
         text = str(error).splitlines()[0] if str(error) else ""
         raise TrainableError(f"trainable: {trainable}(config, {tuple(data.input_shape)}, {data.num_classes}) "
-                             f"raised {type(error).__name__}: {shown(text)[1:-1]}") from None
+                             f"raised {type(error).__name__}: {shorter(text)}") from None
     finally:
         keras.backend.clear_session()
 
 
-def _hide_gpus_from_this_process() -> None:
-    """The driver builds one model to check it; the GPUs are the trials'. (Ray's workers see them.)"""
+def _tensorflow_without_taking_the_gpus() -> Any:
+    """TensorFlow with memory growth on: the check builds one small model, the GPUs stay the trials'.
+
+    Visibility is left alone: this may be the user's own process (tunelab.run in a notebook).
+    """
     import tensorflow as tf
 
-    try:
-        tf.config.set_visible_devices([], "GPU")
-    except RuntimeError:  # TensorFlow already initialised by the user's code: leave it as it is
-        pass
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # TensorFlow already initialised by the user's code: leave it as it is
+            pass
+    return tf

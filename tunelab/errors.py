@@ -16,5 +16,9 @@ class InputError(ValueError):
 
 def shown(value: Any) -> str:
     """`repr(value)`, cut to about 80 characters, for quoting what was found in a message."""
-    text = repr(value)
+    return shorter(repr(value))
+
+
+def shorter(text: str) -> str:
+    """`text` cut to about 80 characters, saying how long it was."""
     return text if len(text) <= SHOWN else f"{text[:SHOWN - 15]}... [{len(text)} chars]"

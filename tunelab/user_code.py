@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tunelab.errors import InputError, shown
+from tunelab.errors import InputError, shorter
 
 
 def import_module(name: str, key: str, error: type[InputError]) -> ModuleType:
@@ -39,4 +39,4 @@ def import_file(path: Path, key: str, error: type[InputError]) -> ModuleType:
 
 def _describe(raised: BaseException) -> str:
     text = str(raised).splitlines()[0] if str(raised) else ""
-    return f"{type(raised).__name__}: {shown(text)[1:-1]}" if text else type(raised).__name__
+    return f"{type(raised).__name__}: {shorter(text)}" if text else type(raised).__name__

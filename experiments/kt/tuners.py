@@ -32,7 +32,7 @@ from tunelab.experiments.kt.objective import Objective, create_objective
 from tunelab.experiments.kt.results import ranked
 from tunelab.experiments.runner import SPEC_FILE, RayJob, resolve_storage, run_job
 from tunelab.experiments.schedulers import hyperband_brackets
-from tunelab.experiments.strategies import MAX_TRIALS, Budget, Plan, check_options, plan_strategy
+from tunelab.experiments.strategies import MAX_GRID, Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Fixed, Space
 from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
@@ -467,7 +467,7 @@ class GridSearch(Tuner):
         super().__init__(hypermodel, objective, seed, options)
 
     def _strategy(self, space: Space, seed: int) -> tuple[str, dict[str, Any]]:
-        return "grid", {"max_trials": MAX_TRIALS}  # KerasTuner's max_trials cuts the grid in _limit
+        return "grid", {"max_trials": MAX_GRID}  # KerasTuner's max_trials cuts the grid in _limit
 
     def _limit(self, plan: Plan) -> Plan:
         if self.max_trials is None or self.max_trials >= plan.num_samples:  # KerasTuner stops at max_trials

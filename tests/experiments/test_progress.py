@@ -80,3 +80,19 @@ def test_the_facade_prints_a_line_for_finished_trials_only():
     assert finished_trial_line(Progress(**base, event="trial x epoch 3")) is None
     line = finished_trial_line(Progress(**base, event="trial x finished"))
     assert line == "[   12s] trial x finished: 3/5 trials done, 1 errored; best so far 0.9500"
+
+
+def test_an_exact_plan_keeps_its_planned_epochs_when_trials_stop_early():
+    """sha's bound already counts its halvings (and a max_total_epochs cap does not shrink): nothing to take off."""
+    seen: list[Progress] = []
+    exact = ProgressCallback("/runs/x", "val_accuracy", "max", 3, interval=1e9, planned_epochs=7, epochs_per_trial=4,
+                             exact_plan=True)
+    with progress_sink("/runs/x", seen.append):
+        run_three_trials(exact)
+    assert seen[-1].planned_epochs == 7
+
+
+def test_the_eta_after_a_resume_counts_only_this_fits_epochs():
+    progress = Progress(completed=1, stopped=0, errored=0, running=1, total=3, epochs=14, planned_epochs=24,
+                        best=0.9, elapsed=20.0, event="", first_epoch_at=10.0, epochs_before=9)
+    assert progress.eta == pytest.approx(10 * (10.0 / 4))  # 4 epochs in 10 s since this fit's first

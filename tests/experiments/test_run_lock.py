@@ -75,3 +75,21 @@ def test_a_folder_the_refused_run_created_is_not_left_behind(tmp_path):
         with run_lock(str(run)):
             raise RuntimeError("no node can hold a trial")
     assert not run.exists()
+
+
+def test_a_driver_whose_lock_was_taken_over_stops_renewing_it(tmp_path):
+    run = tmp_path / "run"
+    with run_lock(str(run), heartbeat_s=0.05):
+        write_lock(run, host="elsewhere", pid=1, token="theirs")  # taken over while this driver stalled
+        time.sleep(0.3)
+        assert read_holder(run / LOCK_FILE)["token"] == "theirs"
+    assert read_holder(run / LOCK_FILE)["token"] == "theirs"  # and not removed on the way out
+
+
+def test_a_lock_file_being_written_is_not_taken_over(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / LOCK_FILE).write_text("")  # a driver of an older tunelab between its create and its write
+    with pytest.raises(RunLocked, match="cannot be read"):
+        with run_lock(str(run)):
+            pass

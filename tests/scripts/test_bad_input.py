@@ -162,8 +162,8 @@ CASES = [
      "metric: trials never report 'val_acc'; they report loss, accuracy, val_loss, val_accuracy (did you mean"),
     # --- bounded work before the first message ----------------------------------------------------
     ("a trillion samples", ("strategy.num_samples", 10**12), [], "strategy.num_samples: must be <= 10,000"),
-    ("a grid limit above the most a plan may hold", ("strategy", {"name": "grid", "max_trials": 20_000}), [],
-     "strategy.max_trials: must be <= 10,000"),
+    ("a grid limit above the most a plan may hold", ("strategy", {"name": "grid", "max_trials": 2_000_000}), [],
+     "strategy.max_trials: must be <= 1,000,000"),
     ("deep nesting", "name: " + "[" * 3000 + "]" * 3000 + "\n", [], "nested more than 50 levels deep"),
     ("alias bomb", "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]" for i in range(8)]) + "\n",
