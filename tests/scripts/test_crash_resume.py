@@ -25,10 +25,12 @@ EXPERIMENT = {
 
 
 def epochs_on_disk(path: Path) -> dict[str, list[int]]:
+    """Every epoch each trial reported, repeats included, from tunelab's history (Ray's result.json of
+    a restored trial is replaced by its copy on storage, which can be an epoch behind)."""
     found = {}
-    for result in path.glob("trial_*/result.json"):
-        lines = [line for line in result.read_text().splitlines() if line.strip()]
-        found[result.parent.name] = [json.loads(line)["epoch"] for line in lines]
+    for history in path.glob("trial_*/tunelab_history.jsonl"):
+        lines = [line for line in history.read_text().splitlines() if line.strip()]
+        found[history.parent.name] = [json.loads(line)["epoch"] for line in lines]
     return found
 
 
@@ -54,7 +56,7 @@ def test_kill_9_then_resume(tmp_path):
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
     driver.wait()
     before = epochs_on_disk(path)
-    finished_before = {trial: (path / trial / "result.json").read_text()
+    finished_before = {trial: (path / trial / "tunelab_history.jsonl").read_text()
                        for trial, epochs in before.items() if len(epochs) == EPOCHS}
 
     resumed = launch(str(spec), "--resume", "--name", "crash")
@@ -62,9 +64,10 @@ def test_kill_9_then_resume(tmp_path):
 
     assert resumed.returncode == 0, out[-3000:]
     after = epochs_on_disk(path)
-    assert len(after) == 4 and all(epochs == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
+    assert len(after) == 4 and all(sorted(set(epochs)) == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
+    assert sum(map(len, after.values())) - 4 * EPOCHS <= 1, after  # at most the epoch in flight at the kill, again
     for trial, text in finished_before.items():
-        assert (path / trial / "result.json").read_text() == text  # finished trials did not run again
+        assert (path / trial / "tunelab_history.jsonl").read_text() == text  # finished trials did not run again
     configs = sorted(json.dumps(json.loads((p / "params.json").read_text()), sort_keys=True)
                      for p in path.glob("trial_*"))
     expected = load_space(EXPERIMENT["space"]).sample_many(4, seed=3)

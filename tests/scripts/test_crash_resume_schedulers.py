@@ -88,10 +88,14 @@ def test_sha_kill_9_after_the_first_halving_then_resume(tmp_path):
 
     assert resumed.returncode == 0, out[-3000:]
     reports = reports_on_disk(path)
-    epochs = {trial: [r["epoch"] for r in trial_reports] for trial, trial_reports in reports.items()}
-    assert sorted(map(len, epochs.values())) == [1] * 6 + [3] * 2 + [9], epochs
-    assert all(trial_epochs == list(range(1, len(trial_epochs) + 1)) for trial_epochs in epochs.values()), epochs
+    trained = {trial: [r["epoch"] for r in trial_reports] for trial, trial_reports in reports.items()}
+    epochs = {trial: sorted(set(trial_epochs)) for trial, trial_epochs in trained.items()}  # as analysis reads them
+    assert sorted(map(len, epochs.values())) == [1] * 6 + [3] * 2 + [9], trained
+    assert all(trial_epochs == list(range(1, len(trial_epochs) + 1)) for trial_epochs in epochs.values()), trained
     assert sum(map(len, epochs.values())) == 21
+    # At most the epoch in flight at the kill is trained again: Ray's snapshot may not have recorded its
+    # checkpoint yet (one trial runs at a time). Ray's result.json hid that; tunelab's history shows it.
+    assert sum(map(len, trained.values())) - 21 <= 1, trained
 
     configs = [json.dumps(config, sort_keys=True) for config in load_space(EXPERIMENT["space"]).sample_many(9, seed=3)]
     order = {trial: configs.index(json.dumps(json.loads((path / trial / "params.json").read_text()), sort_keys=True))
