@@ -14,6 +14,8 @@ import pytest
 from tunelab.experiments.cluster import check_address
 from tunelab.experiments.errors import SpecError
 
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

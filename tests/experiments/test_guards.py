@@ -12,6 +12,8 @@ from tunelab.experiments.errors import SpecError
 from tunelab.experiments.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+
 SPACE = {"units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1}
 
 

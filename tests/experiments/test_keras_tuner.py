@@ -16,6 +16,8 @@ import tunelab.keras_tuner as kt
 from tunelab.searchspaces import Above, OneOf
 from tests.experiments.kt_scripts import InterruptOnce, build_model, build_small, digits, hypermodel_class
 
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+
 keras_tuner = pytest.importorskip("keras_tuner")
 
 

@@ -10,6 +10,8 @@ from tunelab.experiments.runner import SPEC_FILE, prepare, run
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.errors import SpecError
 
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+
 SPACE = {
     "optimizer": {"type": "choice", "values": ["adam", "sgd"]},
     "momentum": {"type": "float", "low": 0.0, "high": 0.9, "grid": [0.0, 0.9], "when": {"optimizer": "sgd"}},

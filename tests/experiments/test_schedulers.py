@@ -247,6 +247,7 @@ class StaleStorage(tune.Callback):
             stored.write_text("")
 
 
+@pytest.mark.slow
 def test_sha_nine_configurations_halve_to_three_then_one_in_21_epochs(tmp_path, ray_session):
     sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, reduction_factor=3, events=TrialEventLog())
     assert sha.rungs == [1, 3, 9]
@@ -260,6 +261,7 @@ def test_sha_nine_configurations_halve_to_three_then_one_in_21_epochs(tmp_path, 
 
 
 @pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.slow
 def test_sha_drops_a_failed_trial_from_the_rung_unless_ray_retries_it(tmp_path, ray_session, retries):
     configs = [dict(config) for config in SHA_CONFIGS]
     configs[8]["fail_marker"] = str(tmp_path / "failed-once")  # a poor configuration, the last to start
@@ -276,6 +278,7 @@ def test_sha_drops_a_failed_trial_from_the_rung_unless_ray_retries_it(tmp_path, 
         assert sorted(len(reports) for _, reports in trials.values()) == [1] * 6 + [3] + [9]
 
 
+@pytest.mark.slow
 def test_sha_with_room_for_one_trial_still_runs_all_nine_to_the_rung(tmp_path, ray_session):
     """Paused trials free their CPUs: one 2-CPU trial at a time, nine trials meet at epoch 1."""
     sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
@@ -283,6 +286,7 @@ def test_sha_with_room_for_one_trial_still_runs_all_nine_to_the_rung(tmp_path, r
     assert sorted(len(reports) for _, reports in trials.values()) == [1] * 6 + [3] * 2 + [9]
 
 
+@pytest.mark.slow
 def test_sha_refuses_a_concurrency_limit_that_would_wait_forever(tmp_path, ray_session):
     """Ray's max_concurrent_trials counts paused trials, so trials 3 to 9 would never start."""
     sha = SuccessiveHalvingScheduler(num_trials=9, max_t=9, events=TrialEventLog())
@@ -290,6 +294,7 @@ def test_sha_refuses_a_concurrency_limit_that_would_wait_forever(tmp_path, ray_s
         run(tmp_path, fast(9), sha, configs=SHA_CONFIGS, concurrent=2)
 
 
+@pytest.mark.slow
 def test_hyperband_pauses_a_trial_and_resumes_it_without_repeating_epochs(tmp_path, ray_session):
     hyperband = ExactHyperBandScheduler(max_t=3, reduction_factor=3, events=TrialEventLog())
     assert hyperband_brackets(3, 3) == [(3, 1), (2, 3)]
@@ -319,6 +324,7 @@ def test_hyperband_pauses_a_trial_and_resumes_it_without_repeating_epochs(tmp_pa
     assert placed == {"a": (0, 0, 3), "b": (0, 0, 3), "c": (0, 1, 1), "d": (0, 1, 1), "e": (0, 1, 1)}
 
 
+@pytest.mark.slow
 def test_asha_stops_a_poor_trial_at_the_grace_period_and_records_the_cutoff(tmp_path, ray_session):
     asha = RecordingASHAScheduler(max_t=9, grace_period=1, reduction_factor=3, events=TrialEventLog())
     configs = [{"key": "good", "start": 0.9, "slope": 0.01}, {"key": "poor", "start": 0.1, "slope": 0.01}]
@@ -333,6 +339,7 @@ def test_asha_stops_a_poor_trial_at_the_grace_period_and_records_the_cutoff(tmp_
     assert stop["cutoff"] == pytest.approx(0.91) and stop["value"] == pytest.approx(0.11)
 
 
+@pytest.mark.slow
 def test_sha_on_keras_digits_resumes_paused_models_from_their_checkpoints(tmp_path, ray_session):
     from tunelab.trainables import RunSettings, load_dataset, train
 
@@ -461,6 +468,7 @@ def trained(trace: Path) -> dict[str, list[int]]:
     return epochs
 
 
+@pytest.mark.slow
 def test_hyperband_resumed_after_a_driver_crash_ends_as_an_uninterrupted_run(tmp_path, ray_session, monkeypatch):
     """Epochs are counted as the trainable trains them: Ray's result.json of a trial that pauses and
     resumes can lose its first lines (its background upload can rewrite the stored copy while the
@@ -490,6 +498,7 @@ def test_hyperband_resumed_after_a_driver_crash_ends_as_an_uninterrupted_run(tmp
     assert placed == [(0, 0, 4)] * 3 + [(0, 1, 2)] * 3 + [(0, 2, 1)] * 4
 
 
+@pytest.mark.slow
 def test_asha_resumed_after_a_driver_crash_keeps_the_rungs_of_finished_trials(tmp_path, ray_session, monkeypatch):
     asha = RecordingASHAScheduler(max_t=9, grace_period=1, reduction_factor=3, events=TrialEventLog())
     configs = [{"key": "good", "start": 0.9, "slope": 0.01}, {"key": "poor", "start": 0.1, "slope": 0.01}]

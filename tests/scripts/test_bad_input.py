@@ -234,6 +234,7 @@ def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
         "digits_sha, quickstart")
 
 
+@pytest.mark.slow
 def test_resources_no_node_can_hold_fail_fast_from_the_command_line(tmp_path):
     experiment = write_case(tmp_path, ("resources", {"cpu": 1, "gpu": 1}))
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(experiment)],

@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tunelab.searchspaces import load_space
+
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 
 ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 6

@@ -21,6 +21,8 @@ import yaml
 
 from tunelab.analysis import load
 
+pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS, EPOCHS = 4, 3
 EXPERIMENT = {

@@ -12,7 +12,7 @@ from ray import tune
 from tests.trainables.helpers import train_failing_once, train_logging_pid
 from tunelab.trainables import RunSettings, build_model, compile_model, train
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
