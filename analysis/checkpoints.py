@@ -1,9 +1,10 @@
 """The best model of a run: the checkpoint of the best trial's best epoch, found in the results folder.
 
 Every trainable checkpoints the epochs that improve the objective, and the runner copies each
-trial's best-scoring checkpoint to TRIAL/best_checkpoint-epochN/ besides the latest ones Ray keeps, so
-the best epoch's weights are on disk for YAML runs and KerasTuner-style runs alike. Finding the checkpoint reads JSON only; loading the
-model imports Keras (and the module of a `module:function` trainable, for its custom objects).
+trial's best-scoring checkpoint to TRIAL/best_checkpoint-epochN/ besides the latest ones Ray
+keeps, so the best epoch's weights are on disk for YAML runs and KerasTuner-style runs alike.
+Finding the checkpoint reads JSON only; loading the model imports Keras (and the module of a
+`module:function` trainable, for its custom objects).
 """
 from __future__ import annotations
 

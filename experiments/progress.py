@@ -145,8 +145,10 @@ class ProgressCallback(Callback):
         running = sum(1 for trial in trials if trial.status == "RUNNING" and trial.trial_id not in self._ended)
         ended = list(self._ended.values())
         trained = sum(self._epochs.values())
-        unused = sum(max(self._per_trial - self._epochs.get(trial_id, 0), 0)
-                     for trial_id, how in self._ended.items() if how != "completed") if self._per_trial and not self._exact else 0
+        unused = 0
+        if self._per_trial and not self._exact:  # epochs the stopped and errored trials will never train
+            unused = sum(max(self._per_trial - self._epochs.get(trial_id, 0), 0)
+                         for trial_id, how in self._ended.items() if how != "completed")
         planned = max(self._planned - unused, trained) if self._planned else trained
         progress = Progress(
             completed=ended.count("completed"), stopped=ended.count("stopped"), errored=ended.count("errored"),

@@ -205,7 +205,8 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     if progress is not None and progress.errored > outcome.errored:
         outcome = dataclasses.replace(outcome, errored=progress.errored)
     failure = log.failure or _write_failure(job.path)
-    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path), log=str(log.path) if log.path else None,
+    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
+                                  log=str(log.path) if log.path else None,
                                   storage_error=f"{failure.strerror or failure}" if failure else None)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome

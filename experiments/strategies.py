@@ -337,7 +337,8 @@ def _check(declared_options: tuple[Option, ...], options: Mapping[str, Any], whe
             raise SpecError(f"{where}.{option.name}: must be <= {option.maximum:,}, got {value:,}")
         if option.choices and value not in option.choices:
             raise SpecError(
-                f"{where}.{option.name}: {shown(value)} is not allowed; use one of {', '.join(map(str, option.choices))}"
+                f"{where}.{option.name}: {shown(value)} is not allowed; "
+                f"use one of {', '.join(map(str, option.choices))}"
                 + did_you_mean(value, option.choices)
             )
         checked[option.name] = value
