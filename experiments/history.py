@@ -7,13 +7,13 @@ twice, and readers keep its last line (analysis.load does). Local storage only, 
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+
+from tunelab.experiments.trial_events import append_line
 
 HISTORY_FILE = "tunelab_history.jsonl"  # analysis.load reads it (and names it there: no Ray in analysis)
 
@@ -23,21 +23,9 @@ class HistoryLog(Callback):
 
     def __init__(self, run_path: str) -> None:
         self._folder = None if "://" in run_path else Path(run_path)
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        return {"_folder": self._folder}  # Ray pickles callbacks with the experiment
-
-    def __setstate__(self, state: dict) -> None:
-        self._folder = state["_folder"]
-        self._lock = threading.Lock()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if self._folder is None:
             return
         line = json.dumps({key: value for key, value in result.items() if key != "config"}, default=str)
-        path = self._folder / f"trial_{trial.trial_id}" / HISTORY_FILE
-        with self._lock, contextlib.suppress(OSError):  # a full disk: the run's end says so, not a crash here
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as file:
-                file.write(line + "\n")
+        append_line(self._folder / f"trial_{trial.trial_id}" / HISTORY_FILE, line)

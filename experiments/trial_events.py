@@ -16,6 +16,15 @@ from typing import Any
 from ray.tune import Callback
 
 EVENTS_FILE = "tunelab_trial_events.jsonl"
+_APPENDING = threading.Lock()  # callbacks and schedulers append from Ray's driver threads
+
+
+def append_line(path: Path, line: str) -> None:
+    """Appends one line to a local run-folder file; a full disk is left for the run's end to report."""
+    with _APPENDING, contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as file:
+            file.write(line + "\n")
 
 
 class TrialEventLog:
@@ -23,14 +32,6 @@ class TrialEventLog:
 
     def __init__(self) -> None:
         self._path: Path | None = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        return {"_path": self._path}  # Ray pickles callbacks and schedulers with the Tuner
-
-    def __setstate__(self, state: dict) -> None:
-        self._path = state["_path"]
-        self._lock = threading.Lock()
 
     def attach(self, experiment_path: str) -> None:
         """Local folders only: on URI storage the events stay unrecorded rather than slow every step."""
@@ -60,11 +61,8 @@ class TrialEventLog:
         """`event`: suggested, completed, errored, stopped, paused, resumed, experiment_stopped, budget_spent."""
         if self._path is None:
             return
-        line = json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details}, default=float)
-        with self._lock, contextlib.suppress(OSError):  # a full disk: the run's end says so, not a crash here
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with self._path.open("a") as file:
-                file.write(line + "\n")
+        append_line(self._path, json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details},
+                                           default=float))
 
 
 class TrialOutcomeCallback(Callback):
