@@ -27,7 +27,8 @@ from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, sigint_restored, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.resume import (
-    COMPLETE, RESTART, resume_kind, set_aside_unrecorded_start, set_aside_unrecorded_trials,
+    COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_unrecorded_start,
+    set_aside_unrecorded_trials,
 )
 from tunelab.experiments.run_lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
@@ -266,6 +267,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         log.attach(job.path)
         job.events.attach(job.path)
         set_aside_unrecorded_trials(job.path)  # started after Ray's last snapshot: they will be suggested again
+        carry_recorded_completions(job.path, job.plan.searcher)  # finished after it: not trained again
         try:
             return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
         except ModuleNotFoundError as error:  # pickled by a tunelab before the `tunelab` namespace

@@ -1,10 +1,12 @@
-"""Faults injected into real runs: a second writer, kill -9 at start-up and twice in a row, a killed
-worker, a full disk. Each run: 4 digits MLPs of 3 epochs, one at a time.
+"""Faults injected into real runs: a second writer, kill -9 at start-up, during a checkpoint write
+and twice in a row, a killed worker, a full disk. Each run: 4 digits MLPs of
+3 epochs, one at a time.
 
 Every case checks what a user relies on: the planned trials all present at the end, each epoch
-once in every trial's history as analysis reads it, and the documented exit status and message. (Ctrl+C, kill -9 mid-trial and during successive halving, a lost node and
-a custom model failing mid-trial are in test_crash_resume*.py, test_cluster.py and
-test_keras_trainable.py.)
+once in every trial's history as analysis reads it, finished trials' files untouched by a resume,
+and the documented exit status and message. (Ctrl+C, kill -9 mid-trial and during successive
+halving, a lost node and a custom model failing mid-trial are in test_crash_resume*.py,
+test_cluster.py and test_keras_trainable.py.)
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 import yaml
 
 from tunelab.analysis import load
+from tunelab.analysis.run_files import EVENTS_FILE
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 
@@ -62,6 +65,25 @@ def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 2
 def kill_9(process: subprocess.Popen) -> None:
     os.killpg(process.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
     process.wait()
+
+
+def finished_trial_files(run: Path) -> dict[str, bytes]:
+    """Every file of the trials the event log records as completed: a resume must leave them as they are."""
+    events = [json.loads(line) for line in (run / EVENTS_FILE).read_text().splitlines() if line.endswith("}")]
+    finished = {event["trial_id"] for event in events if event.get("event") == "completed"}
+    return {str(path.relative_to(run)): path.read_bytes() for trial_id in sorted(finished)
+            for path in sorted((run / f"trial_{trial_id}").glob("**/*")) if path.is_file()}
+
+
+def assert_untouched(before: dict[str, bytes], after: dict[str, bytes]) -> None:
+    """Finished trials were not trained again: every file as it was, except that Ray's result.json,
+    copied to the run folder only with Ray's snapshots, may have the epochs its copy missed appended."""
+    assert before
+    for name, data in before.items():
+        if name.endswith("result.json"):
+            assert after[name].startswith(data), name
+        else:
+            assert after[name] == data, name
 
 
 def assert_whole(run: Path) -> None:
@@ -108,16 +130,16 @@ def test_kill_9_the_moment_the_run_starts_then_resume(tmp_path):
 
 
 def test_kill_9_twice_in_a_row_then_resume(tmp_path):
-    """Trials started after Ray's last snapshot are set aside and suggested again: no extra trial.
-
-    (A trial that finished after that snapshot is trained again from Ray's last record of it; its
-    history then holds those epochs twice, and analysis keeps the last of each.)
-    """
+    """Killed just after a trial finished, mostly before Ray's next snapshot (every 10 s or more):
+    the finished trial is marked finished from tunelab's record, not trained again; trials started
+    after the snapshot are set aside and suggested again, so no extra trial."""
     spec = experiment_file(tmp_path, tmp_path / "results")
     run = tmp_path / "results" / "run"
     driver = launch(str(spec), "--name", "run")
-    wait_for(lambda: any(len(e) == EPOCHS for e in histories(run).values()), driver, "a finished trial")
+    wait_for(lambda: (run / EVENTS_FILE).exists() and '"completed"' in (run / EVENTS_FILE).read_text(),
+             driver, "a finished trial")
     kill_9(driver)
+    finished = finished_trial_files(run)
 
     again = launch(str(spec), "--resume", "--name", "run")
     done_before = sum(len(e) for e in histories(run).values())
@@ -127,6 +149,22 @@ def test_kill_9_twice_in_a_row_then_resume(tmp_path):
     last = launch(str(spec), "--resume", "--name", "run")
     out, err = last.communicate(timeout=300)
     assert last.returncode == 0, out[-2000:] + err[-2000:]
+    assert_whole(run)
+    assert_untouched(finished, finished_trial_files(run))
+    assert all(len(epochs) == EPOCHS for epochs in histories(run).values())  # each epoch once, on disk too
+
+
+def test_kill_9_during_a_checkpoint_write_then_resume(tmp_path):
+    spec = experiment_file(tmp_path, tmp_path / "results")
+    run = tmp_path / "results" / "run"
+    driver = launch(str(spec), "--name", "run")
+    wait_for(lambda: any(path.is_dir() for path in run.glob("trial_*/checkpoint_*")), driver,
+             "a checkpoint being written")
+    kill_9(driver)  # the worker was copying the model into the checkpoint folder
+
+    resumed = launch(str(spec), "--resume", "--name", "run")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-2000:] + err[-2000:]
     assert_whole(run)
 
 
@@ -156,6 +194,9 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_fails_the_run_with_the_count_and_the_resume_command(tmp_path, small_disk):
+    """A full disk stands for storage that stops taking writes: a read-only switch cannot be injected
+    under a live run (remount refuses while Ray holds files open; root ignores permissions), and
+    every write failure takes the same path. Storage unwritable at launch is refused with exit 2."""
     spec = experiment_file(tmp_path, small_disk)
     run = small_disk / "run"
     driver = launch(str(spec), "--name", "run")

@@ -1,0 +1,114 @@
+"""Canaries for a Ray upgrade: each test exercises one private thing experiments/ray_internals.py
+relies on, on Ray's real files. A failure here names what moved in the new Ray release."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import ray.cloudpickle as cloudpickle
+
+from tunelab.analysis.run_files import EVENTS_FILE, HISTORY_FILE
+from tunelab.experiments.ray_internals import (
+    SEARCH_STATE_PATTERN, SEARCHER_STATE_PATTERN, STATE_PATTERN, newest, unfinished_trials,
+)
+from tunelab.experiments.resume import carry_recorded_completions
+from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.spec import spec_from_dict
+
+pytestmark = pytest.mark.slow  # a real run and a resume
+
+EXPERIMENT = {
+    "name": "t", "trainable": "mlp", "data": "digits",
+    "space": {"units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1},
+    "strategy": {"name": "random", "num_samples": 3, "seed": 3},
+    "epochs": 2, "batch_size": 128, "max_concurrent_trials": 1,
+}
+
+
+def snapshot_trials(folder: Path) -> dict[str, tuple[dict, dict]]:
+    """trial_id -> (trial state, run metadata) from Ray's newest experiment snapshot."""
+    data = json.loads(newest(folder, STATE_PATTERN).read_text())
+    pairs = [(json.loads(trial), json.loads(run)) for trial, run in data["trial_data"]]
+    return {trial["trial_id"]: (trial, run) for trial, run in pairs}
+
+
+def make_snapshot_stale(folder: Path, trial_id: str) -> None:
+    """What Ray's state holds when the driver dies after `trial_id` finished, before the next snapshot."""
+    state_file = newest(folder, STATE_PATTERN)
+    data = json.loads(state_file.read_text())
+    for entry in data["trial_data"]:
+        trial = json.loads(entry[0])
+        if trial["trial_id"] == trial_id:
+            trial["status"] = "RUNNING"
+            entry[0] = json.dumps(trial)
+    state_file.write_text(json.dumps(data))
+    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    search = cloudpickle.loads(search_file.read_bytes())
+    search["name:ConcurrencyLimiter"]["live_trials"].add(trial_id)
+    search["name:ConcurrencyLimiter"]["num_unfinished_live_trials"] += 1
+    search_file.write_bytes(cloudpickle.dumps(search))
+
+
+def trial_files(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes()
+            for path in sorted(folder.glob("trial_*/**/*")) if path.is_file()}
+
+
+def test_ray_saves_the_files_and_fields_a_resume_amends(tmp_path, ray_session):
+    outcome = run(prepare(spec_from_dict({**EXPERIMENT, "storage": str(tmp_path)}), name="run"))
+    folder = Path(outcome.path)
+
+    trials = snapshot_trials(folder)
+    assert {trial["status"] for trial, _ in trials.values()} == {"TERMINATED"}
+    assert all((folder / trial["relative_logdir"] / "result.json").is_file() for trial, _ in trials.values())
+    assert all(run_metadata["last_result"]["epoch"] == 2 for _, run_metadata in trials.values())
+    limiter = cloudpickle.loads(newest(folder, SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
+    assert limiter["live_trials"] == set() and limiter["num_unfinished_live_trials"] == 0 and not limiter["batch"]
+    assert newest(folder, SEARCHER_STATE_PATTERN) is not None
+
+
+def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path, ray_session):
+    spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path)})
+    folder = Path(run(prepare(spec, name="run")).path)
+    completed = [json.loads(line) for line in (folder / EVENTS_FILE).read_text().splitlines()]
+    last = [event["trial_id"] for event in completed if event["event"] == "completed"][-1]
+    make_snapshot_stale(folder, last)
+    assert list(unfinished_trials(folder)) == [last]
+    before = trial_files(folder)
+
+    assert carry_recorded_completions(str(folder), prepare(spec, name="run", resume=True).plan.searcher) == [last]
+    trial, run_metadata = snapshot_trials(folder)[last]
+    assert trial["status"] == "TERMINATED" and run_metadata["last_result"]["epoch"] == 2
+    limiter = cloudpickle.loads(newest(folder, SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
+    assert limiter["live_trials"] == set() and limiter["num_unfinished_live_trials"] == 0
+
+    make_snapshot_stale(folder, last)  # and now the whole resume, as `--resume` runs it
+    result_log = folder / f"trial_{last}" / "result.json"
+    result_log.write_text(result_log.read_text().splitlines()[0] + "\n")  # Ray's copy was an epoch behind
+    prepared = prepare(spec, name="run", resume=True)
+    assert not prepared.complete
+    again = run(prepared)
+
+    assert again.trials == 3 and again.errored == 0
+    after = trial_files(folder)
+    completed_log = after.pop(str(result_log.relative_to(folder)))
+    assert after == {name: data for name, data in before.items() if name != str(result_log.relative_to(folder))}
+    assert [json.loads(line)["epoch"] for line in completed_log.decode().splitlines()] == [1, 2]
+    assert json.loads(completed_log.decode().splitlines()[1])["config"] == json.loads(
+        (result_log.parent / "params.json").read_text())
+    for history in folder.glob(f"trial_*/{HISTORY_FILE}"):
+        assert [json.loads(line)["epoch"] for line in history.read_text().splitlines()] == [1, 2]
+
+
+def test_a_history_that_does_not_reach_the_recorded_completion_is_trained_again(tmp_path, ray_session):
+    spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path), "strategy": {**EXPERIMENT["strategy"],
+                                                                              "num_samples": 1}})
+    folder = Path(run(prepare(spec, name="run")).path)
+    [trial_id] = snapshot_trials(folder)
+    make_snapshot_stale(folder, trial_id)
+    history = next(folder.glob(f"trial_*/{HISTORY_FILE}"))
+    history.write_text(history.read_text().splitlines()[0] + "\n")  # the final epoch's line was lost
+
+    assert carry_recorded_completions(str(folder), prepare(spec, name="run", resume=True).plan.searcher) == []
+    assert list(unfinished_trials(folder)) == [trial_id]
