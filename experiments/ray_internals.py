@@ -60,7 +60,7 @@ def carry_completions(folder: Path, completions: list[Completion], searcher: Any
     the saved searcher state, so a Bayesian search still learns the result. The experiment
     snapshot is written last: a kill part-way leaves the trial to be trained again, as before.
     """
-    import ray.cloudpickle as cloudpickle
+    from ray import cloudpickle
 
     if not completions:
         return

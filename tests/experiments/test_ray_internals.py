@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-import ray.cloudpickle as cloudpickle
-
+from ray import cloudpickle
 from tunelab.analysis.run_files import EVENTS_FILE, HISTORY_FILE
 from tunelab.experiments.ray_internals import (
-    SEARCH_STATE_PATTERN, SEARCHER_STATE_PATTERN, STATE_PATTERN, newest, unfinished_trials,
+    SEARCH_STATE_PATTERN,
+    SEARCHER_STATE_PATTERN,
+    STATE_PATTERN,
+    newest,
+    unfinished_trials,
 )
 from tunelab.experiments.resume import carry_recorded_completions
 from tunelab.experiments.runner import prepare, run

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tunelab.analysis import load
 from tunelab.analysis.run_files import EVENTS_FILE
 
@@ -186,7 +185,7 @@ def small_disk(tmp_path):
     """A 64 MB tmpfs: filling it is a full disk under the run, as a user meets one."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     yield mount
@@ -201,7 +200,7 @@ def test_a_full_disk_fails_the_run_with_the_count_and_the_resume_command(tmp_pat
     run = small_disk / "run"
     driver = launch(str(spec), "--name", "run")
     wait_for(lambda: any(len(e) == EPOCHS for e in histories(run).values()), driver, "a finished trial")
-    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=1M"], capture_output=True)
+    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=1M"], capture_output=True, check=False)
 
     out, err = driver.communicate(timeout=300)
     assert driver.returncode == 1, out[-2000:] + err[-2000:]
