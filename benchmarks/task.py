@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from tunelab.experiments.schedulers import hyperband_brackets, successive_halving_rungs
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.schedulers import hyperband_epochs
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy
 from tunelab.searchspaces import Space, fix_params, load_space
 
@@ -134,36 +135,27 @@ def entries(task: StudyTask) -> list[Entry]:
 
 
 def _largest(epochs_for: Any, budget: int, limit: int = 10_000) -> int:
-    """The largest trial count whose planned epochs fit the budget (at least 1)."""
+    """The largest trial count whose planned epochs fit the budget (at least 1).
+
+    Successive halving refuses more configurations than halve to one within the epochs.
+    """
     n = 1
-    while n < limit and epochs_for(n + 1) <= budget:
+    while n < limit and _fits(epochs_for, n + 1, budget):
         n += 1
     return n
+
+
+def _fits(epochs_for: Any, trials: int, budget: int) -> bool:
+    try:
+        return epochs_for(trials) <= budget
+    except SpecError:
+        return False
 
 
 def _tunelab_epochs(task: StudyTask, strategy: str, options: Mapping[str, Any]) -> int:
     """The registry's own bound (exact for searches without early stopping and for sha)."""
     budget = Budget(task.metric, task.mode, task.epochs)
     return plan_strategy(task.searched_space(), strategy, check_options(strategy, dict(options)), budget).max_epochs
-
-
-def hyperband_epochs(trials: int, max_t: int, eta: int) -> int:
-    """Epochs tunelab's Hyperband trains for `trials` trials: brackets fill in order, a band after another.
-
-    Ray keeps ceil(n / eta) of a bracket's n planned trials at each rung, of those it has.
-    """
-    total, remaining = 0, trials
-    while remaining > 0:
-        for planned, first in hyperband_brackets(max_t, eta):
-            alive, done, keep = min(planned, remaining), 0, planned
-            remaining -= alive
-            for rung in successive_halving_rungs(max_t, eta, first):
-                total += alive * (rung - done)
-                done, keep = rung, -(-keep // eta)
-                alive = min(alive, keep)
-            if remaining == 0:
-                break
-    return total
 
 
 def asha_epochs(trials: int, max_t: int, eta: int, grace_period: int) -> int:

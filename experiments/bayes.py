@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
-
+from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up
 from tunelab.searchspaces.params import Fixed, Float, Int, SpaceError
 from tunelab.searchspaces.ray_adapter import StateSearcher
 from tunelab.searchspaces.space import Config, Space
@@ -155,11 +155,7 @@ class UnitCubeBayesSearch(StateSearcher):
         Asking it then would draw a random point, discard it and return None, which advances its
         RNG once per poll and makes the sequence depend on timing; so don't ask.
         """
-        inner = self._inner
-        return (
-            len(inner._buffered_trial_results) < inner.random_search_trials
-            and inner._total_random_search_trials >= inner.random_search_trials
-        )
+        return bayesopt_awaiting_warm_up(self._inner)
 
     def _ask(self, point: Point | None = None) -> tuple[str, Point] | None:
         """One point from the inner searcher (the given one, if any), booked under a fresh id."""

@@ -4,6 +4,12 @@ tests/experiments/test_ray_internals.py holds the canaries: each fails, naming w
 Ray release changes one of the things below.
 
 What is used, and why:
+- `TuneController._set_trial_status`: successive halving puts a survivor that waited at its rung
+  back to PAUSED after a crash (`mark_paused`).
+- AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, and
+  a resumed run puts back the rung values of restored trials (`AshaInternals`).
+- BayesOptSearch's warm-up buffer: tunelab does not ask it for a point while asking would only
+  advance its random generator (`bayesopt_awaiting_warm_up`).
 - The experiment snapshot (`experiment_state-*.json`: trial JSON state + run metadata) and the
   search state Ray saves beside it (`search_gen_state-*.json`, cloudpickled, with the
   ConcurrencyLimiter's live trials). A trial that finished after Ray's last snapshot is marked
@@ -103,3 +109,71 @@ def _replace(path: Path, write) -> None:
     temporary = path.with_name(f".tunelab-{path.name}")
     write(str(temporary))
     os.replace(temporary, path)
+
+
+# --- schedulers: Ray's controller and ASHA's rungs ----------------------------------------------
+
+
+def mark_paused(tune_controller: Any, trial: Any) -> None:
+    """Sets a restored trial back to PAUSED without starting it: Ray has no public call for this.
+
+    Successive halving needs it after a crash, for a survivor that was waiting at its rung.
+    """
+    from ray.tune.experiment import Trial
+
+    tune_controller._set_trial_status(trial, Trial.PAUSED)
+
+
+class AshaInternals:
+    """What tunelab reads and restores of Ray's AsyncHyperBandScheduler: its rungs per trial."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self._scheduler = scheduler
+
+    @property
+    def metric(self) -> str | None:
+        return self._scheduler._metric
+
+    @property
+    def mode(self) -> str | None:
+        return self._scheduler._mode
+
+    @property
+    def max_t(self) -> int:
+        return self._scheduler._max_t
+
+    @property
+    def sign(self) -> float:
+        """+1 when higher is better, -1 when lower is (Ray keeps every value as sign * value)."""
+        return self._scheduler._metric_op
+
+    def knows(self, trial_id: str) -> bool:
+        """Whether the trial is in one of ASHA's brackets (Ray drops it once it ends)."""
+        return trial_id in self._scheduler._trial_info
+
+    def rungs(self, trial_id: str) -> list[tuple[int, dict[str, float]]]:
+        """(milestone, {trial_id: sign * value}) of the trial's bracket, lowest rung last; [] if unknown.
+
+        The dicts are Ray's own: a value put in one counts at that rung.
+        """
+        bracket = self._scheduler._trial_info.get(trial_id)
+        return list(bracket._rungs) if bracket is not None else []
+
+    def cutoff(self, trial_id: str, values: dict[str, float]) -> float | None:
+        """The value a trial had to reach among `values` at a rung of its bracket (in the metric's own sign)."""
+        bracket = self._scheduler._trial_info[trial_id]
+        cutoff = bracket.cutoff(values)
+        return None if cutoff is None else float(self.sign * cutoff)
+
+
+# --- searchers -------------------------------------------------------------------------------
+
+
+def bayesopt_awaiting_warm_up(searcher: Any) -> bool:
+    """Whether BayesOptSearch has handed out its random warm-up points and still waits for their results.
+
+    It fits the Gaussian process only once every warm-up result is in; asked before, it draws a
+    random point, discards it and returns None.
+    """
+    return (len(searcher._buffered_trial_results) < searcher.random_search_trials
+            and searcher._total_random_search_trials >= searcher.random_search_trials)

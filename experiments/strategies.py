@@ -12,26 +12,33 @@ from typing import Any, Callable, Mapping
 
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
-
-from tunelab.errors import shown
 from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
+from tunelab.experiments.manual import (
+    ChainedSearcher,
+    LabelledSequenceSearcher,
+    one_factor_at_a_time,
+    published_configs,
+)
 from tunelab.experiments.schedulers import (
-    ExactHyperBandScheduler,
+    HyperbandScheduler,
     RecordingASHAScheduler,
     SuccessiveHalvingScheduler,
+    halving_to_one_rungs,
     hyperband_brackets,
+    hyperband_epochs,
     hyperband_rungs,
     refuse_without_checkpoints,
+    rung_trials,
     successive_halving_epochs,
-    successive_halving_rungs,
 )
 from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.inline import did_you_mean
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
+
+from tunelab.errors import shown
 
 
 @dataclass(frozen=True)
@@ -87,39 +94,48 @@ class SchedulerKind:
     name: str
     when: str
     options: tuple[Option, ...]
-    build: Callable[[Mapping[str, Any], Budget, int], TrialScheduler]
+    build: Callable[[Mapping[str, Any], Budget, int, str], TrialScheduler]
     pauses: bool  # pausing schedulers resume trials from checkpoints taken at their rungs
 
 
 # --- schedulers -----------------------------------------------------------------------------
 
 
-def _asha(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
+def _asha(options: Mapping[str, Any], budget: Budget, num_trials: int, where: str) -> TrialScheduler:
     return RecordingASHAScheduler(
         max_t=budget.epochs, metric=budget.metric, mode=budget.mode, grace_period=options["grace_period"],
         reduction_factor=options["reduction_factor"], brackets=options["brackets"], events=budget.events,
     )
 
 
-def _hyperband(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
+def _hyperband(options: Mapping[str, Any], budget: Budget, num_trials: int, where: str) -> TrialScheduler:
     refuse_without_checkpoints(budget.checkpoint_every, hyperband_rungs(budget.epochs, options["reduction_factor"]),
                                "hyperband")
-    return ExactHyperBandScheduler(max_t=budget.epochs, metric=budget.metric, mode=budget.mode,
-                                   reduction_factor=options["reduction_factor"], events=budget.events)
+    largest = min(num_trials, hyperband_brackets(budget.epochs, options["reduction_factor"])[0][0])
+    _refuse_concurrency_limit(budget, largest, "a Hyperband bracket")
+    return HyperbandScheduler(max_t=budget.epochs, metric=budget.metric, mode=budget.mode,
+                              reduction_factor=options["reduction_factor"], events=budget.events)
 
 
-def _sha(options: Mapping[str, Any], budget: Budget, num_trials: int) -> TrialScheduler:
-    rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
+def _sha(options: Mapping[str, Any], budget: Budget, num_trials: int, where: str) -> TrialScheduler:
+    rungs = _sha_rungs(options, budget, num_trials, where)
     refuse_without_checkpoints(budget.checkpoint_every, rungs, "sha")
-    if 0 < budget.max_concurrent_trials < num_trials:
+    _refuse_concurrency_limit(budget, num_trials, "successive halving")
+    return SuccessiveHalvingScheduler(num_trials=num_trials, rungs=rungs, metric=budget.metric, mode=budget.mode,
+                                      reduction_factor=options["reduction_factor"], events=budget.events)
+
+
+def _sha_rungs(options: Mapping[str, Any], budget: Budget, num_trials: int, where: str) -> list[int]:
+    return halving_to_one_rungs(num_trials, budget.epochs, options["reduction_factor"], options["min_epochs"], where)
+
+
+def _refuse_concurrency_limit(budget: Budget, cohort: int, scheduler: str) -> None:
+    """Ray counts paused trials as running: a limit below a cohort that pauses at its rung never lets it fill."""
+    if 0 < budget.max_concurrent_trials < cohort:
         raise SpecError(
-            f"max_concurrent_trials: {budget.max_concurrent_trials} would leave successive halving waiting "
-            f"forever for the rest of its {num_trials} trials; limit concurrency with resources.cpu instead"
+            f"max_concurrent_trials: {budget.max_concurrent_trials} would leave {scheduler} waiting forever "
+            f"for the rest of its {cohort} trials; limit concurrency with resources.cpu instead"
         )
-    return SuccessiveHalvingScheduler(
-        num_trials=num_trials, max_t=budget.epochs, metric=budget.metric, mode=budget.mode,
-        reduction_factor=options["reduction_factor"], min_t=options["min_epochs"], events=budget.events,
-    )
 
 
 _FACTOR = Option("reduction_factor", int, 3, 2, "keep 1/factor of the trials at each rung")
@@ -136,7 +152,8 @@ SCHEDULERS: dict[str, SchedulerKind] = {
     ),
     "sha": SchedulerKind(
         "sha", "synchronous successive halving: all trials reach a rung, the best 1/factor continue",
-        (_FACTOR, Option("min_epochs", (int, type(None)), None, 1, "epochs of the first rung (default: max / factor^k)")),
+        (_FACTOR, Option("min_epochs", (int, type(None)), None, 1,
+                         "epochs of the first rung (default: epochs / factor^k, k the halvings that leave one)")),
         _sha, pauses=True,
     ),
 }
@@ -154,23 +171,29 @@ def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget, wher
         if value is not None and value > budget.epochs:
             raise SpecError(f"{where}.{key}: {value} is above epochs ({budget.epochs}); "
                             f"the first rung must come at or before a trial's last epoch")
-    scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples)
-    return Plan(plan.searcher, scheduler, plan.num_samples, _epoch_bound(name, scheduler_options, budget,
-                                                                         plan.num_samples), _notes(name, budget, scheduler_options))
+    scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples, where)
+    trials = plan.num_samples
+    return Plan(plan.searcher, scheduler, trials, _epoch_bound(name, scheduler_options, budget, trials, where),
+                _notes(name, budget, scheduler_options, trials, where))
 
 
-def _epoch_bound(name: str, options: Mapping[str, Any], budget: Budget, trials: int) -> int:
-    """Epochs a scheduler can train at most; exact for synchronous successive halving."""
-    if name != "sha":
-        return trials * budget.epochs
-    rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
-    return successive_halving_epochs(trials, rungs, options["reduction_factor"])
-
-
-def _notes(name: str, budget: Budget, options: Mapping[str, Any]) -> tuple[str, ...]:
+def _epoch_bound(name: str, options: Mapping[str, Any], budget: Budget, trials: int, where: str) -> int:
+    """Epochs a scheduler can train at most; exact for the synchronous ones, successive halving and Hyperband."""
+    factor = options.get("reduction_factor")
     if name == "sha":
-        rungs = successive_halving_rungs(budget.epochs, options["reduction_factor"], options["min_epochs"])
-        return (f"sha rungs at epochs {', '.join(map(str, rungs))}",)
+        return successive_halving_epochs(trials, _sha_rungs(options, budget, trials, where), factor)
+    if name == "hyperband":
+        return hyperband_epochs(trials, budget.epochs, factor)
+    return trials * budget.epochs
+
+
+def _notes(name: str, budget: Budget, options: Mapping[str, Any], trials: int, where: str) -> tuple[str, ...]:
+    if name == "sha":
+        rungs = _sha_rungs(options, budget, trials, where)
+        at_rungs = ", ".join(f"epoch {rung}: {count}" for rung, count in
+                             zip(rungs, rung_trials(trials, rungs, options["reduction_factor"])))
+        return (f"sha: {trials} configurations, {len(rungs) - 1} halvings by factor {options['reduction_factor']}; "
+                f"trials at each rung: {at_rungs}",)
     if name == "hyperband":
         brackets = hyperband_brackets(budget.epochs, options["reduction_factor"])
         described = "; ".join(f"{n} trials from epoch {r}" for n, r in brackets)

@@ -4,16 +4,24 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from benchmarks.study import select
-from benchmarks.task import (
-    FULL, NAMES, QUICK, QUICK_LEAVES_OUT, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs,
-    spec_dict,
-)
-from benchmarks.worker_memory import summarize_memory
 from tunelab.experiments.runner import prepare
 from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from tunelab.experiments.spec import spec_from_dict
+
+from benchmarks.study import select
+from benchmarks.task import (
+    FULL,
+    NAMES,
+    QUICK,
+    QUICK_LEAVES_OUT,
+    StudyTask,
+    asha_epochs,
+    entries,
+    hyperband_epochs,
+    kt_hyperband_epochs,
+    spec_dict,
+)
+from benchmarks.worker_memory import summarize_memory
 
 
 def test_the_grid_defines_the_budget():
@@ -32,10 +40,12 @@ def test_every_entry_is_sized_to_the_budget(task):
     for name in ("random", "bayes", "ray_random", "kt_random", "kt_bayes"):
         assert found[name].trials == same
     for name, entry in found.items():
-        if name != "kt_hyperband":  # KerasTuner's Hyperband runs whole iterations only
+        if name not in ("kt_hyperband", "sha"):  # KerasTuner's Hyperband runs whole iterations only
             assert task.budget * 0.9 <= entry.planned_epochs <= task.budget, name
-    # more trials than the grid when trials stop early
-    assert found["sha"].trials > found["hyperband"].trials > same
+    # Successive halving to one: at 9 epochs a trial, 9 configurations (2 halvings) is the most
+    # that fits, 21 epochs; 10 would need a third halving, before epoch 1.
+    assert found["sha"].trials == 9 and found["sha"].planned_epochs == 21 <= task.budget
+    assert found["hyperband"].trials > same  # more trials than the grid when trials stop early
     assert found["bayes+asha"].options["num_samples"] == found["asha"].options["num_samples"]
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
 from tunelab.searchspaces import Choice, Float, Int, Space, SpaceError
@@ -69,7 +68,7 @@ def test_search_strategies_combine_with_schedulers():
     assert type(plan.scheduler).__name__ == "RecordingASHAScheduler" and plan.num_samples == 12
     bayes = check_options("bayes", {"num_samples": 4, "scheduler": "hyperband"})
     plan = plan_strategy(SPACE, "bayes", bayes, Budget("val_accuracy", "max", epochs=9))
-    assert type(plan.scheduler).__name__ == "ExactHyperBandScheduler"
+    assert type(plan.scheduler).__name__ == "HyperbandScheduler"
     assert "hyperband: 3 brackets" in plan.notes[0]
 
 
@@ -77,7 +76,10 @@ def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
     plan = plan_strategy(SPACE, "sha", check_options("sha", {"num_samples": 9}), Budget("acc", "max", epochs=9))
     assert plan.num_samples == 9 and len(drain(plan.searcher)) == 9
     assert plan.max_epochs == 9 * 1 + 3 * 2 + 1 * 6  # rungs 1, 3, 9: exactly what the halving trains
-    assert plan.notes == ("sha rungs at epochs 1, 3, 9",)
+    assert plan.notes == ("sha: 9 configurations, 2 halvings by factor 3; trials at each rung: "
+                          "epoch 1: 9, epoch 3: 3, epoch 9: 1",)
+    assert plan_strategy(SPACE, "hyperband", check_options("hyperband", {"num_samples": 17}),
+                         Budget("acc", "max", epochs=9)).max_epochs == 21 + 27 + 27  # exact: brackets of 9, 5, 3
     asha = plan_strategy(SPACE, "asha", check_options("asha", {"grace_period": 2}), Budget("acc", "max", epochs=9))
     assert type(asha.scheduler).__name__ == "RecordingASHAScheduler"
 
@@ -90,6 +92,10 @@ def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
         ("hyperband", {}, Budget("acc", "max", 9, checkpoint_every=2), "checkpoint_every: 2"),
         ("sha", {"num_samples": 9}, Budget("acc", "max", 9, max_concurrent_trials=2),
          "max_concurrent_trials: 2 would leave successive halving waiting forever"),
+        ("hyperband", {"num_samples": 17}, Budget("acc", "max", 9, max_concurrent_trials=2),
+         "max_concurrent_trials: 2 would leave a Hyperband bracket waiting forever for the rest of its 9 trials"),
+        ("sha", {"num_samples": 27}, Budget("acc", "max", 9),
+         "epochs: 9 cannot hold the 3 halvings that take 27 configurations to one"),
     ],
 )
 def test_pausing_schedulers_refuse_what_cannot_work(name, options, budget, message):
