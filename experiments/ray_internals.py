@@ -152,7 +152,7 @@ class AshaInternals:
         return trial_id in self._scheduler._trial_info
 
     def rungs(self, trial_id: str) -> list[tuple[int, dict[str, float]]]:
-        """(milestone, {trial_id: sign * value}) of the trial's bracket, lowest rung last; [] if unknown.
+        """(milestone, {trial_id: sign * value}) of the trial's bracket, highest rung first; [] if unknown.
 
         The dicts are Ray's own: a value put in one counts at that rung.
         """

@@ -1,9 +1,11 @@
 """Canaries for a Ray upgrade: each test exercises one private thing experiments/ray_internals.py
-relies on, on Ray's real files. A failure here names what moved in the new Ray release."""
+relies on, on Ray's real objects and files. A failure here names what moved in the new Ray release."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from ray import cloudpickle
@@ -12,6 +14,9 @@ from tunelab.experiments.ray_internals import (
     SEARCH_STATE_PATTERN,
     SEARCHER_STATE_PATTERN,
     STATE_PATTERN,
+    AshaInternals,
+    bayesopt_awaiting_warm_up,
+    mark_paused,
     newest,
     unfinished_trials,
 )
@@ -19,7 +24,6 @@ from tunelab.experiments.resume import carry_recorded_completions
 from tunelab.experiments.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
-pytestmark = pytest.mark.slow  # a real run and a resume
 
 EXPERIMENT = {
     "name": "t", "trainable": "mlp", "data": "digits",
@@ -58,6 +62,7 @@ def trial_files(folder: Path) -> dict[str, bytes]:
             for path in sorted(folder.glob("trial_*/**/*")) if path.is_file()}
 
 
+@pytest.mark.slow  # a real run
 def test_ray_saves_the_files_and_fields_a_resume_amends(tmp_path, ray_session):
     outcome = run(prepare(spec_from_dict({**EXPERIMENT, "storage": str(tmp_path)}), name="run"))
     folder = Path(outcome.path)
@@ -71,6 +76,7 @@ def test_ray_saves_the_files_and_fields_a_resume_amends(tmp_path, ray_session):
     assert newest(folder, SEARCHER_STATE_PATTERN) is not None
 
 
+@pytest.mark.slow  # a real run
 def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path, ray_session):
     spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path)})
     folder = Path(run(prepare(spec, name="run")).path)
@@ -104,6 +110,7 @@ def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path
         assert [json.loads(line)["epoch"] for line in history.read_text().splitlines()] == [1, 2]
 
 
+@pytest.mark.slow  # a real run
 def test_a_history_that_does_not_reach_the_recorded_completion_is_trained_again(tmp_path, ray_session):
     spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path), "strategy": {**EXPERIMENT["strategy"],
                                                                               "num_samples": 1}})
@@ -115,3 +122,40 @@ def test_a_history_that_does_not_reach_the_recorded_completion_is_trained_again(
 
     assert carry_recorded_completions(str(folder), prepare(spec, name="run", resume=True).plan.searcher) == []
     assert list(unfinished_trials(folder)) == [trial_id]
+
+
+def test_the_controller_still_sets_a_trial_status_privately():
+    from ray.tune.execution.tune_controller import TuneController
+
+    calls = []
+    controller = SimpleNamespace(_set_trial_status=lambda trial, status: calls.append((trial, status)))
+    mark_paused(controller, "t")
+    assert calls == [("t", "PAUSED")]
+    assert list(inspect.signature(TuneController._set_trial_status).parameters) == ["self", "trial", "status"]
+
+
+def test_asha_keeps_its_rungs_per_trial_as_the_schedulers_read_them():
+    from ray.tune.schedulers import AsyncHyperBandScheduler
+
+    asha = AsyncHyperBandScheduler(time_attr="epoch", metric="score", mode="max", max_t=9, grace_period=1,
+                                   reduction_factor=3)
+    view = AshaInternals(asha)
+    trial = SimpleNamespace(trial_id="t1")
+    assert not view.knows("t1") and view.rungs("t1") == []
+    asha.on_trial_add(None, trial)
+    assert view.knows("t1") and (view.metric, view.mode, view.max_t, view.sign) == ("score", "max", 9, 1.0)
+    assert [milestone for milestone, _ in view.rungs("t1")] == [9, 3, 1]  # highest first, as Ray keeps them
+    view.rungs("t1")[-1][1]["t2"] = 0.5  # Ray's own dict: the value counts at that rung
+    assert asha._trial_info["t1"]._rungs[-1][1] == {"t2": 0.5}
+    assert view.cutoff("t1", {"t2": 0.5, "t3": 0.9}) == pytest.approx(0.5 + (0.9 - 0.5) * 2 / 3)  # 1 - 1/3 quantile
+
+
+def test_bayesopt_still_buffers_its_warm_up_results():
+    from ray.tune.search.bayesopt import BayesOptSearch
+
+    searcher = BayesOptSearch(space={"x": (0.0, 1.0)}, metric="score", mode="max", random_search_steps=2)
+    assert not bayesopt_awaiting_warm_up(searcher)  # nothing handed out yet
+    searcher.suggest("a"), searcher.suggest("b")
+    assert bayesopt_awaiting_warm_up(searcher)  # both warm-up points out, no result back
+    searcher.on_trial_complete("a", {"score": 0.5}), searcher.on_trial_complete("b", {"score": 0.7})
+    assert not bayesopt_awaiting_warm_up(searcher)
