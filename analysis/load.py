@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from tunelab.analysis.run_files import (
-    EVENTS_FILE, error_line, read_json, read_spec, trial_events, trial_states,
-)
-from tunelab.analysis.trial_history import SOURCES, read_trial_history
+from tunelab.analysis.run_files import error_line, read_json, read_spec, trial_states
 from tunelab.analysis.stop_reasons import label, stop_reason
+from tunelab.analysis.trial_history import SOURCES, read_trial_history
 from tunelab.errors import InputError
+from tunelab.run_folder import TRIAL_PREFIX, read_events
 
 if TYPE_CHECKING:
     import keras
@@ -180,7 +179,7 @@ def _load_one(folder: Path, name: str) -> _Part:
         raise ResultsError(f"{folder}: not a directory")
     spec = read_spec(folder)
     states = trial_states(folder)
-    events = trial_events(folder / EVENTS_FILE)
+    events = read_events(folder)
     stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
     experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None)
     trial_dirs = {path.name: path for path in sorted(folder.iterdir()) if path.is_dir()
@@ -195,7 +194,7 @@ def _load_one(folder: Path, name: str) -> _Part:
             trial_dir = folder / state["dir"]  # a folder whose files are all gone still names the trial
         by_id[trial_id] = {"state": state, "dir": trial_dir}
     for dir_name, trial_dir in trial_dirs.items():  # folders Ray's state does not list (yet)
-        by_id.setdefault(dir_name.removeprefix("trial_"), {"state": {}, "dir": trial_dir})
+        by_id.setdefault(dir_name.removeprefix(TRIAL_PREFIX), {"state": {}, "dir": trial_dir})
 
     rows, records, params = [], [], []
     for trial_id, found in by_id.items():

@@ -1,7 +1,8 @@
 """The files of a run folder, each read so that a damaged or missing one gives nothing, never a crash.
 
 Ray writes params.json, result.json and experiment_state-*.json; tunelab writes the spec, the
-event log and the per-epoch history. analysis.load assembles the frames from what these return.
+event log and the per-epoch history (their names: `tunelab.run_folder`). analysis.load assembles
+the frames from what these return.
 """
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from typing import Any
 
 import yaml
 
-SPEC_FILE = "tunelab_experiment.yaml"
-EVENTS_FILE = "tunelab_trial_events.jsonl"  # experiments/trial_events.py writes it; not imported: no Ray here
-HISTORY_FILE = "tunelab_history.jsonl"  # experiments/history.py writes it, likewise
+from tunelab.run_folder import SPEC_FILE
 
 
 def read_spec(folder: Path) -> dict[str, Any]:
@@ -47,21 +46,6 @@ def read_json(path: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def trial_events(path: Path) -> dict[str, list[dict]]:
-    """trial_id -> its events in the order written ("" holds the experiment's own, such as experiment_stopped)."""
-    events: dict[str, list[dict]] = {}
-    if not path.exists():
-        return events
-    for line in path.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("trial_id"), str):
-            events.setdefault(event["trial_id"], []).append(event)
-    return events
 
 
 def trial_states(folder: Path, state_file: Path | None = None) -> dict[str, dict]:

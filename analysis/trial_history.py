@@ -9,14 +9,13 @@ best value is never silently wrong.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunelab.analysis.run_files import HISTORY_FILE
+from tunelab.run_folder import HISTORY_FILE, PROGRESS_FILE, RESULT_FILE, read_json_lines
 
-SOURCES = (HISTORY_FILE, "result.json", "progress.csv")  # most trusted first
+SOURCES = (HISTORY_FILE, RESULT_FILE, PROGRESS_FILE)  # most trusted first
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def read_trial_history(trial_dir: Path, live: bool = False) -> TrialHistory:
     for name in SOURCES:
         path = trial_dir / name
         if path.is_file():
-            found[name] = _read_csv(path) if name.endswith(".csv") else _read_json_lines(path)
+            found[name] = _read_csv(path) if name.endswith(".csv") else read_json_lines(path)
     if not found:
         return TrialHistory([], None, ())
     epochs = {name: _epochs(reports) for name, (reports, _) in found.items()}
@@ -56,24 +55,6 @@ def read_trial_history(trial_dir: Path, live: bool = False) -> TrialHistory:
 
 def _epochs(reports: list[dict]) -> set:
     return {report.get("epoch", report.get("training_iteration")) for report in reports} - {None}
-
-
-def _read_json_lines(path: Path) -> tuple[list[dict], int]:
-    """The JSON lines that parse, and how many did not (a crash mid-write cuts the last one short)."""
-    try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return [], 0
-    reports, cut = [], 0
-    for line in lines:
-        try:
-            report = json.loads(line)
-        except json.JSONDecodeError:
-            cut += 1
-            continue
-        if isinstance(report, dict):
-            reports.append(report)
-    return reports, cut
 
 
 def _read_csv(path: Path) -> tuple[list[dict], int]:

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional
 from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
+
 from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up
 from tunelab.searchspaces.params import Fixed, Float, Int, SpaceError
 from tunelab.searchspaces.ray_adapter import StateSearcher

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from tunelab.errors import InputError
+from tunelab.run_folder import DRIVER_LOG
 
-DRIVER_LOG = "tunelab_driver.log"
 
 _terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermost capture last
 

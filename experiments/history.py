@@ -14,8 +14,7 @@ from typing import Any
 from ray.tune import Callback
 
 from tunelab.experiments.trial_events import append_line
-
-HISTORY_FILE = "tunelab_history.jsonl"  # analysis.load reads it (and names it there: no Ray in analysis)
+from tunelab.run_folder import HISTORY_FILE, trial_folder_name
 
 
 class HistoryLog(Callback):
@@ -28,4 +27,4 @@ class HistoryLog(Callback):
         if self._folder is None:
             return
         line = json.dumps({key: value for key, value in result.items() if key != "config"}, default=str)
-        append_line(self._folder / f"trial_{trial.trial_id}" / HISTORY_FILE, line)
+        append_line(self._folder / trial_folder_name(trial.trial_id) / HISTORY_FILE, line)

@@ -15,8 +15,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tunelab.analysis.run_files import EVENTS_FILE, HISTORY_FILE, read_json, trial_events, trial_states
+from tunelab.analysis.run_files import read_json, trial_states
 from tunelab.experiments.ray_internals import Completion, carry_completions, unfinished_trials
+from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
 
@@ -36,7 +37,7 @@ def resume_kind(run_path: str, planned_trials: int) -> str:
 def set_aside_unrecorded_start(run_path: str) -> Path | None:
     """Moves the trial folders and Ray files of a start Ray never recorded into a dot-folder analysis skips."""
     folder = Path(run_path)
-    return _set_aside(folder, [*folder.glob("trial_*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
+    return _set_aside(folder, [*folder.glob(f"{TRIAL_PREFIX}*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
                                *folder.glob("search_gen_state-*")], "start")
 
 
@@ -54,7 +55,7 @@ def set_aside_unrecorded_trials(run_path: str) -> Path | None:
         return None
     recorded = {state.get("dir") for file in states for state in trial_states(folder, file).values()}
     newest = states[-1].stat().st_mtime
-    unrecorded = [path for path in folder.glob("trial_*")
+    unrecorded = [path for path in folder.glob(f"{TRIAL_PREFIX}*")
                   if path.name not in recorded and path.stat().st_mtime >= newest - 1]
     return _set_aside(folder, unrecorded, "trials")
 
@@ -72,13 +73,12 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     if "://" in run_path:
         return []
     folder = Path(run_path)
-    events = trial_events(folder / EVENTS_FILE)
+    completed = read_events(folder, "completed")
     completions = []
     for trial_id, trial_folder in unfinished_trials(folder).items():
-        completed = [event for event in events.get(trial_id, []) if event.get("event") == "completed"]
-        history = _reports(folder / trial_folder / HISTORY_FILE)
-        if completed and history and history[-1].get("epoch") == completed[-1].get("epoch"):
-            config = read_json(folder / trial_folder / "params.json")
+        history = epochs_by_number(folder / trial_folder / HISTORY_FILE)
+        if trial_id in completed and history and history[-1]["epoch"] == completed[trial_id][-1].get("epoch"):
+            config = read_json(folder / trial_folder / PARAMS_FILE)
             completions.append(Completion(trial_id, trial_folder, {**history[-1], "config": config}))
     try:
         carry_completions(folder, completions, searcher)
@@ -91,27 +91,13 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     return [completion.trial_id for completion in completions]
 
 
-def _reports(path: Path) -> list[dict]:
-    """A JSON-lines record's whole lines, one per epoch (the last of a repeated epoch), in epoch order."""
-    by_epoch: dict[Any, dict] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                report = json.loads(line)
-            except json.JSONDecodeError:  # a line a crash cut short
-                continue
-            if isinstance(report, dict) and isinstance(report.get("epoch"), int):
-                by_epoch[report["epoch"]] = report
-    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
-
-
 def _complete_result_log(trial_dir: Path, config: dict) -> None:
     """Appends to Ray's result.json the epochs tunelab's history has and Ray's copy missed."""
-    logged = _reports(trial_dir / "result.json")
+    logged = epochs_by_number(trial_dir / RESULT_FILE)
     last = logged[-1]["epoch"] if logged else 0
-    missing = [report for report in _reports(trial_dir / HISTORY_FILE) if report["epoch"] > last]
+    missing = [report for report in epochs_by_number(trial_dir / HISTORY_FILE) if report["epoch"] > last]
     if missing:
-        with (trial_dir / "result.json").open("a") as file:
+        with (trial_dir / RESULT_FILE).open("a") as file:
             file.writelines(json.dumps({**report, "config": config}) + "\n" for report in missing)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tunelab.experiments.errors import SpecError
+from tunelab.run_folder import LOCK_FILE
 
-LOCK_FILE = "tunelab.lock"
 HEARTBEAT_S = 10.0
 STALE_S = 60.0
 

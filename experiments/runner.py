@@ -34,11 +34,11 @@ from tunelab.experiments.run_lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
+from tunelab.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, load_dataset
 from tunelab.trainables.preflight import check_trainable
 
-SPEC_FILE = "tunelab_experiment.yaml"
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,7 @@ def _trainable(prepared: Prepared):
 
 
 def _trial_dirname(trial: Any) -> str:
-    return f"trial_{trial.trial_id}"
+    return trial_folder_name(trial.trial_id)
 
 
 def _write_record(job: RayJob) -> None:

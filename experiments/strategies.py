@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
+
 from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.manual import (

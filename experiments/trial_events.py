@@ -15,7 +15,8 @@ from typing import Any
 
 from ray.tune import Callback
 
-EVENTS_FILE = "tunelab_trial_events.jsonl"
+from tunelab.run_folder import EVENTS_FILE, read_json_lines
+
 _APPENDING = threading.Lock()  # callbacks and schedulers append from Ray's driver threads
 
 
@@ -45,17 +46,10 @@ class TrialEventLog:
 
     def since(self, event: str, since: float) -> list[dict]:
         """The `event` lines recorded at or after `since` (none on URI storage, where nothing is recorded)."""
-        if self._path is None or not self._path.exists():
+        if self._path is None:
             return []
-        found = []
-        for line in self._path.read_text().splitlines():
-            try:
-                recorded = json.loads(line)
-            except json.JSONDecodeError:  # a line a crash cut short
-                continue
-            if recorded.get("event") == event and recorded.get("time", 0) >= since:
-                found.append(recorded)
-        return found
+        return [recorded for recorded in read_json_lines(self._path)[0]
+                if recorded.get("event") == event and _number(recorded.get("time")) >= since]
 
     def record(self, trial_id: str, event: str, **details: Any) -> None:
         """`event`: suggested, completed, errored, stopped, paused, resumed, experiment_stopped, budget_spent."""
@@ -81,3 +75,7 @@ class TrialOutcomeCallback(Callback):
 def _last_epoch(trial: Any) -> int | None:
     result = trial.last_result or {}
     return result.get("epoch", result.get("training_iteration"))
+
+
+def _number(value: Any) -> float:
+    return value if isinstance(value, (int, float)) else 0.0

@@ -30,10 +30,11 @@ from tunelab.experiments.kt.display import print_finished_trial
 from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
 from tunelab.experiments.kt.objective import Objective, create_objective
 from tunelab.experiments.kt.results import ranked
-from tunelab.experiments.runner import SPEC_FILE, RayJob, resolve_storage, run_job
+from tunelab.experiments.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.schedulers import hyperband_brackets
 from tunelab.experiments.strategies import MAX_GRID, Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog
+from tunelab.run_folder import SPEC_FILE
 from tunelab.searchspaces import Fixed, Space
 from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
 from tunelab.searchspaces.inline import did_you_mean, space_from_dict

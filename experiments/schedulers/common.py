@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 from ray.tune.experiment import Trial
-from ray.tune.result import EXPR_PROGRESS_FILE, EXPR_RESULT_FILE
 
 from tunelab.errors import shown
+from tunelab.run_folder import PROGRESS_FILE, RESULT_FILE
 
 TIME_ATTR = "epoch"
 """The trainable's own 1-based epoch counter; unlike training_iteration it survives restores."""
@@ -53,7 +53,7 @@ def store_trial_logs(trial: Trial) -> None:
     ):
         return  # no copy in storage to go stale
     storage.storage_filesystem.create_dir(storage.trial_fs_path, recursive=True)
-    for name in (EXPR_RESULT_FILE, EXPR_PROGRESS_FILE):
+    for name in (RESULT_FILE, PROGRESS_FILE):
         local = Path(trial.local_path, name)
         if local.is_file():
             pyarrow.fs.copy_files(local.as_posix(), Path(storage.trial_fs_path, name).as_posix(),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
+
 from tunelab.experiments.schedulers.common import check_mode, conflicts
 from tunelab.experiments.schedulers.replay import creation_order, restored
 from tunelab.experiments.schedulers.rungs import hyperband_brackets, successive_halving_rungs

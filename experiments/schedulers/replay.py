@@ -12,8 +12,9 @@ import sys
 from typing import Any, Callable
 
 from ray.tune.experiment import Trial
-from ray.tune.result import EXPR_RESULT_FILE
+
 from tunelab.experiments.schedulers.common import TIME_ATTR
+from tunelab.run_folder import RESULT_FILE
 
 
 def replay_halvings(
@@ -94,7 +95,7 @@ def reported_by_epoch(trial: Trial) -> dict[int, dict]:
     last = reported(trial)
     by_epoch: dict[int, dict] = {}
     try:
-        path = f"{trial.storage.trial_fs_path}/{EXPR_RESULT_FILE}"
+        path = f"{trial.storage.trial_fs_path}/{RESULT_FILE}"
         with trial.storage.storage_filesystem.open_input_stream(path) as stream:
             lines = stream.readall().decode().splitlines()
     except (AttributeError, OSError):

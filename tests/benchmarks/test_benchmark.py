@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from tunelab.experiments.runner import prepare
 from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from tunelab.experiments.spec import spec_from_dict

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tunelab.experiments.driver_output import DRIVER_LOG, DriverLog, captured, terminal
+from tunelab.experiments.driver_output import DriverLog, captured, terminal
+from tunelab.run_folder import DRIVER_LOG
 from tunelab.experiments.errors import SpecError
 
 

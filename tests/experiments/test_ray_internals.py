@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 from ray import cloudpickle
-from tunelab.analysis.run_files import EVENTS_FILE, HISTORY_FILE
+
+from tunelab.run_folder import EVENTS_FILE, HISTORY_FILE
 from tunelab.experiments.ray_internals import (
     SEARCH_STATE_PATTERN,
     SEARCHER_STATE_PATTERN,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.experiments.runner import SPEC_FILE, prepare, run
+from tunelab.experiments.runner import prepare, run
+from tunelab.run_folder import SPEC_FILE
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.errors import SpecError
 

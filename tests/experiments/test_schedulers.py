@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from ray import tune
+
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.schedulers import (
     HyperbandScheduler,
@@ -35,7 +36,8 @@ from tunelab.experiments.schedulers import (
     successive_halving_rungs,
 )
 from tunelab.experiments.schedulers.replay import replay_halvings
-from tunelab.experiments.trial_events import EVENTS_FILE, TrialEventLog, TrialOutcomeCallback
+from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
+from tunelab.run_folder import EVENTS_FILE
 from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
 from tunelab.searchspaces import Choice, Float, Int, Space, SpaceError

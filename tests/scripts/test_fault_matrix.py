@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tunelab.analysis import load
-from tunelab.analysis.run_files import EVENTS_FILE
+from tunelab.run_folder import EVENTS_FILE
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 
