@@ -467,7 +467,7 @@ def _metric(results: Results, metric: str | None) -> str:
     if metric is None:
         raise ResultsError("no trial reported a metric")
     if metric not in results.metrics:
-        from tunelab.searchspaces.inline import did_you_mean
+        from tunelab.checks import did_you_mean
 
         raise ResultsError(f"metric {metric!r} was not reported; reported: {', '.join(results.metrics) or 'none'}"
                            + did_you_mean(metric, results.metrics))
@@ -482,7 +482,7 @@ def _mode(results: Results, metric: str) -> str:
 
 
 def _check_params(results: Results, names: list[str]) -> list[str]:
-    from tunelab.searchspaces.inline import did_you_mean
+    from tunelab.checks import did_you_mean
 
     for name in names:
         if name not in results.params:

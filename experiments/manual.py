@@ -10,10 +10,10 @@ from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
+from tunelab.checks import did_you_mean
 from tunelab.errors import shown
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Config, Fixed, Space, SpaceError
-from tunelab.searchspaces.inline import did_you_mean
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher, StateSearcher
 
 

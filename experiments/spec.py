@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
+from tunelab.checks import did_you_mean
 from tunelab.errors import shown
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
-from tunelab.searchspaces.inline import did_you_mean
 from tunelab.trainables.compile import REPORTED_METRICS
 from tunelab.trainables.keras_trainable import trial_params
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from tunelab.checks import did_you_mean
 from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.manual import (
@@ -36,7 +37,6 @@ from tunelab.experiments.schedulers import (
 from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Space
-from tunelab.searchspaces.inline import did_you_mean
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 from tunelab.errors import shown

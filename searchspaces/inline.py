@@ -12,10 +12,10 @@ COUNT > k - 1. Errors name the offending key path, e.g. `space.units.low`.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Mapping
 
+from tunelab.checks import did_you_mean
 from tunelab.errors import shown
 from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
 from tunelab.searchspaces.space import Space, per_layer
@@ -30,26 +30,6 @@ _FIELDS = {
 _REQUIRED = {"int": ("low", "high"), "float": ("low", "high"), "choice": ("values",), "fixed": ("value",)}
 _COMMON = ("type", "when", "per_layer")
 _TYPES = {"int": Int, "float": Float, "choice": Choice, "bool": Bool, "fixed": Fixed}
-
-
-def did_you_mean(word: str, options: Any) -> str:
-    """' (did you mean X?)' when a close match exists, else ''."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3)
-    if not close:
-        return ""
-    # difflib scores `stpe` as close to `type` as to `step`; fewest edits (a swap is one) decides.
-    return f" (did you mean {min(close, key=lambda option: _edits(str(word), option))!r}?)"
-
-
-def _edits(a: str, b: str) -> int:
-    """Insertions, deletions, substitutions and swaps of neighbours that turn a into b."""
-    rows = [list(range(len(b) + 1))] + [[i] + [0] * len(b) for i in range(1, len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
-    return rows[-1][-1]
 
 
 def space_from_dict(entries: Mapping[str, Any], where: str = "space") -> Space:

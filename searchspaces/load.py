@@ -6,9 +6,10 @@ import importlib
 from pathlib import Path
 from typing import Any, Mapping
 
+from tunelab.checks import did_you_mean
 from tunelab.errors import shown
 from tunelab.searchspaces.catalog import CATALOG
-from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.params import Fixed, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
 from tunelab.user_code import import_file, import_module

@@ -12,6 +12,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from tunelab.checks import check_int
 from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
@@ -54,9 +55,7 @@ class RunSettings:
                 f"got {self.model!r}"
             )
         for name in ("epochs", "batch_size", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+            check_int(name, getattr(self, name), 1)
         if not self.cpus > 0:
             raise ValueError(f"cpus must be > 0; got {self.cpus!r}")
         if not self.gpus >= 0:

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from tunelab.searchspaces.inline import did_you_mean
+from tunelab.checks import did_you_mean
+from tunelab.errors import InputError, shown
 from tunelab.searchspaces.params import Bool, Choice, Fixed, Float, Int, Param
 from tunelab.searchspaces.space import Space
-from tunelab.errors import InputError, shown
 
 
 class TrainableError(InputError):

@@ -26,6 +26,7 @@ import pandas as pd
 
 from tunelab.analysis.checkpoints import BestCheckpoint, best_checkpoint, trial_best_checkpoint
 from tunelab.analysis.load import Results, ResultsError, load
+from tunelab.checks import check_int, did_you_mean
 from tunelab.experiments.kt.display import print_finished_trial
 from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
 from tunelab.experiments.kt.objective import Objective, create_objective
@@ -37,7 +38,7 @@ from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import SPEC_FILE
 from tunelab.searchspaces import Fixed, Space
 from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
-from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 from tunelab.trainables.hypermodel_trainable import FitData, HyperModelRun, load_model, train_hypermodel
 
@@ -107,9 +108,7 @@ class TunerOptions:
         object.__setattr__(self, "project_name", str(self.project_name or "untitled_project"))
         for name, low in (("executions_per_trial", 1), ("max_retries_per_trial", 0),
                           ("max_consecutive_failed_trials", 0), ("max_concurrent_trials", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+            check_int(name, getattr(self, name), low)
         unknown = [key for key in self.resources_per_trial if key not in ("cpu", "gpu")]
         if unknown:
             raise ValueError(f"resources_per_trial: {unknown[0]!r} is not a resource; use cpu and gpu")
@@ -278,9 +277,7 @@ class Tuner(abc.ABC):
     def _epochs(self, epochs: Any) -> int | None:
         if epochs is None:
             return None
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
-        return epochs
+        return check_int("epochs", epochs, 1)
 
     def _resolve_seed(self, previous: Mapping[str, Any] | None) -> int:
         if self.seed is not None:
@@ -443,7 +440,7 @@ class RandomSearch(Tuner):
 
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10, seed: int | None = None,
                  **options: Any) -> None:
-        self.max_trials = _positive("max_trials", max_trials)
+        self.max_trials = check_int("max_trials", max_trials, 1)
         super().__init__(hypermodel, objective, seed, options)
 
     def _strategy(self, space: Space, seed: int) -> tuple[str, dict[str, Any]]:
@@ -464,7 +461,7 @@ class GridSearch(Tuner):
 
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int | None = None,
                  seed: int | None = None, **options: Any) -> None:
-        self.max_trials = None if max_trials is None else _positive("max_trials", max_trials)
+        self.max_trials = None if max_trials is None else check_int("max_trials", max_trials, 1)
         super().__init__(hypermodel, objective, seed, options)
 
     def _strategy(self, space: Space, seed: int) -> tuple[str, dict[str, Any]]:
@@ -492,9 +489,9 @@ class BayesianOptimization(Tuner):
                  seed: int | None = None, **options: Any) -> None:
         if alpha != 1e-4:
             raise ValueError("alpha: tunelab's Gaussian process fits its own noise level; leave alpha out")
-        self.max_trials = _positive("max_trials", max_trials)
-        self.num_initial_points = None if num_initial_points is None else _positive(
-            "num_initial_points", num_initial_points)
+        self.max_trials = check_int("max_trials", max_trials, 1)
+        self.num_initial_points = None if num_initial_points is None else check_int(
+            "num_initial_points", num_initial_points, 1)
         self.beta = beta
         super().__init__(hypermodel, objective, seed, options)
 
@@ -520,11 +517,9 @@ class Hyperband(Tuner):
 
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100, factor: int = 3,
                  hyperband_iterations: int = 1, seed: int | None = None, **options: Any) -> None:
-        self.max_epochs = _positive("max_epochs", max_epochs)
-        self.factor = _positive("factor", factor)
-        if self.factor < 2:
-            raise ValueError("factor needs to be an int larger than 1")
-        self.hyperband_iterations = _positive("hyperband_iterations", hyperband_iterations)
+        self.max_epochs = check_int("max_epochs", max_epochs, 1)
+        self.factor = check_int("factor", factor, 2)
+        self.hyperband_iterations = check_int("hyperband_iterations", hyperband_iterations, 1)
         if options.get("scheduler") is not None:
             raise ValueError("scheduler: Hyperband is its own scheduler; use RandomSearch(scheduler=...) for others")
         super().__init__(hypermodel, objective, seed, options)
@@ -564,12 +559,6 @@ class _NoTraining:
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         return self._model.predict(x[:1] if hasattr(x, "__getitem__") else x, verbose=0)
-
-
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-    return value
 
 
 def _describe(hypermodel: Any) -> str:

@@ -5,17 +5,11 @@ gain or lose one at exact powers, so every count here is found by multiplication
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from tunelab.experiments.errors import SpecError
 
-from tunelab.errors import shown
-
-
-def check_int(name: str, value: Any, low: int) -> None:
-    """ValueError unless `value` is an integer >= `low` (booleans are not integers here)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {shown(value)}")
+from tunelab.checks import check_int
 
 
 def integer_log(n: int, base: int) -> int:

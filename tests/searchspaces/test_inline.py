@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tunelab.searchspaces.inline import did_you_mean, space_from_dict
+from tunelab.checks import did_you_mean
+from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
 

@@ -1,0 +1,35 @@
+"""Small checks every layer shares, so their messages read alike: an integer at least so large, and
+the "did you mean" suggestion for a misspelt name."""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from tunelab.errors import shown
+
+
+def check_int(name: str, value: Any, low: int, error: type[Exception] = ValueError) -> int:
+    """`value` if it is an integer >= `low` (a bool is not), else `error`: `epochs must be an integer >= 1; got 0`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise error(f"{name} must be an integer >= {low}; got {shown(value)}")
+    return value
+
+
+def did_you_mean(word: str, options: Any) -> str:
+    """' (did you mean X?)' when a close match exists, else ''."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3)
+    if not close:
+        return ""
+    # difflib scores `stpe` as close to `type` as to `step`; fewest edits (a swap is one) decides.
+    return f" (did you mean {min(close, key=lambda option: _edits(str(word), option))!r}?)"
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours that turn a into b."""
+    rows = [list(range(len(b) + 1))] + [[i] + [0] * len(b) for i in range(1, len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
