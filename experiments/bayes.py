@@ -9,7 +9,6 @@ a repeated configuration is never run twice and never ends the search early.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import random
 import sys
@@ -20,7 +19,7 @@ from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
 from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up
-from tunelab.searchspaces.params import Fixed, Float, Int, SpaceError
+from tunelab.searchspaces.params import Fixed, SpaceError
 from tunelab.searchspaces.ray_adapter import StateSearcher
 from tunelab.searchspaces.space import Config, Space
 
@@ -119,7 +118,7 @@ class UnitCubeBayesSearch(StateSearcher):
                 UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode)
             )
         if self._finite is None:
-            self._finite = _finite_configs(self._space)
+            self._finite = self._space.all_configs(limit=_ENUMERATE_LIMIT) or []
         if self._finite and len(self._results) + len(self._pending) >= len(self._finite):
             return Searcher.FINISHED  # every config is finished or running
         for _ in range(_ASKS):
@@ -260,20 +259,3 @@ def _final_value(result: Optional[Mapping[str, Any]], metric: str) -> float:
     except (KeyError, TypeError, ValueError):
         return math.nan
     return value if math.isfinite(value) else math.nan
-
-
-def _finite_configs(space: Space) -> list[Config]:
-    """Every config `Space.decode` can produce, or [] when there are too many (or infinitely many).
-
-    A param's `grid` restricts only grid search; decoding reaches every value, so it is dropped.
-    """
-    if any(isinstance(param, Float) and param.step is None for param in space.values()):
-        return []
-    params = {
-        name: dataclasses.replace(param, grid=None) if isinstance(param, (Int, Float)) else param
-        for name, param in space.items()
-    }
-    try:
-        return Space(params).grid(limit=_ENUMERATE_LIMIT)
-    except SpaceError:
-        return []

@@ -175,7 +175,7 @@ def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget, wher
     scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples, where)
     trials = plan.num_samples
     return Plan(plan.searcher, scheduler, trials, _epoch_bound(name, scheduler_options, budget, trials, where),
-                _notes(name, budget, scheduler_options, trials, where))
+                (*plan.notes, *_notes(name, budget, scheduler_options, trials, where)))
 
 
 def _epoch_bound(name: str, options: Mapping[str, Any], budget: Budget, trials: int, where: str) -> int:
@@ -212,8 +212,11 @@ def _grid(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
 
 def _random(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
     count = options["num_samples"]
-    configs = space.sample_many(count, seed=options["seed"])
-    return Plan(ConfigSequenceSearcher(configs), None, count, count * budget.epochs)
+    configs = space.sample_many(count, seed=options["seed"])  # distinct: a configuration never runs twice
+    notes = () if len(configs) == count else (
+        f"random: the space holds only {len(configs)} configurations; each runs once, {len(configs)} trials "
+        f"instead of num_samples {count}",)
+    return Plan(ConfigSequenceSearcher(configs), None, len(configs), len(configs) * budget.epochs, notes)
 
 
 def _bayes(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:

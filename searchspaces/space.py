@@ -15,6 +15,11 @@ from tunelab.searchspaces.params import Above, Fixed, Float, Int, OneOf, Param, 
 Config = dict[str, Any]
 
 
+def config_key(config: Config) -> tuple:
+    """A hashable form of a configuration, the same whatever the order of its keys."""
+    return tuple(sorted(config.items()))
+
+
 class Space(Mapping[str, Param]):
     """An ordered, immutable mapping from hyperparameter name to Param."""
 
@@ -63,9 +68,38 @@ class Space(Mapping[str, Param]):
         return config
 
     def sample_many(self, count: int, seed: int) -> list[Config]:
-        """`count` configurations from a private RNG: the same seed always gives the same list."""
+        """Up to `count` distinct configurations from a private RNG: the same seed always gives the same list.
+
+        A configuration drawn before is drawn again, so none is run twice (as in KerasTuner's random
+        search); a finite space of at most `count` configurations gives each once, in a seeded order.
+        """
         rng = random.Random(seed)
-        return [self.sample(rng) for _ in range(count)]
+        every = self.all_configs(limit=count)
+        if every is not None:  # the space is used up by `count` draws
+            rng.shuffle(every)
+            return every
+        seen: set[tuple] = set()
+        configs = []
+        while len(configs) < count:  # terminates: the space holds more than `count` configurations
+            config = self.sample(rng)
+            key = config_key(config)
+            if key not in seen:
+                seen.add(key)
+                configs.append(config)
+        return configs
+
+    def all_configs(self, limit: int) -> list[Config] | None:
+        """Every configuration sampling can produce, or None when there are more than `limit` (or
+        infinitely many: a float without a step). A parameter's `grid` restricts only grid search;
+        sampling reaches every value, so it is dropped here."""
+        if any(isinstance(param, Float) and param.step is None for param in self.values()):
+            return None
+        params = {name: dataclasses.replace(param, grid=None) if isinstance(param, (Int, Float)) else param
+                  for name, param in self.items()}
+        try:
+            return Space(params).grid(limit=limit)
+        except SpaceError:
+            return None
 
     def grid(self, limit: int | None = None) -> list[Config]:
         """Every combination of grid values; a conditional parameter multiplies only where active.

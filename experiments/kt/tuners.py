@@ -230,6 +230,9 @@ class Tuner(abc.ABC):
         trainable = _trainable(FitData(fit_args, fit_kwargs), run, self.options.resources_per_trial)
         search = self._plan(space, epochs, seed)
         verbose = bool(fit_kwargs.get("verbose", 1))  # as KerasTuner, which also passes it on to fit
+        if verbose and previous is None:
+            for note in search.plan.notes:  # e.g. a space smaller than max_trials: each configuration once
+                print(note)
         if previous is not None:
             self._check_same_search(previous, search.record)
             trials = self._trials()

@@ -128,6 +128,17 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
     assert 'Objective(name="val_accuracy", direction="max")' in printed
 
 
+def test_random_search_uses_up_a_small_space_once_and_says_so(tmp_path, data, ray_session, capsys):
+    tuner = kt.RandomSearch(build_small, objective="val_accuracy", max_trials=10, seed=0, directory=tmp_path)
+    search(tuner, data, epochs=1)
+
+    printed = capsys.readouterr().out
+    assert "random: the space holds only 4 configurations; each runs once, 4 trials instead of num_samples 10" \
+        in printed
+    configs = [repr(tuner.results.config(row)) for _, row in tuner.results.trials.iterrows()]
+    assert len(configs) == len(set(configs)) == 4
+
+
 def test_grid_search_in_keras_tuners_order_with_two_executions(tmp_path, data, ray_session, capsys):
     tuner = kt.GridSearch(build_small, objective="val_accuracy", max_trials=3, directory=tmp_path,
                           executions_per_trial=2)
@@ -165,6 +176,8 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(tmp_path, data, ra
     trials = tuner.results.trials
     assert len(trials) == 5  # brackets of 3 trials from epoch 1 and 2 trials from epoch 3
     assert sorted(trials["epochs"]) == [1, 1, 3, 3, 3]
+    configs = [repr(tuner.results.config(row)) for _, row in trials.iterrows()]
+    assert len(set(configs)) == 5  # never the same configuration twice, as KerasTuner
     promoted = trials[trials["resumes"] > 0]
     assert len(promoted) == 1
     assert epochs_reported(promoted["path"].iloc[0]) == [1, 2, 3]  # went on from epoch 1, not from zero

@@ -1,11 +1,14 @@
 """Strategy registry: each plan hands Ray exactly the configurations the space defines."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
 from tunelab.searchspaces import Choice, Float, Int, Space, SpaceError
+from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 SPACE = Space({
@@ -141,3 +144,14 @@ def test_ofat_plan_counts():
     configs = drain(plan.searcher)
     assert configs[0] == {"optimizer": "adam", "units": 8}
     assert plan.num_samples == len(configs) == 1 + 1 + 3  # baseline, sgd, three other unit counts
+
+
+def test_random_search_on_a_small_space_runs_each_configuration_once_and_says_so():
+    small = space_from_dict({"optimizer": {"type": "choice", "values": ["adam", "sgd"]}, "units_1": 16,
+                             "num_layers": {"type": "int", "low": 1, "high": 3}})  # 6 configurations
+    plan = plan_strategy(small, "random", check_options("random", {"num_samples": 20}), Budget("acc", "max", 2))
+    assert plan.num_samples == 6 and len({json.dumps(c, sort_keys=True) for c in drain(plan.searcher)}) == 6
+    assert plan.notes == ("random: the space holds only 6 configurations; each runs once, 6 trials instead of "
+                          "num_samples 20",)
+    sha = plan_strategy(small, "sha", check_options("sha", {"num_samples": 9}), Budget("acc", "max", 9))
+    assert sha.num_samples == 6 and sha.notes[0].startswith("random: the space holds only 6")

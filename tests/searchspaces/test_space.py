@@ -406,3 +406,16 @@ def test_decode_of_any_unit_point_passes_check_config(space_fn) -> None:
 def test_decode_needs_one_coordinate_per_param() -> None:
     with pytest.raises(ValueError):
         optimizer_space().decode([0.5])
+
+
+def test_sample_many_never_repeats_a_configuration_and_stops_when_the_space_is_used_up():
+    small = Space({"optimizer": Choice(("adam", "sgd")), "layers": Int(1, 2)})  # 4 configurations
+    drawn = small.sample_many(3, seed=0)
+    assert len({tuple(sorted(c.items())) for c in drawn}) == 3
+    everything = small.sample_many(10, seed=0)
+    assert sorted(tuple(sorted(c.items())) for c in everything) == sorted(
+        tuple(sorted(c.items())) for c in small.grid())  # each of the 4 once, not 10 draws
+    assert small.sample_many(10, seed=0) == everything  # seeded
+    assert small.all_configs(limit=3) is None and len(small.all_configs(limit=4)) == 4
+    continuous = Space({"lr": Float(1e-4, 1e-1, log=True)})
+    assert continuous.all_configs(limit=10**6) is None and len(continuous.sample_many(50, seed=1)) == 50
