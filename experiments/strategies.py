@@ -14,14 +14,9 @@ from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from tunelab.checks import did_you_mean
-from tunelab.experiments.bayes import ACQUISITIONS, UnitCubeBayesSearch
+from tunelab.errors import shown
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.manual import (
-    ChainedSearcher,
-    LabelledSequenceSearcher,
-    one_factor_at_a_time,
-    published_configs,
-)
+from tunelab.experiments.manual import one_factor_at_a_time, published_configs
 from tunelab.experiments.schedulers import (
     HyperbandScheduler,
     RecordingASHAScheduler,
@@ -34,12 +29,12 @@ from tunelab.experiments.schedulers import (
     rung_trials,
     successive_halving_epochs,
 )
+from tunelab.experiments.searchers import (
+    ACQUISITIONS, ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher, UnitCubeBayesSearch,
+)
 from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Space
-from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
-
-from tunelab.errors import shown
 
 
 @dataclass(frozen=True)

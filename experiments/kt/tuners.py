@@ -33,13 +33,13 @@ from tunelab.experiments.kt.objective import Objective, create_objective
 from tunelab.experiments.kt.results import ranked
 from tunelab.experiments.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.schedulers import hyperband_brackets
+from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import MAX_GRID, Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import SPEC_FILE
 from tunelab.searchspaces import Fixed, Space
 from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
 from tunelab.searchspaces.inline import space_from_dict
-from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 from tunelab.trainables.hypermodel_trainable import FitData, HyperModelRun, load_model, train_hypermodel
 
 logger = logging.getLogger(__name__)

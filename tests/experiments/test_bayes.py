@@ -13,9 +13,9 @@ from typing import Callable
 
 import pytest
 
-from tunelab.experiments.bayes import UnitCubeBayesSearch
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.searchers.bayes import UnitCubeBayesSearch
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy
 from tunelab.searchspaces import Bool, Choice, Fixed, Float, Int, Space, SpaceError

@@ -6,11 +6,11 @@ import json
 import pytest
 from ray.tune.search import Searcher
 
-from tunelab.experiments.manual import ChainedSearcher, LabelledSequenceSearcher, one_factor_at_a_time, published_configs
+from tunelab.experiments.manual import one_factor_at_a_time, published_configs
+from tunelab.experiments.searchers import ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import EVENTS_FILE
 from tunelab.searchspaces import Above, Choice, Fixed, Float, Int, Space, SpaceError
-from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 SPACE = Space({
     "optimizer": Choice(["adam", "sgd"]),

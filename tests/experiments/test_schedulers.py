@@ -36,10 +36,10 @@ from tunelab.experiments.schedulers import (
     successive_halving_rungs,
 )
 from tunelab.experiments.schedulers.replay import replay_halvings
+from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.run_folder import EVENTS_FILE
 from tunelab.searchspaces.inline import space_from_dict
-from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 # --- integer arithmetic ----------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import STRATEGIES, Budget, check_options, plan_strategy
 from tunelab.searchspaces import Choice, Float, Int, Space, SpaceError
 from tunelab.searchspaces.inline import space_from_dict
-from tunelab.searchspaces.ray_adapter import ConfigSequenceSearcher
 
 SPACE = Space({
     "optimizer": Choice(["adam", "sgd"]),

@@ -19,8 +19,8 @@ from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
 from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up
+from tunelab.experiments.searchers.sequence import StateSearcher
 from tunelab.searchspaces.params import Fixed, SpaceError
-from tunelab.searchspaces.ray_adapter import StateSearcher
 from tunelab.searchspaces.space import Config, Space
 
 ACQUISITIONS = ("ucb", "ei", "poi")  # the acquisition functions bayesian-optimization 1.4.3 implements
