@@ -141,6 +141,8 @@ class Declaration:
     def summary(self) -> dict[str, Any]:
         """KerasTuner's get_config() of this hyperparameter, as search_space_summary prints it."""
         config = {key: list(value) if isinstance(value, tuple) else value for key, value in self.args}
+        if "default" in config:
+            config["default"] = self.default  # KerasTuner fills in the default it will use
         config["conditions"] = [{"name": parent, "values": list(values)} for parent, values in self.scopes]
         return config
 

@@ -90,7 +90,7 @@ def train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) 
         if run.executions == 1:
             _fit_one(run, data, build, restored, run.discovered.hyperparameters(config))
         else:
-            _fit_side_by_side(run, data, build, restored)
+            _fit_side_by_side(run, data, build, restored, config)
 
 
 def _build(run: HyperModelRun, config: Mapping[str, Any]) -> keras.Model:
@@ -125,29 +125,60 @@ def _fit_one(run: HyperModelRun, data: FitData, build: Callable[[int], Any],
         finished = int(state["epoch"])
         if run.epochs is not None and finished >= run.epochs:
             return
-    reporter = _reporter_class()(run.objective, total_epochs=run.epochs or 1)
-    kwargs = {"verbose": 0, **data.kwargs, "callbacks": [*copy.deepcopy(list(run.callbacks)), reporter]}
+    reporter = _reporter_class()(run.objective, total_epochs=run.epochs or 1, score_returned=run.custom_fit)
+    kwargs = {"verbose": 0, **data.kwargs, "callbacks": [*_trial_callbacks(run, 0, hp.values), reporter]}
     if run.epochs is not None:
         kwargs["epochs"] = run.epochs
     if finished:
         kwargs["initial_epoch"] = finished
     result = run.hypermodel.fit(hp, model, *data.args, **kwargs)
     if reporter.reported == 0:
-        _report_returned(result, run.objective, model)
+        _report_returned(result, run.objective, model, trained=reporter.unscored)
+
+
+def _trial_callbacks(run: HyperModelRun, execution: int, values: Mapping[str, Any]) -> list:
+    """The user's callbacks, deep-copied for one model; a TensorBoard callback writes to
+    LOG_DIR/<trial id>/execution<n> with the trial's hyperparameters (HParams), as in KerasTuner."""
+    import os
+
+    from ray import tune
+
+    callbacks = copy.deepcopy(list(run.callbacks))
+    boards = [callback for callback in callbacks if type(callback).__name__ == "TensorBoard"]
+    if boards:
+        from tensorboard.plugins.hparams import api as hparams_api
+
+        trial_id = tune.get_context().get_trial_id()
+        hparams = {name: value for name, value in values.items() if isinstance(value, (bool, int, float, str))}
+        for board in boards:
+            board.log_dir = os.path.join(str(board.log_dir), str(trial_id), f"execution{execution}")
+            callbacks.append(hparams_api.KerasCallback(writer=board.log_dir, hparams=hparams, trial_id=trial_id))
+    return callbacks
 
 
 def _reporter_class() -> type:
-    """TuneReporter that refuses an epoch without the objective and counts what it reported."""
+    """TuneReporter that reports every epoch with the objective and counts what it reported.
+
+    An epoch without the objective is refused, unless `score_returned`: a custom HyperModel.fit
+    that passes the reporter on to model.fit and returns the objective itself (KerasTuner's custom
+    objective) is scored by what it returns, so such epochs wait in `unscored` until it does.
+    """
     from tunelab.trainables.reporting import TuneReporter
 
     class ObjectiveReporter(TuneReporter):
-        def __init__(self, objective: str, *, total_epochs: int) -> None:
+        def __init__(self, objective: str, *, total_epochs: int, score_returned: bool = False) -> None:
             super().__init__(total_epochs=total_epochs)
             self.objective = objective
+            self.score_returned = score_returned
             self.reported = 0
+            self.unscored: list[dict[str, Any]] = []
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            _require_objective(self.objective, logs or {})
+            logs = logs or {}
+            if self.score_returned and self.objective not in logs:
+                self.unscored.append({name: float(value) for name, value in logs.items()})
+                return
+            _require_objective(self.objective, logs)
             super().on_epoch_end(epoch, logs)
             self.reported += 1
 
@@ -162,10 +193,17 @@ def _require_objective(objective: str, logs: Mapping[str, Any]) -> None:
         )
 
 
-def _report_returned(result: Any, objective: str, model: Any) -> None:
-    """A fit that reported no epoch (a custom loop): report what it returned, as KerasTuner reads it."""
+def _report_returned(result: Any, objective: str, model: Any, trained: Sequence[Mapping[str, float]] = ()) -> None:
+    """A fit that reported no epoch (a custom loop, or epochs without the objective): report what it
+    returned, as KerasTuner scores it. `trained`: the epochs model.fit ran meanwhile, whose last
+    metrics go with the returned ones in one report at the epoch reached."""
     import keras
 
+    if trained and not isinstance(result, keras.callbacks.History):
+        metrics = {**trained[-1], **_metrics_of(result, objective)}
+        _require_objective(objective, metrics)
+        _report({"epoch": len(trained), **metrics}, [model], {"epoch": len(trained), "scores": [metrics[objective]]})
+        return
     if isinstance(result, keras.callbacks.History):
         epochs = max((len(values) for values in result.history.values()), default=0)
         reports = [{name: float(values[i]) for name, values in result.history.items() if i < len(values)}
@@ -197,14 +235,15 @@ def _metrics_of(result: Any, objective: str) -> dict[str, float]:
 
 
 def _fit_side_by_side(run: HyperModelRun, data: FitData, build: Callable[[int], Any],
-                      restored: tuple[list, dict] | None) -> None:
+                      restored: tuple[list, dict] | None, config: Mapping[str, Any]) -> None:
     """Each model trains one epoch in turn, so the mean over executions is reported every epoch."""
     if restored is None:
         models, finished, stopped = [build(k) for k in range(run.executions)], 0, [False] * run.executions
     else:
         models, state = restored
         finished, stopped = int(state["epoch"]), list(state.get("stopped", [False] * run.executions))
-    callbacks = [[_continuing(callback) for callback in copy.deepcopy(list(run.callbacks))] for _ in models]
+    values = run.discovered.hyperparameters(config).values
+    callbacks = [[_continuing(callback) for callback in _trial_callbacks(run, k, values)] for k in range(len(models))]
     for epoch in range(finished, run.epochs):
         logs: list[dict[str, float] | None] = []
         for model, model_callbacks, done in zip(models, callbacks, stopped):

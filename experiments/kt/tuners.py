@@ -30,6 +30,7 @@ from tunelab.checks import check_int, did_you_mean
 from tunelab.experiments.kt.display import print_finished_trial
 from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
 from tunelab.experiments.kt.objective import Objective, create_objective
+from tunelab.experiments.kt.oracle import Oracle
 from tunelab.experiments.kt.results import ranked
 from tunelab.experiments.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.schedulers import hyperband_brackets
@@ -398,20 +399,20 @@ class Tuner(abc.ABC):
             model.compile_from_config({**(model.get_compile_config() or {}), **overrides})
         return model
 
+    @property
+    def oracle(self) -> Oracle:
+        """The read-only oracle scripts use: `get_best_trials(n)`, `get_trial(id)`, `trials`."""
+        return Oracle(self.project_dir, self._discovered, self.objective)
+
     def results_summary(self, num_trials: int = 10) -> None:
-        """Prints the best trials as KerasTuner does (the frames are in `results`)."""
-        results = load(self.project_dir)
+        """Prints the best trials as KerasTuner does, failed ones (with their error) when too few completed."""
         print("Results summary")
         print(f"Results in {self.project_dir}")
         print(f"Showing {num_trials} best trials")
         print(self.objective)
-        for _, row in ranked(results).head(num_trials).iterrows():
+        for trial in self.oracle.get_best_trials(num_trials):
             print()
-            print(f"Trial {row['trial_id']} summary")
-            print("Hyperparameters:")
-            for name, value in self._discovered.hyperparameters(results.config(row)).values.items():
-                print(f"{name}: {value}")
-            print(f"Score: {row[results.objective]}")
+            trial.summary()
 
     def search_space_summary(self, extended: bool = False) -> None:
         """Prints the discovered space as KerasTuner does, with the conditions tunelab inferred."""

@@ -89,3 +89,29 @@ class InterruptOnce(keras.callbacks.Callback):
             Path(self.marker).touch()
             os.kill(self.driver_pid, signal.SIGINT)
             time.sleep(3)  # Ray stops the run meanwhile; epoch `at` may or may not be reported
+
+
+def custom_objective_class(kt: Any) -> type:
+    """KerasTuner's custom-objective guide: fit trains through model.fit(**kwargs), then returns a float.
+
+    With no objective given, KerasTuner minimizes what fit returns ("default_objective")."""
+
+    class ReturnsItsScore(kt.HyperModel):
+        def build(self, hp: Any) -> keras.Model:
+            model = keras.Sequential([
+                keras.Input(shape=(8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 16, 48, step=16), activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            return model
+
+        def fit(self, hp: Any, model: keras.Model, x: Any, y: Any, validation_data: Any = None,
+                **kwargs: Any) -> float:
+            model.fit(x, y, **kwargs)
+            x_val, y_val = validation_data
+            predicted = model.predict(x_val, verbose=0).argmax(axis=1)
+            return float((predicted != y_val).mean())  # the error rate: lower is better
+
+    return ReturnsItsScore

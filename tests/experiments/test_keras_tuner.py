@@ -14,7 +14,9 @@ import pytest
 import tunelab
 import tunelab.keras_tuner as kt
 from tunelab.searchspaces import Above, OneOf
-from tests.experiments.kt_scripts import InterruptOnce, build_model, build_small, digits, hypermodel_class
+from tests.experiments.kt_scripts import (
+    InterruptOnce, build_model, build_small, custom_objective_class, digits, hypermodel_class,
+)
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 
@@ -78,6 +80,9 @@ def test_search_space_summary_prints_keras_tuners_listing(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("Search space summary\nDefault search space size: 9\n")
     assert "units_2 (Int)" in printed and "'when': 'num_layers > 2'" in printed
+    assert "'default': None" not in printed  # KerasTuner prints the default it will use
+    assert "{'min_value': 8, 'max_value': 32, 'step': 8, 'sampling': 'linear', 'default': 8, " in printed
+    assert "'sampling': 'log', 'default': 0.001, 'conditions': []}" in printed
 
 
 def test_bad_arguments_fail_at_construction(tmp_path):
@@ -137,6 +142,36 @@ def test_random_search_uses_up_a_small_space_once_and_says_so(tmp_path, data, ra
         in printed
     configs = [repr(tuner.results.config(row)) for _, row in tuner.results.trials.iterrows()]
     assert len(configs) == len(set(configs)) == 4
+
+
+def test_custom_objective_returned_by_fit_with_tensorboard_and_the_oracle(tmp_path, data, ray_session):
+    """KerasTuner's custom-objective guide: fit passes **kwargs (our reporter among the callbacks)
+    to model.fit, then returns the error rate; no objective given, so it is minimized."""
+    logs = tmp_path / "tb"
+    tuner = kt.RandomSearch(custom_objective_class(kt)(), max_trials=2, seed=0, directory=tmp_path / "out")
+    search(tuner, data, callbacks=[keras_tuner_free_tensorboard(logs)])
+
+    trials = tuner.results.trials
+    assert set(trials["stop_reason"]) == {"completed"} and len(trials) == 2
+    best = tuner.oracle.get_best_trials(2)
+    assert [trial.status for trial in best] == ["COMPLETED", "COMPLETED"]
+    assert best[0].score <= best[1].score  # the returned error rate, minimized
+    x_val, y_val = data[2], data[3]
+    model = tuner.get_best_models(1)[0]
+    error = float((model.predict(x_val, verbose=0).argmax(axis=1) != y_val).mean())
+    assert error == pytest.approx(best[0].score, abs=1e-6)  # scored by what fit returned
+    assert tuner.oracle.get_trial(best[1].trial_id).hyperparameters.values == best[1].hyperparameters.values
+    assert sorted(tuner.oracle.trials) == sorted(trials["trial_id"])
+    # One TensorBoard run per trial, as KerasTuner gives: LOG_DIR/<trial id>/execution0, HParams included.
+    assert sorted(path.name for path in logs.iterdir()) == sorted(trials["trial_id"])
+    for trial_id in trials["trial_id"]:
+        assert list((logs / trial_id / "execution0").rglob("events.out.tfevents.*"))
+
+
+def keras_tuner_free_tensorboard(log_dir):
+    import keras
+
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir))
 
 
 def test_grid_search_in_keras_tuners_order_with_two_executions(tmp_path, data, ray_session, capsys):
