@@ -22,7 +22,7 @@ from tunelab.experiments.kt import (  # noqa: E402
     BayesianOptimization, GridSearch, HyperModel, HyperParameters, Hyperband, Objective, RandomSearch,
     SearchInterrupted, Tuner, errors,
 )
-from tunelab.searchspaces.hp import Declaration  # noqa: E402
+from tunelab.experiments.kt.declarations import Declaration  # noqa: E402
 
 
 def _module(name: str, doc: str, **members: object) -> types.ModuleType:

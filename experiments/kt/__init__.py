@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from tunelab.experiments.kt import errors
 from tunelab.experiments.kt.hypermodel import HyperModel
+from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.experiments.kt.objective import Objective
 from tunelab.experiments.kt.tuners import (
     BayesianOptimization, GridSearch, Hyperband, RandomSearch, SearchInterrupted, Tuner, TunerOptions,
 )
-from tunelab.searchspaces.hp import HyperParameters
 
 __all__ = [
     "BayesianOptimization", "GridSearch", "HyperModel", "HyperParameters", "Hyperband", "Objective", "RandomSearch",

@@ -4,7 +4,7 @@
     tuner.search(x, y, validation_data=(x_val, y_val), epochs=10, batch_size=32)
     tuner.get_best_hyperparameters(1)[0].values, tuner.get_best_models(1)[0], tuner.results.trials
 
-The search space is discovered from build_model when the tuner is made (tunelab.searchspaces.hp),
+The search space is discovered from build_model when the tuner is made (experiments/kt/discovery.py),
 each tuner is a tunelab strategy, and `search` runs it on Ray through tunelab.experiments.runner;
 the results folder is directory/project_name, readable with tunelab.load.
 """
@@ -27,11 +27,14 @@ import pandas as pd
 from tunelab.analysis.checkpoints import BestCheckpoint, best_checkpoint, trial_best_checkpoint
 from tunelab.analysis.load import Results, ResultsError, load
 from tunelab.checks import check_int, did_you_mean
+from tunelab.experiments.kt.discovery import Discovered, discover, space_as_dict
 from tunelab.experiments.kt.display import print_finished_trial
 from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
+from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.experiments.kt.objective import Objective, create_objective
 from tunelab.experiments.kt.oracle import Oracle
 from tunelab.experiments.kt.results import ranked
+from tunelab.experiments.kt.trainable import FitData, HyperModelRun, load_model, train_hypermodel
 from tunelab.experiments.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.schedulers import hyperband_brackets
 from tunelab.experiments.searchers import ConfigSequenceSearcher
@@ -39,9 +42,7 @@ from tunelab.experiments.strategies import MAX_GRID, Budget, Plan, check_options
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import SPEC_FILE
 from tunelab.searchspaces import Fixed, Space
-from tunelab.searchspaces.hp import Discovered, HyperParameters, discover, space_as_dict
 from tunelab.searchspaces.inline import space_from_dict
-from tunelab.trainables.hypermodel_trainable import FitData, HyperModelRun, load_model, train_hypermodel
 
 logger = logging.getLogger(__name__)
 

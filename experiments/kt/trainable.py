@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from tunelab.searchspaces.hp import Discovered, HyperParameters
+from tunelab.experiments.kt.discovery import Discovered
+from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 

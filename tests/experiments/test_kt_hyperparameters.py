@@ -5,8 +5,9 @@ import math
 
 import pytest
 
+from tunelab.experiments.kt.discovery import discover, space_as_dict
+from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.searchspaces import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
-from tunelab.searchspaces.hp import HyperParameters, discover, space_as_dict
 from tunelab.searchspaces.inline import space_from_dict
 
 
