@@ -5,9 +5,9 @@ from tunelab.experiments.kt import errors
 from tunelab.experiments.kt.hypermodel import HyperModel
 from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.experiments.kt.objective import Objective
-from tunelab.experiments.kt.tuners import (
-    BayesianOptimization, GridSearch, Hyperband, RandomSearch, SearchInterrupted, Tuner, TunerOptions,
-)
+from tunelab.experiments.kt.options import TunerOptions
+from tunelab.experiments.kt.tuner import SearchInterrupted, Tuner
+from tunelab.experiments.kt.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch
 
 __all__ = [
     "BayesianOptimization", "GridSearch", "HyperModel", "HyperParameters", "Hyperband", "Objective", "RandomSearch",
