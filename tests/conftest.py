@@ -19,3 +19,10 @@ def ray_session():
         start_local_ray(num_cpus=2)  # never joins a cluster another test (or a crash) left running
     yield ray
     ray.shutdown()
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """A test that uses the shared Ray session, directly or through a fixture, is marked `ray`."""
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)

@@ -7,19 +7,18 @@ before any trial starts) without importing TensorFlow.
 from __future__ import annotations
 
 import csv
-import difflib
 import gzip
 import os
 import zipfile
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
 
+from tunelab.checks import did_you_mean
 from tunelab.errors import InputError, shown
 
-DATASETS = ("digits", "mnist", "fashion_mnist")
-FILE_FORMS = ("npz:PATH", "csv:PATH")
 LABEL_COLUMN = "label"
 
 # Key layouts an .npz file may use; the explicit split wins when a file has both.
@@ -64,20 +63,13 @@ def load_dataset(name: str, *, validation_fraction: float = 0.2, seed: int = 0) 
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
-    if name.startswith("npz:"):
-        return _load_npz(name, Path(name[4:]).expanduser(), validation_fraction, seed)
-    if name.startswith("csv:"):
-        return _load_csv(name, Path(name[4:]).expanduser(), validation_fraction, seed)
-    if name == "digits":
-        return _load_digits(validation_fraction, seed)
-    if name == "mnist":
-        return _load_mnist()
-    if name == "fashion_mnist":
-        return _load_fashion_mnist()
-    close = difflib.get_close_matches(name, DATASETS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    form, _, path = name.partition(":")
+    if path and form in _FILE_SOURCES:
+        return _FILE_SOURCES[form](name, Path(path).expanduser(), validation_fraction, seed)
+    if name in _NAMED_SOURCES:
+        return _NAMED_SOURCES[name](validation_fraction, seed)
     raise DataError(
-        f"unknown data set {shown(name)}{hint}; allowed: {', '.join(DATASETS + FILE_FORMS)}"
+        f"unknown data set {shown(name)}{did_you_mean(name, DATASETS)}; allowed: {', '.join(DATASETS + FILE_FORMS)}"
     )
 
 
@@ -288,3 +280,14 @@ def _split(
             f"with validation_fraction={validation_fraction} ({e})"
         ) from e
     return Dataset(name, x_train, y_train, x_val, y_val, num_classes=len(classes))
+
+
+# The data sources, by name and by file form: adding one is a loader above and an entry here.
+_NAMED_SOURCES: dict[str, Callable[[float, int], Dataset]] = {
+    "digits": _load_digits,
+    "mnist": lambda validation_fraction, seed: _load_mnist(),  # their own test split validates
+    "fashion_mnist": lambda validation_fraction, seed: _load_fashion_mnist(),
+}
+_FILE_SOURCES: dict[str, Callable[[str, Path, float, int], Dataset]] = {"npz": _load_npz, "csv": _load_csv}
+DATASETS = tuple(_NAMED_SOURCES)
+FILE_FORMS = tuple(f"{form}:PATH" for form in _FILE_SOURCES)

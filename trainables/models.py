@@ -8,6 +8,7 @@ functions: the Ray worker must configure TensorFlow first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tunelab.trainables.model_params import Declared, Integer, Number, OneOf, TrainableError
@@ -16,7 +17,6 @@ from tunelab.user_code import import_module
 if TYPE_CHECKING:
     import keras
 
-FAMILIES = ("mlp", "cnn")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu")
 REGULARIZATIONS = ("none", "l1", "l2", "l1_l2")
 PADDINGS = ("same", "valid")
@@ -41,8 +41,6 @@ CNN_PARAMS: tuple[Declared, ...] = (
     Declared("dense_units", Integer(1), 64),
     *_SHARED,
 )
-FAMILY_PARAMS = {"mlp": MLP_PARAMS, "cnn": CNN_PARAMS}
-
 ModelFunction = Callable[[Mapping[str, Any], tuple[int, ...], int], "keras.Model"]
 
 
@@ -61,7 +59,7 @@ def build_model(
     if family in FAMILY_PARAMS:
         values = family_params(FAMILY_PARAMS[family], family=family).parse(config)
         check_input_shape(family, tuple(input_shape))
-        return (_mlp if family == "mlp" else _cnn)(values, tuple(input_shape), num_classes)
+        return MODEL_FAMILIES[family].build(values, tuple(input_shape), num_classes)
     model = resolve_model_function(family)(config, tuple(input_shape), num_classes)
     if not isinstance(model, keras.Model):
         raise TrainableError(f"trainable: {family} must return a keras.Model; got {type(model).__name__}")
@@ -70,9 +68,9 @@ def build_model(
 
 def check_input_shape(family: str, input_shape: tuple[int, ...]) -> None:
     """The cnn convolves images; tabular rows have no height and width."""
-    if family == "cnn" and len(input_shape) != 3:
+    if family in MODEL_FAMILIES and MODEL_FAMILIES[family].images_only and len(input_shape) != 3:
         raise TrainableError(
-            f"trainable: model cnn needs image input (height, width, channels); the data has rows of shape "
+            f"trainable: model {family} needs image input (height, width, channels); the data has rows of shape "
             f"{input_shape}; use trainable mlp for tabular data"
         )
 
@@ -181,3 +179,22 @@ class _Shared:
         return keras.layers.Dense(
             num_classes, activation="softmax", kernel_regularizer=self.regularizer(), name="output"
         )
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A built-in family: every hyperparameter it reads, and the function that builds it from them."""
+
+    params: tuple[Declared, ...]
+    build: Callable[[Mapping[str, Any], tuple[int, ...], int], "keras.Model"]
+    images_only: bool = False  # convolves images: rows of tabular data are refused before Ray starts
+
+
+# The built-in families: adding one is its declared parameters, a builder above, an entry here,
+# and a search space in searchspaces/catalog/.
+MODEL_FAMILIES: dict[str, ModelFamily] = {
+    "mlp": ModelFamily(MLP_PARAMS, _mlp),
+    "cnn": ModelFamily(CNN_PARAMS, _cnn, images_only=True),
+}
+FAMILIES = tuple(MODEL_FAMILIES)
+FAMILY_PARAMS = {name: family.params for name, family in MODEL_FAMILIES.items()}

@@ -124,6 +124,7 @@ def test_the_script_serves_the_logs_on_loopback_only(served):
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it: .ci/run)")
+@pytest.mark.browser
 def test_hparams_dashboard_lists_every_trial_in_chromium(served, tiny_results):
     pytest.importorskip("websockets", reason="the browser test drives Chromium with websockets (pip install -e '.[test]')")
     from tunelab.analysis.tensorboard import session_groups

@@ -19,7 +19,7 @@ import yaml
 
 from tunelab.searchspaces import load_space
 
-pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = {

@@ -23,7 +23,7 @@ import yaml
 from tunelab.analysis import load
 from tunelab.run_folder import EVENTS_FILE
 
-pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS, EPOCHS = 4, 3
