@@ -9,7 +9,8 @@ What is used, and why:
 - AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, and
   a resumed run puts back the rung values of restored trials (`AshaInternals`).
 - BayesOptSearch's warm-up buffer: tunelab does not ask it for a point while asking would only
-  advance its random generator (`bayesopt_awaiting_warm_up`).
+  advance its random generator (`bayesopt_awaiting_warm_up`); and its points_to_evaluate queue,
+  through which it takes a point it did not choose (`bayesopt_take_point`).
 - The experiment snapshot (`experiment_state-*.json`: trial JSON state + run metadata) and the
   search state Ray saves beside it (`search_gen_state-*.json`, cloudpickled, with the
   ConcurrencyLimiter's live trials). A trial that finished after Ray's last snapshot is marked
@@ -177,3 +178,9 @@ def bayesopt_awaiting_warm_up(searcher: Any) -> bool:
     """
     return (len(searcher._buffered_trial_results) < searcher.random_search_trials
             and searcher._total_random_search_trials >= searcher.random_search_trials)
+
+
+def bayesopt_take_point(searcher: Any, point: dict[str, float]) -> None:
+    """Makes BayesOptSearch's next suggestion `point`, booked like its own (a warm-up step, a live
+    trial), so its result reaches the Gaussian process: the queue behind points_to_evaluate."""
+    searcher._points_to_evaluate = [point]

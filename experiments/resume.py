@@ -82,7 +82,7 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
             completions.append(Completion(trial_id, trial_folder, {**history[-1], "config": config}))
     try:
         carry_completions(folder, completions, searcher)
-    except (KeyError, ValueError, TypeError, OSError) as error:  # a Ray whose saved state reads differently
+    except Exception as error:  # a Ray whose saved state reads differently, a searcher without restore: retrain
         logging.getLogger(__name__).warning("finished trials will be trained again: Ray's state could not be "
                                             "amended (%r)", error)
         return []

@@ -270,7 +270,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         carry_recorded_completions(job.path, job.plan.searcher)  # finished after it: not trained again
         try:
             return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
-        except ModuleNotFoundError as error:  # pickled by a tunelab before the `tunelab` namespace
+        except (ImportError, AttributeError) as error:  # pickled by an older tunelab: a class moved or gone
             raise SpecError(f"--resume: {job.path} was written by an older tunelab and cannot be resumed "
                             f"({error}); start a new run") from None
     log.attach(job.path)

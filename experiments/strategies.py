@@ -7,6 +7,7 @@ counts a user can check with `--dry-run` before anything runs.
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -60,6 +61,7 @@ class Budget:
     events: TrialEventLog = field(default_factory=TrialEventLog)  # schedulers record decisions here
     checkpoint_every: int = 1  # pausing schedulers need a checkpoint at every rung
     max_concurrent_trials: int = 0  # the experiment's limit (0: none); synchronous halving needs none
+    concurrency_key: str = "max_concurrent_trials"  # where that limit was set, for messages
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,9 @@ def _refuse_concurrency_limit(budget: Budget, cohort: int, scheduler: str) -> No
     """Ray counts paused trials as running: a limit below a cohort that pauses at its rung never lets it fill."""
     if 0 < budget.max_concurrent_trials < cohort:
         raise SpecError(
-            f"max_concurrent_trials: {budget.max_concurrent_trials} would leave {scheduler} waiting forever "
-            f"for the rest of its {cohort} trials; limit concurrency with resources.cpu instead"
+            f"{budget.concurrency_key}: {budget.max_concurrent_trials} would leave {scheduler} waiting forever "
+            f"for the rest of its {cohort} trials (paused trials count as running); raise it to {cohort} or "
+            f"more, or limit concurrency with resources.cpu instead"
         )
 
 
@@ -167,10 +170,23 @@ def _with_scheduler(plan: Plan, options: Mapping[str, Any], budget: Budget, wher
         if value is not None and value > budget.epochs:
             raise SpecError(f"{where}.{key}: {value} is above epochs ({budget.epochs}); "
                             f"the first rung must come at or before a trial's last epoch")
+    own = _searcher_limit(plan.searcher)  # bayes limits itself: paused trials count against it too
+    if own and not budget.max_concurrent_trials:
+        budget = dataclasses.replace(budget, max_concurrent_trials=own, concurrency_key="strategy.max_concurrent")
     scheduler = SCHEDULERS[name].build(scheduler_options, budget, plan.num_samples, where)
     trials = plan.num_samples
     return Plan(plan.searcher, scheduler, trials, _epoch_bound(name, scheduler_options, budget, trials, where),
                 (*plan.notes, *_notes(name, budget, scheduler_options, trials, where)))
+
+
+def _searcher_limit(searcher: Any) -> int:
+    """The concurrency limit a searcher (or a wrapper of it) sets itself; 0 for none."""
+    while searcher is not None:
+        limit = getattr(searcher, "max_concurrent", 0)
+        if isinstance(limit, int) and limit > 0:
+            return limit
+        searcher = getattr(searcher, "searcher", None)
+    return 0
 
 
 def _epoch_bound(name: str, options: Mapping[str, Any], budget: Budget, trials: int, where: str) -> int:

@@ -15,6 +15,15 @@ from tunelab.searchspaces.params import Above, Fixed, Float, Int, OneOf, Param, 
 Config = dict[str, Any]
 
 
+def _value_count(param: Param) -> int | None:
+    """How many values sampling can give `param`, counted without listing them; None for a continuous range."""
+    if isinstance(param, Int):
+        return (param.high - param.low) // param.step + 1
+    if isinstance(param, Float):
+        return None if param.step is None else round((param.high - param.low) / param.step) + 1
+    return len(param.grid_values())  # a choice, a bool, a fixed value: a few values, listed
+
+
 def config_key(config: Config) -> tuple:
     """A hashable form of a configuration, the same whatever the order of its keys."""
     return tuple(sorted(config.items()))
@@ -80,7 +89,9 @@ class Space(Mapping[str, Param]):
             return every
         seen: set[tuple] = set()
         configs = []
-        while len(configs) < count:  # terminates: the space holds more than `count` configurations
+        draws = max(10_000, 100 * count)  # a bound only a space with unsatisfiable conditions could reach
+        while len(configs) < count and draws:
+            draws -= 1
             config = self.sample(rng)
             key = config_key(config)
             if key not in seen:
@@ -92,8 +103,9 @@ class Space(Mapping[str, Param]):
         """Every configuration sampling can produce, or None when there are more than `limit` (or
         infinitely many: a float without a step). A parameter's `grid` restricts only grid search;
         sampling reaches every value, so it is dropped here."""
-        if any(isinstance(param, Float) and param.step is None for param in self.values()):
-            return None
+        counts = [_value_count(param) for param in self.values()]
+        if any(count is None or count > limit for count in counts):
+            return None  # decided without listing a large range's values
         params = {name: dataclasses.replace(param, grid=None) if isinstance(param, (Int, Float)) else param
                   for name, param in self.items()}
         try:

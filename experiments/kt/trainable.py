@@ -133,8 +133,8 @@ def _fit_one(run: HyperModelRun, data: FitData, build: Callable[[int], Any],
     if finished:
         kwargs["initial_epoch"] = finished
     result = run.hypermodel.fit(hp, model, *data.args, **kwargs)
-    if reporter.reported == 0:
-        _report_returned(result, run.objective, model, trained=reporter.unscored)
+    if reporter.reported == 0 or (run.custom_fit and _is_score(result)):  # KerasTuner scores what fit returns
+        _report_returned(result, run.objective, model, trained=reporter.last)
 
 
 def _trial_callbacks(run: HyperModelRun, execution: int, values: Mapping[str, Any]) -> list:
@@ -162,7 +162,8 @@ def _reporter_class() -> type:
 
     An epoch without the objective is refused, unless `score_returned`: a custom HyperModel.fit
     that passes the reporter on to model.fit and returns the objective itself (KerasTuner's custom
-    objective) is scored by what it returns, so such epochs wait in `unscored` until it does.
+    objective) is scored by what it returns, so such epochs are not reported; `last` keeps the last
+    epoch trained for the report that fit's return makes.
     """
     from tunelab.trainables.reporting import TuneReporter
 
@@ -172,13 +173,13 @@ def _reporter_class() -> type:
             self.objective = objective
             self.score_returned = score_returned
             self.reported = 0
-            self.unscored: list[dict[str, Any]] = []
+            self.last: tuple[int, dict[str, float]] | None = None  # the last epoch trained: number, metrics
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = logs or {}
+            self.last = (epoch + 1, {name: float(value) for name, value in logs.items()})
             if self.score_returned and self.objective not in logs:
-                self.unscored.append({name: float(value) for name, value in logs.items()})
-                return
+                return  # waits for what fit returns
             _require_objective(self.objective, logs)
             super().on_epoch_end(epoch, logs)
             self.reported += 1
@@ -194,16 +195,25 @@ def _require_objective(objective: str, logs: Mapping[str, Any]) -> None:
         )
 
 
-def _report_returned(result: Any, objective: str, model: Any, trained: Sequence[Mapping[str, float]] = ()) -> None:
-    """A fit that reported no epoch (a custom loop, or epochs without the objective): report what it
-    returned, as KerasTuner scores it. `trained`: the epochs model.fit ran meanwhile, whose last
-    metrics go with the returned ones in one report at the epoch reached."""
+def _is_score(result: Any) -> bool:
+    """Whether a custom fit returned its own objective (a float, a dict, a list of them), not a History."""
     import keras
 
-    if trained and not isinstance(result, keras.callbacks.History):
-        metrics = {**trained[-1], **_metrics_of(result, objective)}
+    return result is not None and not isinstance(result, keras.callbacks.History)
+
+
+def _report_returned(result: Any, objective: str, model: Any, trained: tuple[int, Mapping[str, float]] | None = None
+                     ) -> None:
+    """Report what fit returned, as KerasTuner scores it: after a custom loop that reported no epoch,
+    or a fit whose score is its return value. `trained`: the last epoch model.fit ran meanwhile (its
+    number and metrics), which the returned metrics join in one report at that epoch."""
+    import keras
+
+    if trained is not None and _is_score(result):
+        number, logs = trained
+        metrics = {**logs, **_metrics_of(result, objective)}
         _require_objective(objective, metrics)
-        _report({"epoch": len(trained), **metrics}, [model], {"epoch": len(trained), "scores": [metrics[objective]]})
+        _report({"epoch": number, **metrics}, [model], {"epoch": number, "scores": [metrics[objective]]})
         return
     if isinstance(result, keras.callbacks.History):
         epochs = max((len(values) for values in result.history.values()), default=0)

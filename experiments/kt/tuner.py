@@ -126,7 +126,7 @@ class Tuner(TunerResults, abc.ABC):
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         """Runs the trials on Ray; takes model.fit's arguments (x, y, validation_data, epochs, ...)."""
         epochs = self._epochs(fit_kwargs.pop("epochs", None))
-        callbacks = tuple(fit_kwargs.pop("callbacks", None) or ())
+        callbacks = _with_absolute_log_dirs(tuple(fit_kwargs.pop("callbacks", None) or ()))
         _check_callbacks(callbacks)
         _check_data(fit_args, fit_kwargs)
         custom_fit = overrides_fit(self.hypermodel)
@@ -333,6 +333,19 @@ def _trainable(data: FitData, run: HyperModelRun, resources: Mapping[str, float]
 
     return tune.with_resources(tune.with_parameters(train_hypermodel, data=data, run=run),
                                {"cpu": resources.get("cpu", 1), "gpu": resources.get("gpu", 0)})
+
+
+def _with_absolute_log_dirs(callbacks: tuple) -> tuple:
+    """TensorBoard callbacks with their log_dir made absolute here: a trial runs in Ray's own folder."""
+    import os
+
+    resolved = []
+    for callback in callbacks:
+        if type(callback).__name__ == "TensorBoard" and not os.path.isabs(str(callback.log_dir)):
+            callback = copy.copy(callback)
+            callback.log_dir = os.path.abspath(str(callback.log_dir))
+        resolved.append(callback)
+    return tuple(resolved)
 
 
 def _check_callbacks(callbacks: tuple) -> None:

@@ -32,7 +32,8 @@ class RandomSearch(Tuner):
         return "random", {"num_samples": self.max_trials, "seed": seed}
 
     def _total_trials(self) -> int:
-        return self.max_trials
+        every = self.space.all_configs(limit=self.max_trials)  # a smaller space runs each configuration once
+        return self.max_trials if every is None else len(every)
 
 
 class GridSearch(Tuner):

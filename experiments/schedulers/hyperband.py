@@ -132,7 +132,8 @@ class HyperbandScheduler(TrialScheduler):
     def _new_bracket(self, size: int, first_rung: int) -> SuccessiveHalvingScheduler:
         return SuccessiveHalvingScheduler(
             num_trials=size, rungs=successive_halving_rungs(self._max_t, self._eta, first_rung), metric=self._metric,
-            mode=self._mode, reduction_factor=self._eta, events=self._events)
+            mode=self._mode, reduction_factor=self._eta, events=self._events,
+            check_concurrency=False)  # the plan checked it against the largest bracket the trials fill
 
     def _rebuild(self, tune_controller: TuneController) -> None:
         """Every trial back in its bracket by creation order, then each bracket's halvings replayed.

@@ -67,7 +67,10 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         mode: str | None = None,
         reduction_factor: int = 3,
         events: TrialEventLog | None = None,
+        check_concurrency: bool = True,
     ) -> None:
+        """`check_concurrency` False: the caller checked the concurrency limit against what this cohort
+        will really get (a Hyperband bracket may get fewer trials than its size)."""
         super().__init__()
         check_int("num_trials", num_trials, 1)
         check_int("reduction_factor", reduction_factor, 2)
@@ -75,6 +78,7 @@ class SuccessiveHalvingScheduler(TrialScheduler):
             raise ValueError(f"rungs must be ascending epochs; got {rungs}")
         self.rungs = list(rungs)
         self._num_trials = num_trials
+        self._check_concurrency = check_concurrency
         self._eta = reduction_factor
         self._events = events if events is not None else TrialEventLog()
         self._metric: str | None = None
@@ -101,7 +105,7 @@ class SuccessiveHalvingScheduler(TrialScheduler):
     def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
         if not self._metric or self._mode not in ("min", "max"):
             raise ValueError(f"{type(self).__name__} needs a metric and a mode (min or max)")
-        if not self._arrival:
+        if not self._arrival and self._check_concurrency:
             refuse_concurrency_limit(tune_controller.search_alg, self._num_trials)
         if trial in self._errored:  # Ray retries a failed trial by adding it again
             self._errored.discard(trial)

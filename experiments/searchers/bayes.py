@@ -18,7 +18,7 @@ from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
-from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up
+from tunelab.experiments.ray_internals import bayesopt_awaiting_warm_up, bayesopt_take_point
 from tunelab.experiments.searchers.sequence import StateSearcher
 from tunelab.searchspaces.params import Fixed, SpaceError
 from tunelab.searchspaces.space import Config, Space
@@ -164,7 +164,7 @@ class UnitCubeBayesSearch(StateSearcher):
         if point is not None:
             # points_to_evaluate is how BayesOptSearch takes a point it did not choose, and books
             # it like its own (a warm-up step, a live trial), so its result reaches the GP.
-            self._inner._points_to_evaluate = [dict(zip(self._dims, point))]
+            bayesopt_take_point(self._inner, dict(zip(self._dims, point)))
         suggestion = self._inner.suggest(inner_id)
         if suggestion is None:
             return None

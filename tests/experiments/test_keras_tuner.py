@@ -142,6 +142,7 @@ def test_random_search_uses_up_a_small_space_once_and_says_so(tmp_path, data, ra
         in printed
     configs = [repr(tuner.results.config(row)) for _, row in tuner.results.trials.iterrows()]
     assert len(configs) == len(set(configs)) == 4
+    assert tuner.remaining_trials == 0
 
 
 def test_custom_objective_returned_by_fit_with_tensorboard_and_the_oracle(tmp_path, data, ray_session):
@@ -149,7 +150,12 @@ def test_custom_objective_returned_by_fit_with_tensorboard_and_the_oracle(tmp_pa
     to model.fit, then returns the error rate; no objective given, so it is minimized."""
     logs = tmp_path / "tb"
     tuner = kt.RandomSearch(custom_objective_class(kt)(), max_trials=2, seed=0, directory=tmp_path / "out")
-    search(tuner, data, callbacks=[keras_tuner_free_tensorboard(logs)])
+    here = os.getcwd()
+    os.chdir(tmp_path)  # a relative log_dir is the user's, not the trial worker's own folder
+    try:
+        search(tuner, data, callbacks=[keras_tuner_free_tensorboard("tb")])
+    finally:
+        os.chdir(here)
 
     trials = tuner.results.trials
     assert set(trials["stop_reason"]) == {"completed"} and len(trials) == 2

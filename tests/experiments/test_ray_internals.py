@@ -17,6 +17,7 @@ from tunelab.experiments.ray_internals import (
     STATE_PATTERN,
     AshaInternals,
     bayesopt_awaiting_warm_up,
+    bayesopt_take_point,
     mark_paused,
     newest,
     unfinished_trials,
@@ -160,3 +161,6 @@ def test_bayesopt_still_buffers_its_warm_up_results():
     assert bayesopt_awaiting_warm_up(searcher)  # both warm-up points out, no result back
     searcher.on_trial_complete("a", {"score": 0.5}), searcher.on_trial_complete("b", {"score": 0.7})
     assert not bayesopt_awaiting_warm_up(searcher)
+    bayesopt_take_point(searcher, {"x": 0.25})
+    assert searcher.suggest("c") == {"x": 0.25}  # the point given, booked as a live trial
+    assert "c" in searcher._live_trial_mapping

@@ -154,6 +154,14 @@ def test_schedulers_accept_the_tuners_metric_and_mode_when_they_are_their_own(bu
     assert not build().set_search_properties("score", "min")
 
 
+def test_hyperband_brackets_leave_the_concurrency_limit_to_the_plan():
+    """A bracket of 27 that gets 10 trials under a limit of 10 waits for nobody: no refusal at run time."""
+    hyperband = HyperbandScheduler(max_t=27, metric="score", mode="max", events=TrialEventLog())
+    controller = SimpleNamespace(search_alg=SimpleNamespace(max_concurrent=10, searcher=None))
+    hyperband.on_trial_add(controller, stub(1, 0))
+    assert hyperband.brackets[0] == (27, 1)
+
+
 def test_constructors_refuse_bad_arguments():
     with pytest.raises(ValueError, match="reduction_factor"):
         SuccessiveHalvingScheduler(num_trials=9, rungs=[1, 3, 9], reduction_factor=1.5)

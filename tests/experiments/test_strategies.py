@@ -70,7 +70,7 @@ def test_search_strategies_combine_with_schedulers():
     assert options["scheduler"] == ("asha", {"grace_period": 2, "reduction_factor": 3, "brackets": 1})
     plan = plan_strategy(SPACE, "grid", options, Budget("val_accuracy", "max", epochs=9))
     assert type(plan.scheduler).__name__ == "RecordingASHAScheduler" and plan.num_samples == 12
-    bayes = check_options("bayes", {"num_samples": 4, "scheduler": "hyperband"})
+    bayes = check_options("bayes", {"num_samples": 4, "max_concurrent": 4, "scheduler": "hyperband"})
     plan = plan_strategy(SPACE, "bayes", bayes, Budget("val_accuracy", "max", epochs=9))
     assert type(plan.scheduler).__name__ == "HyperbandScheduler"
     assert "hyperband: 3 brackets" in plan.notes[0]
@@ -98,6 +98,8 @@ def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
          "max_concurrent_trials: 2 would leave successive halving waiting forever"),
         ("hyperband", {"num_samples": 17}, Budget("acc", "max", 9, max_concurrent_trials=2),
          "max_concurrent_trials: 2 would leave a Hyperband bracket waiting forever for the rest of its 9 trials"),
+        ("bayes", {"num_samples": 17, "scheduler": "hyperband"}, Budget("acc", "max", 9),
+         "strategy.max_concurrent: 2 would leave a Hyperband bracket waiting forever for the rest of its 9 trials"),
         ("sha", {"num_samples": 27}, Budget("acc", "max", 9),
          "epochs: 9 cannot hold the 3 halvings that take 27 configurations to one"),
     ],
@@ -155,3 +157,9 @@ def test_random_search_on_a_small_space_runs_each_configuration_once_and_says_so
                           "num_samples 20",)
     sha = plan_strategy(small, "sha", check_options("sha", {"num_samples": 9}), Budget("acc", "max", 9))
     assert sha.num_samples == 6 and sha.notes[0].startswith("random: the space holds only 6")
+
+
+def test_hyperband_checks_the_limit_against_the_trials_its_first_bracket_gets():
+    plan = plan_strategy(SPACE, "hyperband", check_options("hyperband", {"num_samples": 10}),
+                         Budget("acc", "max", 27, max_concurrent_trials=10))  # a bracket of 27 gets only 10
+    assert plan.num_samples == 10

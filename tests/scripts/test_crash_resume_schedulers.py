@@ -2,7 +2,7 @@
 
 Ray restores the trials but not the scheduler's cohort and rungs, and its snapshot keeps saying
 PAUSED for the trials the first halving stopped while they were paused; without the rebuild in
-experiments/schedulers.py they all train on, and the run hangs once a stopped trial is TERMINATED.
+experiments/schedulers/ they all train on, and the run hangs once a stopped trial is TERMINATED.
 """
 from __future__ import annotations
 

@@ -419,3 +419,11 @@ def test_sample_many_never_repeats_a_configuration_and_stops_when_the_space_is_u
     assert small.all_configs(limit=3) is None and len(small.all_configs(limit=4)) == 4
     continuous = Space({"lr": Float(1e-4, 1e-1, log=True)})
     assert continuous.all_configs(limit=10**6) is None and len(continuous.sample_many(50, seed=1)) == 50
+
+
+def test_a_huge_integer_range_is_sampled_without_listing_it():
+    space = Space({"seed": Int(0, 2**31), "optimizer": Choice(("adam", "sgd"))})
+    assert space.all_configs(limit=10_000) is None
+    assert len(space.sample_many(10, seed=0)) == 10
+    stepped = Space({"rate": Float(0.0, 1.0, step=1e-7)})
+    assert stepped.all_configs(limit=10_000) is None
