@@ -22,7 +22,7 @@ from tunelab.analysis.run_files import error_line, read_json, read_spec, trial_s
 from tunelab.analysis.stop_reasons import label, stop_reason
 from tunelab.analysis.trial_history import SOURCES, read_trial_history
 from tunelab.errors import InputError
-from tunelab.run_folder import TRIAL_PREFIX, read_events
+from tunelab.run_folder import TRIAL_LOG, TRIAL_PREFIX, read_events
 
 if TYPE_CHECKING:
     import keras
@@ -38,7 +38,7 @@ _RAY_KEYS = frozenset({
 })
 TRIAL_COLUMNS = (
     "experiment", "trial_id", "status", "stop_reason", "stop_detail", "epochs", "best_epoch", "pauses",
-    "resumes", "failures", "start", "end", "wall_s", "label", "error", "damage", "path",
+    "resumes", "failures", "start", "end", "wall_s", "label", "error", "damage", "path", "log",
 )
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
 
@@ -374,6 +374,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
         "label": label(events),
         "error": error,
         "path": str(trial_dir) if trial_dir else None,
+        "log": str(trial_dir / TRIAL_LOG) if trial_dir and (trial_dir / TRIAL_LOG).is_file() else None,
     }
 
 

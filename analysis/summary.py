@@ -1,6 +1,8 @@
 """A ranked text table of an experiment's trials: the first thing to look at after a run."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from tunelab.analysis.load import Results
@@ -35,6 +37,32 @@ def headline(results: Results) -> str:
             f"ended: {outcome_counts(results)}"
             + (f"\ndamaged: {damaged} trial{'s' if damaged > 1 else ''}, read from their intact records "
                "(see the damage column)" if damaged else ""))
+
+
+def errored_lines(results: Results) -> list[str]:
+    """A line per errored trial: its last error line, and where its own output is."""
+    lines = []
+    for _, trial in results.trials[results.trials["stop_reason"] == "errored"].iterrows():
+        where = f"; its output: {trial['log']}" if isinstance(trial.get("log"), str) else ""
+        lines.append(f"errored: trial {trial['trial_id']}: {trial.get('error') or 'error'}{where}")
+    return lines
+
+
+def trial_log_text(results: Results, trial_id: str) -> str:
+    """The output of the trial whose id is (or starts with) `trial_id`; ResultsError naming the trials otherwise."""
+    from tunelab.analysis.load import ResultsError
+    from tunelab.checks import did_you_mean
+
+    ids = [str(value) for value in results.trials["trial_id"]]
+    matches = [value for value in ids if value == trial_id] or [value for value in ids if value.startswith(trial_id)]
+    if len(matches) != 1:
+        found = "matches several trials" if matches else "is not a trial of these results"
+        raise ResultsError(f"trial {trial_id!r} {found}{did_you_mean(trial_id, ids)}; trials: {', '.join(ids)}")
+    row = results.trials[results.trials["trial_id"] == matches[0]].iloc[0]
+    if not isinstance(row.get("log"), str):
+        raise ResultsError(f"trial {matches[0]} has no trial.log (a run from before tunelab wrote one, or on URI "
+                           f"storage); Ray's worker logs are under /tmp/ray/session_latest/logs")
+    return Path(row["log"]).read_text(errors="replace")
 
 
 def format_table(frame: pd.DataFrame) -> str:

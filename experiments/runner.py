@@ -323,7 +323,7 @@ def _trainable(prepared: Prepared):
     settings = RunSettings(
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
         gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
-        mode=spec.mode,
+        mode=spec.mode, log_folder=None if "://" in prepared.storage else prepared.path,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)

@@ -18,6 +18,7 @@ from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
 from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.trainables.trial_log import trial_log
 
 if TYPE_CHECKING:
     import keras
@@ -46,6 +47,8 @@ class RunSettings:
     """The experiment's objective: an epoch that improves it is checkpointed too (the best model)."""
     mode: str = "max"
     """max or min."""
+    log_folder: str | None = None
+    """The run folder: each trial writes its output to trial_ID/trial.log there (None: no log)."""
 
     def __post_init__(self) -> None:
         module, _, function = self.model.rpartition(":")
@@ -76,7 +79,14 @@ def trial_params(trainable: str) -> ModelParams:
 
 
 def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
-    """Train one trial, resuming from its latest checkpoint when Ray hands it one."""
+    """Train one trial, resuming from its latest checkpoint when Ray hands it one; its output goes to trial.log."""
+    from ray import tune
+
+    with trial_log(run.log_folder, tune.get_context().get_trial_id()):
+        _train(config, data, run)
+
+
+def _train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
     configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
     # Keras loads TensorFlow, which must not happen before the settings above.
     import keras

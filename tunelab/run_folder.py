@@ -21,6 +21,7 @@ HISTORY_FILE = "tunelab_history.jsonl"      # tunelab's per-epoch record, append
 RESULT_FILE = "result.json"                 # Ray's per-epoch record, copied to storage with its snapshots
 PROGRESS_FILE = "progress.csv"              # the same, as CSV
 PARAMS_FILE = "params.json"                 # the trial's configuration, written by Ray
+TRIAL_LOG = "trial.log"                     # what the trial printed, and the traceback that ended it
 
 
 def trial_folder_name(trial_id: str) -> str:

@@ -26,6 +26,7 @@ from tunelab.experiments.kt.discovery import Discovered
 from tunelab.experiments.kt.hyperparameters import HyperParameters
 from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.trainables.trial_log import trial_log
 
 if TYPE_CHECKING:
     import keras
@@ -65,6 +66,8 @@ class HyperModelRun:
     max_model_size: int | None = None
     compile_overrides: Mapping[str, Any] = field(default_factory=dict)
     """KerasTuner's Tuner(optimizer=, loss=, metrics=): recompile every built model with these."""
+    log_folder: str | None = None
+    """The project folder: each trial writes its output to trial_ID/trial.log there (None: no log)."""
 
     def __post_init__(self) -> None:
         if self.executions < 1:
@@ -74,7 +77,14 @@ class HyperModelRun:
 
 
 def train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) -> None:
-    """One trial: build (or restore) the model(s), fit, report every epoch."""
+    """One trial: build (or restore) the model(s), fit, report every epoch; its output goes to trial.log."""
+    from ray import tune
+
+    with trial_log(run.log_folder, tune.get_context().get_trial_id()):
+        _train_hypermodel(config, data, run)
+
+
+def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) -> None:
     configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
     # Keras loads TensorFlow, which must not happen before the settings above.
     import keras

@@ -144,6 +144,7 @@ class Tuner(TunerResults, abc.ABC):
             executions=executions, custom_fit=custom_fit, callbacks=callbacks, cpus=self.options.cpus,
             gpus=self.options.gpus, seed=seed, max_model_size=self.options.max_model_size,
             compile_overrides=compile_overrides(self.options),
+            log_folder=None if "://" in self.project_dir else self.project_dir,
         )
         trainable = _trainable(FitData(fit_args, fit_kwargs), run, self.options.resources_per_trial)
         search = self._plan(space, epochs, seed)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tunelab.analysis.plots import PLOTS
-from tests.analysis.helpers import EPOCHS, TRIALS
+from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,20 @@ def test_summary_prints_a_ranked_table(tiny_experiment, tiny_results):
     assert lines[2].split()[:4] == ["trial_id", "stop_reason", "epochs", "val_accuracy_best"]
     assert lines[3].split()[0] == tiny_results.best_trial()["trial_id"]
     assert "<NA>" not in result.stdout
+    failed = tiny_results.trials[tiny_results.trials["stop_reason"] == "errored"].iloc[0]
+    assert lines[-1] == (f"errored: trial {failed['trial_id']}: {failed['error']}; its output: "
+                         f"{tiny_experiment / ('trial_' + failed['trial_id']) / 'trial.log'}")
+
+
+def test_logs_prints_a_trials_own_output_with_the_traceback_that_ended_it(tiny_experiment, tiny_results):
+    assert tiny_results.trials["log"].notna().all()  # every trial wrote one, from its first line on
+    failed = tiny_results.trials[tiny_results.trials["stop_reason"] == "errored"].iloc[0]
+    result = analyze("logs", str(tiny_experiment), failed["trial_id"][:5])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback (most recent call last)" in result.stdout
+    assert f"ValueError: units_1={FAILING_UNITS} is refused by this test model" in result.stdout
+    wrong = analyze("logs", str(tiny_experiment), "zzzz")
+    assert wrong.returncode == 2 and "trial 'zzzz' is not a trial of these results" in wrong.stderr
 
 
 def test_export_model_copies_the_best_epochs_model(tiny_experiment, tiny_results, tmp_path):

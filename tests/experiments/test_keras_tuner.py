@@ -110,6 +110,7 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
 
     results = tuner.results
     assert len(results.trials) == 3 and set(results.trials["stop_reason"]) == {"completed"}
+    assert results.trials["log"].notna().all()  # each trial's own output, in its folder
     assert len(results.history) == 6
     ran = [results.config(row) for _, row in results.trials.iterrows()]
     assert sorted(map(repr, ran)) == sorted(map(repr, tuner.space.sample_many(3, seed=1)))

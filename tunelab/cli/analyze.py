@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   {prog} report RESULTS_A RESULTS_B -o report.html
   {prog} tensorboard RESULTS --port 6006
   {prog} export-model RESULTS -o best.keras
+  {prog} logs RESULTS 3f2a9c1e           # one trial's own output and the traceback that ended it
 """
 
 
@@ -49,6 +50,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     board.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     board.add_argument("--logdir", help="write the logs here instead of RESULTS/tensorboard (read-only results)")
     board.add_argument("--write-only", action="store_true", help="write the logs and exit without serving")
+
+    logs = commands.add_parser("logs", help="print one trial's own output (trial.log: its prints, warnings, traceback)")
+    logs.add_argument("results", help="one experiment results directory")
+    logs.add_argument("trial", help="the trial's id (or its first characters)")
 
     model = commands.add_parser("export-model", help="copy the best trial's best-epoch model to a .keras file")
     model.add_argument("results", nargs="+", help="experiment results directories (several: the best of all)")
@@ -112,10 +117,19 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
 
 
 def _summary(results: Any, args: argparse.Namespace, prog: str) -> int:
-    from tunelab.analysis.summary import format_table, headline, ranked_trials
+    from tunelab.analysis.summary import errored_lines, format_table, headline, ranked_trials
 
     print(headline(results))
     print(format_table(ranked_trials(results, args.top)))
+    for line in errored_lines(results):
+        print(line)
+    return 0
+
+
+def _logs(results: Any, args: argparse.Namespace, prog: str) -> int:
+    from tunelab.analysis.summary import trial_log_text
+
+    print(trial_log_text(results, args.trial), end="")
     return 0
 
 
@@ -185,7 +199,7 @@ def _export_model(results: Any, args: argparse.Namespace, prog: str) -> int:
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, str], int]] = {
     "summary": _summary, "export": _export, "plot": _plot, "report": _report, "tensorboard": _tensorboard,
-    "export-model": _export_model,
+    "export-model": _export_model, "logs": _logs,
 }
 
 

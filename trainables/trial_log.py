@@ -1,0 +1,67 @@
+"""A trial's own output in its folder: `trial.log` holds what the trial printed (the user's prints,
+Keras' and TensorFlow's Python-level messages and warnings) and the traceback that ended it.
+
+Ray keeps a trial's output in its worker's log under /tmp/ray and copies none of it to the run
+folder, so a failed trial's own words were nowhere a user looks. The trial writes the file itself
+from its first line on, appending across retries, so a trial that fails before it reports anything
+still leaves one.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import IO, Iterator
+
+from tunelab.run_folder import TRIAL_LOG, trial_folder_name
+
+
+class _Tee:
+    """Writes to the stream the worker had and to the trial's log."""
+
+    def __init__(self, stream: IO[str], log: IO[str]) -> None:
+        self._stream, self._log = stream, log
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._log.flush()
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> object:  # isatty, encoding, fileno: the worker's stream answers
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def trial_log(run_folder: str | None, trial_id: str) -> Iterator[None]:
+    """Copies the trial's stdout, stderr and Python logging into RUN/trial_ID/trial.log while it runs.
+
+    `run_folder` None (URI storage, or a trainable run outside an experiment) writes nothing; a
+    folder that cannot be written is left for the run to report, the trial goes on without a log.
+    """
+    if run_folder is None:
+        yield
+        return
+    path = Path(run_folder) / trial_folder_name(trial_id) / TRIAL_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = path.open("a", buffering=1)
+    except OSError:
+        yield
+        return
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(_Tee(sys.stdout, log)), contextlib.redirect_stderr(_Tee(sys.stderr, log)):
+            yield
+    except BaseException:
+        log.write(traceback.format_exc())
+        raise
+    finally:
+        logging.getLogger().removeHandler(handler)
+        log.close()
