@@ -1,7 +1,9 @@
 """One self-contained HTML file per experiment or comparison: summary, best configuration, every plot.
 
 Self-contained means no network and no side files: the PNGs are embedded as data URIs and the
-style sheet is inline, so the file can be mailed, attached to an issue or opened offline.
+style sheet and script are inline, so the file can be mailed, attached to an issue or opened
+offline. The trials table sorts by any column (a click on its header; again for the other order)
+and filters by words typed above it.
 """
 from __future__ import annotations
 
@@ -34,6 +36,43 @@ th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-spac
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .scroll { overflow-x: auto; } img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
 .meta td { text-align: left; } code { background: #f3f3f3; padding: 0 3px; }
+table.trials th { cursor: pointer; user-select: none; }
+table.trials th[data-order=asc]::after { content: ' \\25B2'; } table.trials th[data-order=desc]::after { content: ' \\25BC'; }
+#trial-filter { font-size: 0.9em; padding: 3px 6px; width: 24em; }
+"""
+# Sorting and filtering the trials table: numbers as numbers, empty cells last in either order.
+_SCRIPT = """
+document.querySelectorAll('table.trials').forEach((table) => {
+  const body = table.tBodies[0];
+  const value = (row, column) => {
+    const text = row.cells[column].textContent.trim();
+    if (text === '') return null;
+    return /^[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$/.test(text) ? parseFloat(text) : text.toLowerCase();
+  };
+  table.querySelectorAll('thead th').forEach((header, column) => {
+    header.title = 'sort by ' + header.textContent;
+    header.addEventListener('click', () => {
+      const ascending = header.dataset.order !== 'asc';
+      table.querySelectorAll('thead th').forEach((other) => delete other.dataset.order);
+      header.dataset.order = ascending ? 'asc' : 'desc';
+      const rows = Array.from(body.rows).sort((a, b) => {
+        const x = value(a, column), y = value(b, column);
+        if (x === null || y === null) return (x === null) - (y === null);
+        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        return ascending ? order : -order;
+      });
+      rows.forEach((row) => body.appendChild(row));
+    });
+  });
+  const filter = document.getElementById('trial-filter');
+  filter.addEventListener('input', () => {
+    const words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    Array.from(body.rows).forEach((row) => {
+      const text = row.textContent.toLowerCase();
+      row.hidden = !words.every((word) => text.includes(word));
+    });
+  });
+});
 """
 
 
@@ -56,12 +95,15 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
              "<h2>Experiments</h2>", _experiments_table(results)]
     parts += ["<h2>Best configuration</h2>", _best(results)]
     ranked = ranked_trials(results, top)
-    parts += [f"<h2>Trials, best first{f' (top {top})' if top else ''}</h2>", "<div class='scroll'>",
-              for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0), "</div>"]
+    parts += [f"<h2>Trials, best first{f' (top {top})' if top else ''}</h2>",
+              "<p><input id='trial-filter' type='search' placeholder='filter: words every shown row holds'> "
+              "click a column's name to sort by it</p>", "<div class='scroll'>",
+              for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0,
+                                          classes="trials"), "</div>"]
     for name, figure in figures(results, metric, x, y).items():
         data = base64.b64encode(png_bytes(figure)).decode("ascii")
         parts += [f"<h2>{_TITLES.get(name, name)}</h2>", f"<img alt='{name}' src='data:image/png;base64,{data}'>"]
-    parts.append("</body></html>")
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
 

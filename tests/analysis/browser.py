@@ -41,6 +41,16 @@ def find_chromium() -> str | None:
 
 def wait_for_text(url: str, done: Callable[[str], bool], timeout: float = 90.0) -> str:
     """Opens `url` in headless Chromium and returns its rendered text once `done(text)` holds (or at timeout)."""
+    return _drive(url, done, (), timeout)[0]
+
+
+def evaluate(url: str, expressions: list[str], timeout: float = 60.0) -> list:
+    """Opens `url`, waits until it has rendered text, then evaluates each JavaScript expression in
+    turn (a click, a read of the table) and returns their values."""
+    return _drive(url, bool, tuple(expressions), timeout)[1]
+
+
+def _drive(url: str, done: Callable[[str], bool], expressions: tuple[str, ...], timeout: float) -> tuple[str, list]:
     from websockets.sync.client import connect
 
     chromium = find_chromium()
@@ -77,7 +87,9 @@ def wait_for_text(url: str, done: Callable[[str], bool], timeout: float = 90.0) 
                 if done(text):
                     break
                 time.sleep(1.0)
-        return text
+            values = [call("Runtime.evaluate", expression=expression, returnByValue=True)
+                      .get("result", {}).get("result", {}).get("value") for expression in expressions]
+        return text, values
     finally:
         process.terminate()
         try:
