@@ -73,14 +73,8 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     if "://" in run_path:
         return []
     folder = Path(run_path)
-    completed = read_events(folder, "completed")
-    completions = []
-    for trial_id, trial_folder in unfinished_trials(folder).items():
-        history = epochs_by_number(folder / trial_folder / HISTORY_FILE)
-        if trial_id in completed and history and history[-1]["epoch"] == completed[trial_id][-1].get("epoch"):
-            config = read_json(folder / trial_folder / PARAMS_FILE)
-            completions.append(Completion(trial_id, trial_folder, {**history[-1], "config": config}))
     try:
+        completions = _completions_missing_from_snapshot(folder)
         carry_completions(folder, completions, searcher)
     except Exception as error:  # a Ray whose saved state reads differently, a searcher without restore: retrain
         logging.getLogger(__name__).warning("finished trials will be trained again: Ray's state could not be "
@@ -89,6 +83,38 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     for completion in completions:
         _complete_result_log(folder / completion.folder, completion.last_result["config"])
     return [completion.trial_id for completion in completions]
+
+
+def _completions_missing_from_snapshot(folder: Path) -> list[Completion]:
+    """Trials the event log says completed, at the epoch their history ends, that Ray's snapshot holds as running."""
+    completed = read_events(folder, "completed")
+    completions = []
+    for trial_id, trial_folder in unfinished_trials(folder).items():
+        history = epochs_by_number(folder / trial_folder / HISTORY_FILE)
+        if trial_id in completed and history and history[-1]["epoch"] == completed[trial_id][-1].get("epoch"):
+            config = read_json(folder / trial_folder / PARAMS_FILE)
+            completions.append(Completion(trial_id, trial_folder, {**history[-1], "config": config}))
+    return completions
+
+
+def set_aside_damaged_states(run_path: str) -> Path | None:
+    """Ray's snapshots that a kill cut short, with the searcher files of the same session, set aside.
+
+    Ray copies its snapshot into the run folder every ten seconds or more; a driver killed during
+    the copy leaves it cut short, and Ray's restore would fail on it. Without it Ray restores the
+    snapshot before (or, with none left, the plan restarts in place).
+    """
+    if "://" in run_path:
+        return None
+    folder = Path(run_path)
+    damaged: set[Path] = set()
+    for state in folder.glob("experiment_state-*.json"):
+        try:
+            json.loads(state.read_text())
+        except (OSError, ValueError):
+            stamp = state.name.removeprefix("experiment_state-").removesuffix(".json")
+            damaged.update(path for path in folder.iterdir() if path.is_file() and stamp in path.name)
+    return _set_aside(folder, sorted(damaged), "damaged")
 
 
 def _complete_result_log(trial_dir: Path, config: dict) -> None:

@@ -27,8 +27,8 @@ from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, sigint_restored, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.resume import (
-    COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_unrecorded_start,
-    set_aside_unrecorded_trials,
+    COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_damaged_states,
+    set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
 from tunelab.experiments.run_lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
@@ -258,6 +258,8 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
+    if job.resume:
+        set_aside_damaged_states(job.path)  # a snapshot a kill cut short: Ray restores the one before
     if job.resume and resume_kind(job.path, job.plan.num_samples) == RESTART:
         set_aside_unrecorded_start(job.path)  # killed before Ray saved any state: start the plan again
         job = dataclasses.replace(job, resume=False)

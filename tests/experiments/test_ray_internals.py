@@ -159,3 +159,23 @@ def test_bayesopt_still_buffers_its_warm_up_results():
     bayesopt_take_point(searcher, {"x": 0.25})
     assert searcher.suggest("c") == {"x": 0.25}  # the point given, booked as a live trial
     assert "c" in searcher._live_trial_mapping
+
+
+def test_a_snapshot_cut_short_by_a_kill_is_set_aside_with_its_sessions_files(tmp_path):
+    """Ray copies its snapshot into the run folder; a kill during the copy leaves it cut short."""
+    from tunelab.experiments.resume import set_aside_damaged_states
+
+    older, newer = "2026-12-01_10-00-00", "2026-12-01_10-05-00"
+    for stamp, text in ((older, '{"trial_data": []}'), (newer, '{"trial_data": [["{\\"tri')):
+        (tmp_path / f"experiment_state-{stamp}.json").write_text(text)
+        (tmp_path / f"search_gen_state-{stamp}.json").write_bytes(b"x")
+        (tmp_path / f"searcher-state-{stamp}.pkl").write_bytes(b"x")
+    (tmp_path / "trial_abc").mkdir()
+
+    aside = set_aside_damaged_states(str(tmp_path))
+
+    assert sorted(path.name for path in aside.iterdir()) == sorted(
+        [f"experiment_state-{newer}.json", f"search_gen_state-{newer}.json", f"searcher-state-{newer}.pkl"])
+    assert newest(tmp_path, STATE_PATTERN).name == f"experiment_state-{older}.json"  # what Ray restores now
+    assert (tmp_path / "trial_abc").is_dir()
+    assert set_aside_damaged_states(str(tmp_path)) is None  # nothing left to set aside
