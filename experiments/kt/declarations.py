@@ -2,6 +2,7 @@
 KerasTuner has, each knowing its default, its values and the tunelab parameter it becomes."""
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
@@ -16,7 +17,7 @@ Scope = tuple[str, tuple]  # (parent name, values that activate the scope)
 
 
 @dataclass(frozen=True)
-class Declaration:
+class Declaration(abc.ABC):
     """A declaration with KerasTuner's arguments filled in; `kind` is KerasTuner's class name."""
 
     name: str
@@ -29,9 +30,9 @@ class Declaration:
         return dict(self.args)
 
     @property
+    @abc.abstractmethod
     def default(self) -> Any:
         """The value a build gets when the trial sets none, as KerasTuner fills it in."""
-        raise NotImplementedError  # every type below says
 
     def coerce(self, value: Any) -> Any:
         """A trial's value as build_model expects it (numpy scalars become Python ones)."""
@@ -52,9 +53,9 @@ class Declaration:
         """Values discovery builds with first (none: only choices and integer ranges can open branches)."""
         return ()
 
+    @abc.abstractmethod
     def param(self, *, grid_points: bool = False) -> Param:
         """The tunelab parameter (without conditions) that samples what KerasTuner would."""
-        raise NotImplementedError  # every type below says
 
     def summary(self) -> dict[str, Any]:
         """KerasTuner's get_config() of this hyperparameter, as search_space_summary prints it."""
@@ -167,8 +168,9 @@ class _RangeDeclaration(Declaration):
             return Fixed(points[0]) if len(points) == 1 else self._stepped_param(low, points[-1], step)
         return self._continuous_param(low, high, sampling, self.grid_points() if grid_points else None)
 
+    @abc.abstractmethod
     def _typed(self, points: Sequence[float]) -> tuple:
-        raise NotImplementedError
+        """The points as this type's values (ints rounded, floats as floats)."""
 
     def _top(self, high: float) -> float:
         return high
@@ -176,11 +178,13 @@ class _RangeDeclaration(Declaration):
     def _clamped(self, value: float, high: float) -> Any:
         return value
 
+    @abc.abstractmethod
     def _stepped_param(self, low: Any, high: Any, step: Any) -> Param:
-        raise NotImplementedError
+        """The parameter of a stepped range from low to high."""
 
+    @abc.abstractmethod
     def _continuous_param(self, low: Any, high: Any, sampling: str, grid: tuple | None) -> Param:
-        raise NotImplementedError
+        """The parameter of a range without a step."""
 
 
 @dataclass(frozen=True)
