@@ -1,13 +1,13 @@
 """One self-contained HTML file per experiment or comparison: summary, best configuration, every plot.
 
-Self-contained means no network and no side files: the PNGs are embedded as data URIs and the
-style sheet and script are inline, so the file can be mailed, attached to an issue or opened
+Self-contained means no network and no side files: the style sheet, the scripts and plotly.js
+(about 4.8 MB, once) are inline, so the file can be mailed, attached to an issue or opened
 offline. The trials table sorts by any column (a click on its header; again for the other order)
-and filters by words typed above it.
+and filters by words typed above it; the plots are Plotly figures (tunelab.analysis.interactive)
+that show the trial and values under the cursor.
 """
 from __future__ import annotations
 
-import base64
 import datetime
 import html
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from tunelab.analysis.load import Results
-from tunelab.analysis.plots import figures, png_bytes
+from tunelab.analysis.interactive import figure_html, interactive_figures, plotly_script
 from tunelab.analysis.summary import for_display, outcome_counts, ranked_trials
 
 _TITLES = {
@@ -34,13 +34,14 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom:
 table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-.scroll { overflow-x: auto; } img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+.scroll { overflow-x: auto; }
 .meta td { text-align: left; } code { background: #f3f3f3; padding: 0 3px; }
 table.trials th { cursor: pointer; user-select: none; }
 table.trials th[data-order=asc]::after { content: ' \\25B2'; } table.trials th[data-order=desc]::after { content: ' \\25BC'; }
 #trial-filter { font-size: 0.9em; padding: 3px 6px; width: 24em; }
 """
-# Sorting and filtering the trials table: numbers as numbers, empty cells last in either order.
+# Sorting and filtering the trials table: numbers as numbers, empty cells last in either order. It
+# follows the table, so the table works while the browser is still reading plotly.js.
 _SCRIPT = """
 document.querySelectorAll('table.trials').forEach((table) => {
   const body = table.tBodies[0];
@@ -99,11 +100,11 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
               "<p><input id='trial-filter' type='search' placeholder='filter: words every shown row holds'> "
               "click a column's name to sort by it</p>", "<div class='scroll'>",
               for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0,
-                                          classes="trials"), "</div>"]
-    for name, figure in figures(results, metric, x, y).items():
-        data = base64.b64encode(png_bytes(figure)).decode("ascii")
-        parts += [f"<h2>{_TITLES.get(name, name)}</h2>", f"<img alt='{name}' src='data:image/png;base64,{data}'>"]
-    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+                                          classes="trials"), "</div>", f"<script>{_SCRIPT}</script>",
+              plotly_script()]
+    for name, figure in interactive_figures(results, metric, x, y).items():
+        parts += [f"<h2>{_TITLES.get(name, name)}</h2>", figure_html(figure, name)]
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 

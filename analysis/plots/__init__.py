@@ -2,16 +2,19 @@
 
 `*_data(results, ...)` computes what a plot shows from the Results frames, and is what tests
 check; `render_*(data)` draws it on a matplotlib Figure (no pyplot, so no global state and no
-display needed); `write_plots` does both for every plot. Every function takes one Results,
-holding one experiment or several.
+display needed); `write_plots` does both for every plot. `plot_data` computes every plot's data
+once, for these PNGs and for the report's interactive figures (tunelab.analysis.interactive).
+Every function takes one Results, holding one experiment or several.
 """
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Callable, Union
 
 from matplotlib.figure import Figure
 
+from tunelab.analysis.importance import Importance
 from tunelab.analysis.load import Results
 from tunelab.analysis.plots.common import DPI, OUTCOME_COLORS, checked_params, default_pair, metric_name, varying
 from tunelab.analysis.plots.curves import (
@@ -28,32 +31,45 @@ from tunelab.analysis.plots.timeline import Segment, Timeline, render_timeline, 
 
 __all__ = [
     "INACTIVE", "OUTCOME_COLORS", "PARALLEL_AXES", "PLOTS", "Axis", "BestSoFar", "BestSoFarSeries", "Curve",
-    "LearningCurves", "ParallelCoordinates", "SamplePanel", "Samples", "Segment", "Timeline", "best_so_far_data",
-    "check_request", "figures", "importance_data", "learning_curves_data", "parallel_coordinates_data", "png_bytes",
-    "render_best_so_far", "render_importance", "render_learning_curves", "render_parallel_coordinates",
-    "render_samples", "render_timeline", "samples_data", "save_png", "timeline_data", "write_plots",
+    "LearningCurves", "ParallelCoordinates", "PlotData", "SamplePanel", "Samples", "Segment", "Timeline",
+    "best_so_far_data", "check_request", "figures", "importance_data", "learning_curves_data",
+    "parallel_coordinates_data", "plot_data", "png_bytes", "render_best_so_far", "render_importance",
+    "render_learning_curves", "render_parallel_coordinates", "render_samples", "render_timeline", "samples_data",
+    "save_png", "timeline_data", "write_plots",
 ]
 
 PARALLEL_AXES = 10  # write_plots shows the most important hyperparameters; more would not be legible
 PLOTS = ("learning_curves", "best_so_far", "parallel_coordinates", "samples", "importance", "timeline")
+PlotData = Union[LearningCurves, BestSoFar, ParallelCoordinates, Samples, Importance, Timeline]
+_RENDERERS: dict[str, Callable[..., Figure]] = {
+    "learning_curves": render_learning_curves, "best_so_far": render_best_so_far,
+    "parallel_coordinates": render_parallel_coordinates, "samples": render_samples,
+    "importance": render_importance, "timeline": render_timeline,
+}
 
 
-def figures(results: Results, metric: str | None = None, x: str | None = None,
-            y: str | None = None) -> dict[str, Figure]:
-    """Every plot, by name (PLOTS), computed and rendered."""
+def plot_data(results: Results, metric: str | None = None, x: str | None = None,
+              y: str | None = None) -> dict[str, PlotData]:
+    """What every plot shows, by name (PLOTS): computed once for the PNGs and the report's figures alike."""
     importance = importance_data(results, metric)
     ranked = importance.names or varying(results.trials, results.params)
     if x is None or y is None:
         x, y = default_pair(results, ranked, x, y)
     axes = ranked[:PARALLEL_AXES] or None
     return {
-        "learning_curves": render_learning_curves(learning_curves_data(results, metric)),
-        "best_so_far": render_best_so_far(best_so_far_data(results, metric)),
-        "parallel_coordinates": render_parallel_coordinates(parallel_coordinates_data(results, axes, metric)),
-        "samples": render_samples(samples_data(results, x, y, metric)),
-        "importance": render_importance(importance),
-        "timeline": render_timeline(timeline_data(results)),
+        "learning_curves": learning_curves_data(results, metric),
+        "best_so_far": best_so_far_data(results, metric),
+        "parallel_coordinates": parallel_coordinates_data(results, axes, metric),
+        "samples": samples_data(results, x, y, metric),
+        "importance": importance,
+        "timeline": timeline_data(results),
     }
+
+
+def figures(results: Results, metric: str | None = None, x: str | None = None,
+            y: str | None = None) -> dict[str, Figure]:
+    """Every plot, by name (PLOTS), computed and rendered."""
+    return {name: _RENDERERS[name](data) for name, data in plot_data(results, metric, x, y).items()}
 
 
 def write_plots(results: Results, folder: str | Path, metric: str | None = None, x: str | None = None,

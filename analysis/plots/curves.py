@@ -73,6 +73,7 @@ class BestSoFarSeries(NamedTuple):
     cumulative_epochs: list[int]    # epochs trained by all trials so far, in wall-clock order
     wall_seconds: list[float]       # since the experiment's first trial started
     best: list[float]               # best value of the metric reported so far
+    best_trials: list[str]          # the trial that reported `best`, the first of any tie
 
 
 class BestSoFar(NamedTuple):
@@ -93,9 +94,13 @@ def best_so_far_data(results: Results, metric: str | None = None) -> BestSoFar:
         rows = rows.sort_values("time", kind="stable")
         values = rows[metric].to_numpy(dtype="float64")
         best = np.minimum.accumulate(values) if mode == "min" else np.maximum.accumulate(values)
+        improved = np.r_[True, best[1:] != best[:-1]]
+        holder = np.maximum.accumulate(np.where(improved, np.arange(len(rows)), 0))
+        best_trials = rows["trial_id"].to_numpy(dtype=object)[holder].tolist()
         origin = experiment_start(results, experiment)
         wall = rows["time"].to_numpy(dtype="float64") - origin
-        series.append(BestSoFarSeries(experiment, list(range(1, len(rows) + 1)), wall.tolist(), best.tolist()))
+        series.append(BestSoFarSeries(experiment, list(range(1, len(rows) + 1)), wall.tolist(), best.tolist(),
+                                      best_trials))
     return BestSoFar(metric, mode, series)
 
 

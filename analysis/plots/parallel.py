@@ -1,7 +1,7 @@
 """Parallel coordinates: every trial a line across the hyperparameters, coloured by its score."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ class Axis(NamedTuple):
     ticks: list[float]
     tick_labels: list[str]
     log: bool
+    values: list[Any]           # per trial, as configured (None where inactive): what a hover shows
 
 
 class ParallelCoordinates(NamedTuple):
@@ -30,6 +31,7 @@ class ParallelCoordinates(NamedTuple):
     trial_ids: list[str]
     objective: list[float]
     axes: list[Axis]
+    experiments: list[str]      # per trial: which results folder it came from
 
 
 INACTIVE = -0.1  # where an inactive conditional parameter sits on its axis, below the active range
@@ -44,7 +46,8 @@ def parallel_coordinates_data(results: Results, params: list[str] | None = None,
     objective = trials[column].to_numpy(dtype="float64")
     axes = [_axis(f"{metric} (best)", trials[column], log=False)]
     axes += [_axis(name, trials[name], log=name in results.log_params) for name in names]
-    return ParallelCoordinates(metric, mode_of(results, metric), trials["trial_id"].tolist(), objective.tolist(), axes)
+    return ParallelCoordinates(metric, mode_of(results, metric), trials["trial_id"].tolist(), objective.tolist(), axes,
+                               trials["experiment"].tolist())
 
 
 def _axis(name: str, values: pd.Series, log: bool) -> Axis:
@@ -67,7 +70,8 @@ def _axis(name: str, values: pd.Series, log: bool) -> Axis:
         ticks, labels = list(where.values()), categories
     if not active.all():
         ticks, labels = [INACTIVE, *ticks], ["inactive", *labels]
-    return Axis(name, positions.astype(float).tolist(), ticks, labels, log)
+    return Axis(name, positions.astype(float).tolist(), ticks, labels, log,
+                values.astype(object).where(active, None).tolist())
 
 
 def render_parallel_coordinates(data: ParallelCoordinates) -> Figure:

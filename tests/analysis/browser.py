@@ -46,7 +46,7 @@ def wait_for_text(url: str, done: Callable[[str], bool], timeout: float = 90.0) 
 
 def evaluate(url: str, expressions: list[str], timeout: float = 60.0) -> list:
     """Opens `url`, waits until it has rendered text, then evaluates each JavaScript expression in
-    turn (a click, a read of the table) and returns their values."""
+    turn (a click, a read of the table) and returns their values; a promise's value is awaited."""
     return _drive(url, bool, tuple(expressions), timeout)[1]
 
 
@@ -87,7 +87,7 @@ def _drive(url: str, done: Callable[[str], bool], expressions: tuple[str, ...], 
                 if done(text):
                     break
                 time.sleep(1.0)
-            values = [call("Runtime.evaluate", expression=expression, returnByValue=True)
+            values = [call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
                       .get("result", {}).get("result", {}).get("value") for expression in expressions]
         return text, values
     finally:
