@@ -33,6 +33,7 @@ from tunelab.experiments.resume import (
 from tunelab.experiments.run_lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
+from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
@@ -53,6 +54,7 @@ class Prepared:
     name: str             # folder under storage
     resume: bool
     complete: bool = False  # a --resume of a run whose planned trials have all finished: nothing to run
+    callbacks: tuple[Any, ...] = ()  # tracking (MLflow) and the user's own Ray callbacks, built and checked
 
     @property
     def path(self) -> str:
@@ -75,6 +77,7 @@ class Outcome:
     interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
     storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
+    tracking_failed: str | None = None  # tracking calls that failed (the results are whole; the tracked copy is not)
 
 
 def resolve_storage(storage: str) -> str:
@@ -116,8 +119,12 @@ def prepare(
         folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         if "://" not in root and (Path(root) / folder).exists():
             raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
-    complete = resume and resume_kind(f"{root.rstrip('/')}/{folder}", plan.num_samples) == COMPLETE
-    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete)
+    path = f"{root.rstrip('/')}/{folder}"
+    complete = resume and resume_kind(path, plan.num_samples) == COMPLETE
+    callbacks = () if complete else tracking_callbacks(
+        spec.tracking, run_name=folder, run_path=path, metric=spec.metric, mode=spec.mode, epochs=spec.epochs,
+        storage_is_local="://" not in root)
+    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete, callbacks)
 
 
 def _latest_run(root: str, experiment: str) -> str:
@@ -149,6 +156,7 @@ class RayJob:
     max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
+    callbacks: tuple[Any, ...] = ()  # the user's: tracking and their own (a resume keeps the first run's)
 
     @property
     def path(self) -> str:
@@ -166,6 +174,7 @@ def run(
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
+        callbacks=prepared.callbacks,
     )
     return run_job(job, address=address, on_progress=on_progress)
 
@@ -208,9 +217,17 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     failure = log.failure or _write_failure(job.path)
     outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
                                   log=str(log.path) if log.path else None,
-                                  storage_error=f"{failure.strerror or failure}" if failure else None)
+                                  storage_error=f"{failure.strerror or failure}" if failure else None,
+                                  tracking_failed=_tracking_failures(job.events, started_at))
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
+
+
+def _tracking_failures(events: TrialEventLog, since: float) -> str | None:
+    failures = events.since("tracking_failed", since)
+    if not failures:
+        return None
+    return f"{len(failures)} tracking call(s) failed; the first, {failures[0].get('action')}: {failures[0].get('error')}"
 
 
 def _write_failure(run_path: str) -> OSError | None:
@@ -288,6 +305,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         HistoryLog(job.path),
         InterruptWatch(job.path),
         guard,
+        *job.callbacks,  # after BestCheckpointKeeper: a trial's best checkpoint is in place when it ends
     ]
     return tune.Tuner(
         job.trainable,

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from tunelab.checks import did_you_mean
 from tunelab.errors import shown
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
 from tunelab.trainables.compile import REPORTED_METRICS
@@ -61,6 +62,7 @@ class ExperimentSpec:
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
     seed: int = 0              # seeds data splits and weight initialisation
     description: str = ""      # free text shown in reports
+    tracking: TrackingSpec = field(default_factory=TrackingSpec)  # MLflow, and the user's own Ray callbacks
     source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML as given
 
 
@@ -68,6 +70,7 @@ _TOP_KEYS = (
     "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction",
     "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
+    "tracking",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Ray's seeds are 32-bit
@@ -180,6 +183,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         max_total_epochs=_int(raw, "max_total_epochs", 0, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0, maximum=SEED_LIMIT),
+        tracking=tracking_from_raw(raw.get("tracking")),
         source=copy.deepcopy(dict(raw)),
     )
 

@@ -65,15 +65,20 @@ def print_progress(progress: Progress) -> None:
 
 
 def print_plan(prepared: Prepared) -> None:
+    from tunelab.experiments.tracking import describe
+
     spec, plan = prepared.spec, prepared.plan
     print(f"experiment {spec.name}: strategy {spec.strategy.name} over {len(spec.space)} hyperparameters")
     print(f"  trials: at most {plan.num_samples}, epochs: at most {plan.max_epochs} ({spec.epochs} per trial)")
     for note in plan.notes:
         print(f"  {note}")
+    for line in describe(spec.tracking):
+        print(f"  {line}")
     print(f"  results: {prepared.path}")
 
 
-def print_outcome(outcome: Outcome, metric: str) -> None:
+def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
+    metric = prepared.spec.metric
     print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
     if outcome.best_config is None and outcome.best_value is not None:
         print(f"best {metric} reported: {outcome.best_value:.4f}")
@@ -86,6 +91,10 @@ def print_outcome(outcome: Outcome, metric: str) -> None:
     print(f"results: {outcome.path}")
     if outcome.log:
         print(f"Ray's own messages: {outcome.log}")
+    if prepared.spec.tracking.mlflow:
+        print(f"tracked in MLflow at {prepared.spec.tracking.mlflow}: experiment {prepared.name!r}, a run per trial")
+    if outcome.tracking_failed:
+        print(f"warning: {outcome.tracking_failed} (the run folder is complete; see {outcome.log})")
     print("inspect with:")
     print(f"  tunelab analyze summary {outcome.path}")
     print(f"  tunelab analyze tensorboard {outcome.path}    # scalars and the HParams dashboard")
@@ -135,7 +144,7 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    print_outcome(outcome, prepared.spec.metric)
+    print_outcome(outcome, prepared)
     if outcome.storage_error:
         print(f"{prog}: error: could not write to {outcome.path} ({outcome.storage_error}); {outcome.errored} "
               "trials errored and the run's files are incomplete (Ray keeps what it could not write in its "
