@@ -1,4 +1,5 @@
-"""kill -9 of a running launch.py, then --resume: nothing finished re-runs, nothing trained twice."""
+"""kill -9 of a running launch.py, then --resume: nothing finished re-runs, nothing trained twice, and
+the trials' MLflow runs (a real tracking server) and the user's own callbacks carry on."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.mlflow_server import mlflow_server
 from tunelab.searchspaces import load_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
@@ -42,9 +44,30 @@ def launch(*args: str, **kwargs) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
-def test_kill_9_then_resume(tmp_path):
+def mlflow_runs(uri: str, experiment: str) -> dict[str, dict]:
+    """trial id -> its MLflow run: id, status, params, tags and the epochs val_accuracy was logged at."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    found = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    return {run.data.tags["tunelab.trial_id"]: {
+        "id": run.info.run_id, "status": run.info.status, "params": run.data.params, "tags": run.data.tags,
+        "epochs": [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]} for run in found}
+
+
+@pytest.fixture
+def tracking_server(tmp_path):
+    pytest.importorskip("mlflow", reason="the tracking server needs mlflow (pip install -e '.[test]')")
+    with mlflow_server(tmp_path / "mlflow") as uri:
+        yield uri
+
+
+def test_kill_9_then_resume(tmp_path, tracking_server):
     spec = tmp_path / "crash.yaml"
-    spec.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(tmp_path)}, sort_keys=False))
+    ended = tmp_path / "ended.txt"
+    tracking = {"mlflow": tracking_server,
+                "callbacks": [{"class": "tests.experiments.helpers:TrialEndRecorder", "path": str(ended)}]}
+    spec.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(tmp_path), "tracking": tracking}, sort_keys=False))
     path = tmp_path / "crash"
     driver = launch(str(spec), "--name", "crash", start_new_session=True)
     deadline = time.monotonic() + 300
@@ -61,6 +84,7 @@ def test_kill_9_then_resume(tmp_path):
     before = epochs_on_disk(path)
     finished_before = {trial: (path / trial / "tunelab_history.jsonl").read_text()
                        for trial, epochs in before.items() if len(epochs) == EPOCHS}
+    tracked_before = mlflow_runs(tracking_server, "crash")
 
     resumed = launch(str(spec), "--resume", "--name", "crash")
     out, _ = resumed.communicate(timeout=600)
@@ -75,6 +99,17 @@ def test_kill_9_then_resume(tmp_path):
                      for p in path.glob("trial_*"))
     expected = load_space(EXPERIMENT["space"]).sample_many(4, seed=3)
     assert configs == sorted(json.dumps(c, sort_keys=True) for c in expected)  # the searcher's sequence went on
+
+    tracked = mlflow_runs(tracking_server, "crash")  # one MLflow run per trial, each epoch logged once
+    assert sorted(f"trial_{trial}" for trial in tracked) == sorted(after)
+    for trial, run in tracked.items():
+        params = json.loads((path / f"trial_{trial}" / "params.json").read_text())
+        assert run["params"] == {name: str(value) for name, value in params.items()}
+        assert run["epochs"] == list(range(1, EPOCHS + 1)), (trial, run["epochs"])
+        assert run["status"] == "FINISHED" and run["tags"]["stop_reason"] == "completed"
+    for trial, run in tracked_before.items():  # the runs the killed driver began are the ones continued
+        assert tracked[trial]["id"] == run["id"]
+    assert sorted(set(ended.read_text().split())) == sorted(tracked)  # the user's own callback, restored too
 
 
 def test_ctrl_c_exits_130_with_the_resume_command_and_the_resume_completes(tmp_path):
