@@ -14,7 +14,9 @@ What is used, and why:
 - The experiment snapshot (`experiment_state-*.json`: trial JSON state + run metadata) and the
   search state Ray saves beside it (`search_gen_state-*.json`, cloudpickled, with the
   ConcurrencyLimiter's live trials). A trial that finished after Ray's last snapshot is marked
-  finished there before a resume, so Ray does not train it again (see `carry_completions`).
+  finished there before a resume, so Ray does not train it again (see `carry_completions`); and
+  a trial the snapshot lacks but the searcher files already count is taken back from them
+  (see `take_back_suggestions`).
 """
 from __future__ import annotations
 
@@ -103,6 +105,46 @@ def carry_completions(folder: Path, completions: list[Completion], searcher: Any
         run["last_result"], run["last_result_time"] = completion.last_result, time.time()
         entry[0], entry[1] = json.dumps(trial, indent=2), json.dumps(run, indent=2)
     _replace(state_file, lambda path: Path(path).write_text(json.dumps(snapshot)))
+
+
+def take_back_suggestions(folder: Path, trials: dict[str, dict], searcher: Any) -> None:
+    """`trials` (id -> config), which a resume set aside, are taken back from the saved search state.
+
+    Ray saves the experiment snapshot and the search state as separate files; a driver killed
+    between their copies leaves the search state counting a trial the snapshot never lists.
+    Restored as it is, the run would end a trial short: the generator's count of created trials is
+    ahead, the ConcurrencyLimiter waits for a trial that never comes, the searcher does not suggest
+    the configuration again. Each is set back by what it counted of `trials`, and no further: the
+    count to the snapshot's, the limiter's live set by id, a searcher that can (`take_back`,
+    tunelab's sequences) over the configs it handed out last. Files that agree with the snapshot
+    do not hold the trials and are left as they are.
+    """
+    from ray import cloudpickle
+
+    if not trials:
+        return
+    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    state_file = newest(folder, STATE_PATTERN)
+    if search_file is not None and state_file is not None:
+        state = cloudpickle.loads(search_file.read_bytes())
+        in_snapshot = len(json.loads(state_file.read_text())["trial_data"])
+        ahead = min(state["counter"] - in_snapshot, len(trials))
+        limiter = state.get("name:ConcurrencyLimiter") or {}
+        live = limiter.get("live_trials", set()) & set(trials)
+        if ahead > 0 or live:
+            state["counter"] -= max(ahead, 0)
+            state["finished"] = False
+            for trial_id in live:
+                limiter["live_trials"].remove(trial_id)
+                limiter["num_unfinished_live_trials"] -= 1
+            _replace(search_file, lambda path: Path(path).write_bytes(cloudpickle.dumps(state)))
+    while hasattr(searcher, "searcher"):
+        searcher = searcher.searcher
+    searcher_file = newest(folder, SEARCHER_STATE_PATTERN)
+    if searcher_file is not None and hasattr(searcher, "take_back"):
+        searcher.restore(str(searcher_file))
+        if searcher.take_back(list(trials.values())):
+            _replace(searcher_file, searcher.save)
 
 
 def _replace(path: Path, write) -> None:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.analysis.run_files import read_json, trial_states
-from tunelab.experiments.ray_internals import Completion, carry_completions, unfinished_trials
+from tunelab.experiments.ray_internals import (
+    Completion, carry_completions, take_back_suggestions, unfinished_trials,
+)
 from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
@@ -41,11 +43,13 @@ def set_aside_unrecorded_start(run_path: str) -> Path | None:
                                *folder.glob("search_gen_state-*")], "start")
 
 
-def set_aside_unrecorded_trials(run_path: str) -> Path | None:
+def set_aside_unrecorded_trials(run_path: str, searcher: Any) -> Path | None:
     """Trial folders made after Ray's last saved state: the restored searcher suggests them again.
 
     Folders an earlier state of the folder records (a KerasTuner search continued with more
-    trials starts a new state file) and folders older than the newest state are kept.
+    trials starts a new state file) and folders older than the newest state are kept. Where a kill
+    fell between Ray's saves of the snapshot and of the search state, the search state already
+    counts them: they are taken back from it (`searcher`: a fresh instance of the run's own).
     """
     if "://" in run_path:
         return None
@@ -57,6 +61,12 @@ def set_aside_unrecorded_trials(run_path: str) -> Path | None:
     newest = states[-1].stat().st_mtime
     unrecorded = [path for path in folder.glob(f"{TRIAL_PREFIX}*")
                   if path.name not in recorded and path.stat().st_mtime >= newest - 1]
+    configs = {path.name.removeprefix(TRIAL_PREFIX): read_json(path / PARAMS_FILE) for path in unrecorded}
+    try:
+        take_back_suggestions(folder, {trial: config for trial, config in configs.items() if config}, searcher)
+    except Exception as error:  # a Ray whose search state reads differently: the run may end a trial short
+        logging.getLogger(__name__).warning("trials set aside may not be suggested again: Ray's search state "
+                                            "could not be amended (%r)", error)
     return _set_aside(folder, unrecorded, "trials")
 
 

@@ -285,7 +285,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
             raise SpecError(f"--resume: {job.path} holds no experiment Ray can restore")
         log.attach(job.path)
         job.events.attach(job.path)
-        set_aside_unrecorded_trials(job.path)  # started after Ray's last snapshot: they will be suggested again
+        set_aside_unrecorded_trials(job.path, job.plan.searcher)  # started after Ray's last snapshot: suggested again
         carry_recorded_completions(job.path, job.plan.searcher)  # finished after it: not trained again
         try:
             return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)

@@ -56,6 +56,17 @@ class ConfigSequenceSearcher(StateSearcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Nothing to learn: the sequence is fixed in advance."""
 
+    def take_back(self, configs: list[Config]) -> int:
+        """Steps the cursor back over the last configurations handed out, where they are among `configs`
+        (trials a resume set aside: they never ran, so they are suggested again). Returns how many."""
+        remaining = [dict(config) for config in configs]
+        taken = 0
+        while self._next > 0 and self._configs[self._next - 1] in remaining:
+            remaining.remove(self._configs[self._next - 1])
+            self._next -= 1
+            taken += 1
+        return taken
+
     def get_state(self) -> dict:
         return {"configs": self._configs, "next": self._next}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -105,6 +106,36 @@ def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path
         (result_log.parent / "params.json").read_text())
     for history in folder.glob(f"trial_*/{HISTORY_FILE}"):
         assert [json.loads(line)["epoch"] for line in history.read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.slow  # a real run
+def test_a_trial_the_search_state_counts_but_the_snapshot_lacks_runs_again(tmp_path, ray_session):
+    """A kill between Ray's copies of its search state and of its snapshot: the run still gets every trial."""
+    from tunelab.searchspaces import load_space
+
+    strategy = {**EXPERIMENT["strategy"], "num_samples": 2}
+    spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path), "strategy": strategy})
+    folder = Path(run(prepare(spec, name="run")).path)
+    state_file = newest(folder, STATE_PATTERN)
+    snapshot = json.loads(state_file.read_text())
+    last = json.loads(snapshot["trial_data"][-1][0])
+    snapshot["trial_data"] = snapshot["trial_data"][:-1]  # the snapshot from before the last trial began ...
+    state_file.write_text(json.dumps(snapshot))
+    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    search = cloudpickle.loads(search_file.read_bytes())  # ... the search state from after: it counts it
+    assert search["counter"] == 2
+    search["name:ConcurrencyLimiter"]["live_trials"].add(last["trial_id"])
+    search["name:ConcurrencyLimiter"]["num_unfinished_live_trials"] += 1
+    search_file.write_bytes(cloudpickle.dumps(search))
+    os.utime(folder / last["relative_logdir"])  # the trial folder is newer than the snapshot
+
+    again = run(prepare(spec, name="run", resume=True))
+
+    assert again.trials == 2 and again.errored == 0
+    trained = [history.parent for history in folder.glob(f"trial_*/{HISTORY_FILE}")]
+    configs = sorted(json.dumps(json.loads((trial / "params.json").read_text()), sort_keys=True) for trial in trained)
+    assert configs == sorted(json.dumps(c, sort_keys=True) for c in load_space(EXPERIMENT["space"]).sample_many(2, seed=3))
+    assert [p.name for p in folder.glob(".unrecorded-trials-*/*")] == [last["relative_logdir"]]
 
 
 @pytest.mark.slow  # a real run
