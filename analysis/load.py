@@ -3,9 +3,9 @@
 Reads what Ray and tunelab wrote, and nothing else: each trial folder's params.json and
 tunelab_history.jsonl (one JSON line per epoch; Ray's result.json for runs without it), Ray's
 newest experiment_state-*.json (each trial's status, failures and folder, and the trials that
-have no folder yet), tunelab_experiment.yaml
-(metric, mode, epochs and the search space) and tunelab_trial_events.jsonl (why each trial
-ended: scheduler stops, pauses, errors).
+have no folder yet), tunelab_experiment.yaml (metric, mode, epochs and the search space),
+tunelab_trial_events.jsonl (why each trial ended: scheduler stops, pauses, errors) and
+tunelab.lock (whether a driver still runs the experiment).
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from tunelab.analysis.run_files import error_line, read_json, read_spec, trial_states
-from tunelab.analysis.stop_reasons import label, stop_reason
-from tunelab.analysis.trial_history import SOURCES, read_trial_history
+from tunelab.analysis.run_files import error_line, read_json, read_spec, run_is_live, trial_states
+from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
+from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
 from tunelab.errors import InputError
 from tunelab.run_folder import TRIAL_LOG, TRIAL_PREFIX, read_events
 
@@ -60,6 +60,7 @@ class Experiment:
     spec: Mapping[str, Any]     # tunelab_experiment.yaml as run; {} when the folder has none
     space: Any = None           # tunelab.searchspaces.Space resolved from the spec; None when it cannot be here
     stopped: str | None = None  # why the whole experiment was stopped early (an experiment_stopped event)
+    live: bool = False          # a live driver holds the folder's lock: trials still start and train
 
     @property
     def metric(self) -> str | None:
@@ -181,7 +182,8 @@ def _load_one(folder: Path, name: str) -> _Part:
     states = trial_states(folder)
     events = read_events(folder)
     stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
-    experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None)
+    experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None,
+                            run_is_live(folder))
     trial_dirs = {path.name: path for path in sorted(folder.iterdir()) if path.is_dir()
                   and any((path / name).is_file() for name in ("params.json", *SOURCES))}
     if not trial_dirs and not states:
@@ -201,7 +203,7 @@ def _load_one(folder: Path, name: str) -> _Part:
         trial_dir, state = found["dir"], found["state"]
         config, damage = _config(trial_dir, state)
         params.extend(key for key in config if key not in params)
-        live = state.get("status") in ("RUNNING", "PAUSED", "PENDING")
+        live = state.get("status") in ("RUNNING", "PAUSED", "PENDING") or (not state and experiment.live)
         recorded = read_trial_history(trial_dir, live) if trial_dir else None
         reports = recorded.reports if recorded else []
         damage += recorded.damage if recorded else ()
@@ -285,7 +287,7 @@ def _history(records: list[dict], experiment: str) -> tuple[pd.DataFrame, list[s
     for metric in metrics:
         out[metric] = frame[metric].astype("float64")
     out["time_total_s"] = frame["time_total_s"].astype("float64") if "time_total_s" in frame else np.nan
-    out["time"] = _epoch_end_times(frame)
+    out["time"] = epoch_end_times(frame)
     if "hostname" in frame and "pid" in frame:
         out["worker"] = frame["hostname"].astype(str) + ":" + frame["pid"].astype("Int64").astype(str)
     else:
@@ -294,31 +296,6 @@ def _history(records: list[dict], experiment: str) -> tuple[pd.DataFrame, list[s
     order = pd.Series(np.arange(len(out)), index=out.index).groupby(out["trial_id"], sort=False).transform("min")
     out = out.assign(_order=order).sort_values(["_order", "epoch"], kind="stable").drop(columns="_order")
     return out.reset_index(drop=True), metrics
-
-
-def _epoch_end_times(frame: pd.DataFrame) -> np.ndarray:
-    """Wall-clock end of each epoch, to well under Ray's one-second `timestamp` resolution.
-
-    Within one uninterrupted run of a trial (a segment: it restarts after a pause or a retry),
-    every epoch bounds the segment's start: it lies in [timestamp, timestamp + 1) minus
-    time_since_restore. The middle of the tightest bounds, plus time_since_restore, dates each epoch.
-    """
-    if "timestamp" not in frame:
-        return np.full(len(frame), np.nan)
-    stamps = frame["timestamp"].to_numpy(dtype="float64")
-    if "time_since_restore" not in frame:
-        return stamps
-    since = frame["time_since_restore"].to_numpy(dtype="float64")
-    trials = frame["trial_id"].to_numpy()
-    new_segment = np.r_[True, (np.diff(since) <= 0) | (trials[1:] != trials[:-1])]
-    if "pid" in frame:
-        pids = frame["pid"].to_numpy()
-        new_segment |= np.r_[True, pids[1:] != pids[:-1]]
-    segment = np.cumsum(new_segment)
-    by_segment = pd.Series(stamps - since).groupby(segment)
-    lower, upper = by_segment.transform("max").to_numpy(), by_segment.transform("min").to_numpy() + 1.0
-    exact = (lower + np.maximum(lower, upper)) / 2 + since
-    return np.where(np.isnan(exact), stamps, exact)
 
 
 def _per_trial(history: pd.DataFrame, experiment: Experiment) -> dict[str, dict[str, Any]]:
@@ -350,7 +327,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
     summary = summary or {}
     error = error_line(trial_dir, state)
     epochs = int(summary.get("epochs", 0))
-    status = state.get("status") or ("ERROR" if error is not None else ("TERMINATED" if summary else "PENDING"))
+    status = state.get("status") or unlisted_status(error is not None, bool(summary), events, experiment.live)
     reason, detail = stop_reason(status, epochs, experiment.epochs, events)
     if reason == "errored" and detail is None:
         detail = error

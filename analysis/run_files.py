@@ -1,8 +1,8 @@
 """The files of a run folder, each read so that a damaged or missing one gives nothing, never a crash.
 
 Ray writes params.json, result.json and experiment_state-*.json; tunelab writes the spec, the
-event log and the per-epoch history (their names: `tunelab.run_folder`). analysis.load assembles
-the frames from what these return.
+event log, the per-epoch history and the driver's lock (their names: `tunelab.run_folder`).
+analysis.load assembles the frames from what these return.
 """
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from typing import Any
 
 import yaml
 
-from tunelab.run_folder import SPEC_FILE
+from tunelab.experiments.run_lock import holder_is_gone, read_holder
+from tunelab.run_folder import LOCK_FILE, SPEC_FILE
+
+
+def run_is_live(folder: Path) -> bool:
+    """A live driver holds the run folder's lock: the run is still going and its files still grow."""
+    holder = read_holder(folder / LOCK_FILE)
+    return holder is not None and not holder_is_gone(holder)
 
 
 def read_spec(folder: Path) -> dict[str, Any]:

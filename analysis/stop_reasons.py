@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 _TERMINAL = ("completed", "errored")
+_ENDED = ("completed", "errored", "stopped")
 _RUNNING = {"RUNNING": "running", "PAUSED": "paused", "PENDING": "pending", "ERROR": "errored"}
 
 
@@ -33,6 +34,23 @@ def stop_reason(status: str, epochs: int, budget: int | None, events: list[dict]
             return "paused", _details(paused[-1])  # Ray may still say RUNNING until its next snapshot
         return _RUNNING[status], None
     return _completed_or_short(epochs, budget)
+
+
+def unlisted_status(errored: bool, reported: bool, events: list[dict], run_live: bool) -> str:
+    """Ray's status for a trial its saved state does not list: started after Ray's last snapshot
+    (taken every 10 s or more), or copied without the state.
+
+    One that tunelab's event log says ended has ended (`stop_reason` reads how). In a live run
+    any other one runs: called TERMINATED for having epochs, it would end early in every view
+    that follows the run.
+    """
+    if errored:
+        return "ERROR"
+    if any(e.get("event") in _ENDED for e in events):
+        return "TERMINATED"
+    if run_live:
+        return "RUNNING"
+    return "TERMINATED" if reported else "PENDING"
 
 
 def _completed_or_short(epochs: int, budget: int | None) -> tuple[str, str | None]:

@@ -4,7 +4,7 @@ tunelab's tunelab_history.jsonl, Ray's result.json and Ray's progress.csv each h
 reported epoch. A crash can cut a line short, a retry can lose lines of Ray's files, a copy can
 lose a file. The reports come from the record with the most epochs (the most trusted one on a
 tie), and a record that was cut short, or a more trusted one that was passed over, is said, so a
-best value is never silently wrong.
+best value is never silently wrong. `epoch_end_times` dates each report finer than Ray's stamps.
 """
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from tunelab.run_folder import HISTORY_FILE, PROGRESS_FILE, RESULT_FILE, read_json_lines
 
@@ -51,6 +54,31 @@ def read_trial_history(trial_dir: Path, live: bool = False) -> TrialHistory:
         if problem:
             damage.append(f"{name}: {problem}")
     return TrialHistory(found[best][0], best, tuple(damage))
+
+
+def epoch_end_times(frame: pd.DataFrame) -> np.ndarray:
+    """Wall-clock end of each epoch, to well under Ray's one-second `timestamp` resolution.
+
+    Within one uninterrupted run of a trial (a segment: it restarts after a pause or a retry),
+    every epoch bounds the segment's start: it lies in [timestamp, timestamp + 1) minus
+    time_since_restore. The middle of the tightest bounds, plus time_since_restore, dates each epoch.
+    """
+    if "timestamp" not in frame:
+        return np.full(len(frame), np.nan)
+    stamps = frame["timestamp"].to_numpy(dtype="float64")
+    if "time_since_restore" not in frame:
+        return stamps
+    since = frame["time_since_restore"].to_numpy(dtype="float64")
+    trials = frame["trial_id"].to_numpy()
+    new_segment = np.r_[True, (np.diff(since) <= 0) | (trials[1:] != trials[:-1])]
+    if "pid" in frame:
+        pids = frame["pid"].to_numpy()
+        new_segment |= np.r_[True, pids[1:] != pids[:-1]]
+    segment = np.cumsum(new_segment)
+    by_segment = pd.Series(stamps - since).groupby(segment)
+    lower, upper = by_segment.transform("max").to_numpy(), by_segment.transform("min").to_numpy() + 1.0
+    exact = (lower + np.maximum(lower, upper)) / 2 + since
+    return np.where(np.isnan(exact), stamps, exact)
 
 
 def _epochs(reports: list[dict]) -> set:

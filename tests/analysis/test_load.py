@@ -14,7 +14,7 @@ from tunelab.analysis import ResultsError, load
 from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS, DamagedResultsWarning
 from tunelab.analysis.summary import headline, ranked_trials
 from benchmarks.synthetic import write_synthetic_results
-from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS, reported
+from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS, HandMadeRun, reported
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 PARAMS = ("num_layers", "units_1", "units_2", "optimizer", "momentum", "learning_rate", "dropout")
@@ -166,6 +166,25 @@ def test_stop_reasons_pauses_and_errors_from_the_events_file(tmp_path):
     resumed = trials[trials["resumes"] == 1].iloc[0]
     assert resumed["stop_reason"] == "completed" and resumed["epochs"] == 9
     assert len(results.history) == sum(t.epochs for t in written)
+
+
+def test_a_trial_rays_state_does_not_list_yet_runs_while_the_run_is_live(tmp_path):
+    run = HandMadeRun(tmp_path / "live", epochs=3)
+    for trial_id in "abc":
+        run.start(trial_id)
+    run.report("a", 1, 0.5)
+    run.report("b", 1, 0.5)
+    run.end("b", "stopped")
+
+    def statuses() -> dict[str, tuple[str, str]]:
+        trials = load(run.path).trials
+        return {t: (s, r) for t, s, r in zip(trials["trial_id"], trials["status"], trials["stop_reason"])}
+
+    assert load(run.path).experiments[0].live
+    assert statuses() == {"a": ("RUNNING", "running"), "b": ("TERMINATED", "stopped"), "c": ("RUNNING", "running")}
+    run.finish()  # a driver gone without Ray's last snapshot: the files decide, as for a copied folder
+    assert not load(run.path).experiments[0].live
+    assert statuses() == {"a": ("TERMINATED", "stopped"), "b": ("TERMINATED", "stopped"), "c": ("PENDING", "pending")}
 
 
 @pytest.mark.parametrize("make, message", [

@@ -163,9 +163,14 @@ def _report(results: Any, args: argparse.Namespace, prog: str) -> int:
 
 
 def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
-    from tunelab.analysis.tensorboard import TensorBoardError, start_tensorboard, write_logs
+    """Writes the logs, serves them, and while the run is still going follows it in the background."""
+    import threading
 
-    logdir = write_logs(results, args.logdir)[results.experiments[0].name]
+    from tunelab.analysis.tensorboard import RELOAD_S, TensorBoardError, start_tensorboard
+    from tunelab.analysis.tensorboard_logs import TensorBoardLogs, follow
+
+    logs = TensorBoardLogs(args.logdir)
+    logdir = logs.update(results)[results.experiments[0].name]
     print(f"wrote TensorBoard logs for {len(results.trials)} trials to {logdir.resolve()}")
     if args.write_only:
         return 0
@@ -176,11 +181,21 @@ def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     print(f"TensorBoard at {server.url}  (HParams: {server.url}#hparams); Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    following = threading.Thread(target=follow, args=(args.results, logs, stop, RELOAD_S), daemon=True,
+                                 name="tunelab-tensorboard-follow")
+    if results.experiments[0].live:
+        print(f"the run is still going: following it, its new trials and epochs added every {RELOAD_S} s",
+              flush=True)
+        following.start()
     try:
         server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        if following.is_alive():
+            following.join()
         server.stop()
     return 0
 

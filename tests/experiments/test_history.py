@@ -1,0 +1,39 @@
+"""The driver's HistoryLog: a trial's params.json as soon as it starts, its history line per report."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+
+from tunelab.experiments.history import HistoryLog
+from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE
+
+
+def test_a_starting_trial_gets_its_params_json_in_rays_format(tmp_path):
+    config = {"units_1": np.int64(32), "optimizer": "adam", "learning_rate": 0.01}
+    trial = SimpleNamespace(trial_id="0a1b2c3d", config=config)
+    HistoryLog(str(tmp_path)).on_trial_start(1, [trial], trial)
+    params = tmp_path / "trial_0a1b2c3d" / PARAMS_FILE
+    assert params.read_text() == json.dumps({"learning_rate": 0.01, "optimizer": "adam", "units_1": 32},
+                                            indent=2, sort_keys=True)
+    assert [p.name for p in params.parent.iterdir()] == [PARAMS_FILE]  # no temporary file left
+
+
+def test_an_existing_params_json_is_kept_and_uri_storage_is_left_alone(tmp_path):
+    trial = SimpleNamespace(trial_id="0a1b2c3d", config={"units_1": 8})
+    params = tmp_path / "trial_0a1b2c3d" / PARAMS_FILE
+    params.parent.mkdir()
+    params.write_text('{"units_1": 16}')  # Ray's copy, or ours from the trial's first start
+    HistoryLog(str(tmp_path)).on_trial_start(1, [trial], trial)
+    assert params.read_text() == '{"units_1": 16}'
+    HistoryLog("s3://bucket/run").on_trial_start(1, [trial], trial)  # writes nothing anywhere, raises nothing
+
+
+def test_each_report_is_appended_without_its_config(tmp_path):
+    trial = SimpleNamespace(trial_id="0a1b2c3d", config={"units_1": 8})
+    log = HistoryLog(str(tmp_path))
+    for epoch in (1, 2):
+        log.on_trial_result(epoch, [trial], trial, {"epoch": epoch, "val_accuracy": 0.5, "config": {"units_1": 8}})
+    lines = (tmp_path / "trial_0a1b2c3d" / HISTORY_FILE).read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"epoch": epoch, "val_accuracy": 0.5} for epoch in (1, 2)]
