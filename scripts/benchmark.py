@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (~55 min on 2 cores)
   python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
   python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
+  python scripts/benchmark.py tracking                      # the quickstart with and without MLflow tracking, 2 rounds
   python scripts/benchmark.py render                        # study.md and plots again from the CSVs
   python scripts/benchmark.py load                          # 1,000 trials x 30 epochs, limit 10 s
   python scripts/benchmark.py load --trials 5000 --epochs 50 --repeat 1
@@ -51,6 +52,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     overhead.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     overhead.add_argument("--work", type=Path, help="where the runs write results (default: a temporary folder)")
 
+    tracking = commands.add_parser("tracking", help="an experiment with and without MLflow tracking (a local server)")
+    tracking.add_argument("--experiment", default="quickstart", help="experiment file or shipped name (default quickstart)")
+    tracking.add_argument("--rounds", type=int, default=2, help="runs each way, alternating (default 2)")
+    tracking.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    tracking.add_argument("--work", type=Path, help="where the runs and the server write (default: a temporary folder)")
+
     render = commands.add_parser("render", help="study.md, study.csv and the plots again from a study's CSVs")
     render.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the study's folder (default {DEFAULT_OUT})")
 
@@ -63,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--limit", type=float, default=10.0, help="exit 1 when the median exceeds this (seconds)")
     load.add_argument("--keep", help="write the synthetic folder here and keep it (default: a temp folder)")
     args = parser.parse_args(argv)
-    for name in ("seeds", "trials", "memory_trials", "memory_epochs"):
+    for name in ("seeds", "trials", "memory_trials", "memory_epochs", "rounds"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
@@ -128,6 +135,23 @@ def bench_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_tracking(args: argparse.Namespace) -> int:
+    from benchmarks.tracking import run_tracking, tracking_markdown
+
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return _error("the tracking benchmark needs mlflow: pip install -e '.[mlflow]'")
+    with tempfile.TemporaryDirectory(prefix="tunelab-tracking-") as scratch:
+        result = run_tracking(args.experiment, args.rounds, args.work or Path(scratch),
+                              on_step=lambda line: print(line, flush=True))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tracking.json").write_text(json.dumps(result, indent=2))
+    (args.out / "tracking.md").write_text(tracking_markdown(result))
+    print(f"median ratio {result['median_ratio']:.3f} (with MLflow / without); wrote {args.out / 'tracking.md'}")
+    return 0
+
+
 def bench_render(args: argparse.Namespace) -> int:
     from benchmarks.report import load_study, write_report
 
@@ -170,7 +194,8 @@ def bench_load(args: argparse.Namespace) -> int:
     return 0 if median <= args.limit else 1
 
 
-COMMANDS = {"study": bench_study, "overhead": bench_overhead, "render": bench_render, "load": bench_load}
+COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tracking": bench_tracking, "render": bench_render,
+            "load": bench_load}
 
 
 def main(argv: list[str] | None = None) -> int:
