@@ -25,8 +25,11 @@ def mlflow_server(folder: Path, timeout: float = 120.0) -> Iterator[str]:
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
                "--artifacts-destination", str(folder / "artifacts")]
+    # Without its job runners (seven processes of about 250 MB each, for MLflow's GenAI jobs): tracking
+    # needs none of them.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              start_new_session=True)
+                              start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + timeout
         while not _answers(uri):
