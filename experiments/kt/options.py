@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from tunelab.checks import check_int, did_you_mean
+from tunelab.errors import InputError
+from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.kt.hyperparameters import HyperParameters
 
 
@@ -50,6 +52,9 @@ class TunerOptions:
     line per finished trial that search(verbose=1), the default, prints."""
     tuner_id: Any = None
     """Accepted from KerasTuner code (its distributed-tuning id); Ray needs none."""
+    tracking: Mapping[str, Any] | None = None
+    """As the experiment YAML's `tracking:` key: {"mlflow": URI, "checkpoint": bool, "callbacks": [...]};
+    the MLflow experiment is the project_name."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directory", os.fspath(self.directory if self.directory is not None else "."))
@@ -65,6 +70,14 @@ class TunerOptions:
             raise ValueError(f"resources_per_trial: cpu must be > 0 and gpu >= 0 (whole above 1), got {cpu}, {gpu}")
         if self.hyperparameters is not None and not isinstance(self.hyperparameters, HyperParameters):
             raise TypeError("hyperparameters: expected this module's HyperParameters")
+        try:
+            self.tracking_spec  # noqa: B018  (checked here, so a mistake surfaces at the tuner's creation)
+        except InputError as error:
+            raise ValueError(str(error)) from None
+
+    @property
+    def tracking_spec(self) -> TrackingSpec:
+        return tracking_from_raw(self.tracking)
 
     @property
     def cpus(self) -> float:

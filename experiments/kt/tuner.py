@@ -25,6 +25,7 @@ import pandas as pd
 
 from tunelab.analysis.load import ResultsError, load
 from tunelab.checks import check_int
+from tunelab.errors import InputError
 from tunelab.experiments.kt.discovery import Discovered, discover, space_as_dict
 from tunelab.experiments.kt.display import print_finished_trial
 from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
@@ -36,6 +37,7 @@ from tunelab.experiments.kt.trainable import FitData, HyperModelRun, train_hyper
 from tunelab.experiments.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
+from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import SPEC_FILE
 from tunelab.searchspaces import Space
@@ -165,12 +167,20 @@ class Tuner(TunerResults, abc.ABC):
         self._run(trainable, search, resume=False, verbose=verbose)
 
     def _run(self, trainable: Any, search: _Search, *, resume: bool, verbose: bool) -> None:
+        try:
+            callbacks = tracking_callbacks(
+                self.options.tracking_spec, run_name=self.project_name, run_path=str(self.project_dir),
+                metric=self.objective.name, mode=self.objective.direction, epochs=search.epochs,
+                storage_is_local="://" not in self._storage)
+        except InputError as error:
+            raise ValueError(str(error)) from None
         job = RayJob(
             trainable=trainable, plan=search.plan, metric=self.objective.name, mode=self.objective.direction,
             storage=self._storage, name=self.project_name, events=search.events, record=search.record,
             resume=resume, max_concurrent_trials=search.concurrency, max_failures=self.options.max_retries_per_trial,
             max_consecutive_failures=self.options.max_consecutive_failed_trials,
             resources={"cpu": self.options.cpus, "gpu": self.options.gpus}, epochs_per_trial=search.epochs,
+            callbacks=callbacks,
         )
         on_progress = self.options.on_progress or (print_finished_trial if verbose else None)
         outcome = run_job(job, address=self.options.address, on_progress=on_progress)

@@ -94,14 +94,19 @@ def test_bad_arguments_fail_at_construction(tmp_path):
         kt.RandomSearch(build_model, objective="val_accuracy", directory=tmp_path, distribution_strategy=object())
     with pytest.raises(ValueError, match="Hyperband is its own scheduler"):
         kt.Hyperband(build_model, objective="val_accuracy", directory=tmp_path, scheduler="asha")
+    with pytest.raises(ValueError, match=r"tracking.mlfow: unknown key; .* \(did you mean 'mlflow'\?\)"):
+        kt.RandomSearch(build_model, objective="val_accuracy", directory=tmp_path, tracking={"mlfow": "x"})
 
 
 # --- each tuner on Ray --------------------------------------------------------------------------
 
 
 def test_random_search_script(tmp_path, data, ray_session, capsys):
+    mlflow = pytest.importorskip("mlflow")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tuner = kt.tuners.RandomSearch(build_model, objective="val_accuracy", max_trials=3, seed=1,
-                                   directory=str(tmp_path / "output_dir"), project_name="digits")
+                                   directory=str(tmp_path / "output_dir"), project_name="digits",
+                                   tracking={"mlflow": store})
     search(tuner, data)
     printed = capsys.readouterr().out.splitlines()
     # As KerasTuner: a line per finished trial; Ray's configuration box went to the run's log.
@@ -126,6 +131,10 @@ def test_random_search_script(tmp_path, data, ray_session, capsys):
         _, accuracy = model.evaluate(data[2], data[3], verbose=0)
         assert accuracy == pytest.approx(best["val_accuracy_best"], abs=1e-3)
     assert tuner.best_checkpoint().epoch == best["best_epoch"]
+    client = mlflow.MlflowClient(store)  # tracked as a YAML run is: the project an MLflow experiment
+    runs = client.search_runs([client.get_experiment_by_name("digits").experiment_id])
+    assert sorted(run.data.tags["tunelab.trial_id"] for run in runs) == sorted(results.trials["trial_id"])
+    assert {run.info.status for run in runs} == {"FINISHED"}
 
     tuner.results_summary(2)
     printed = capsys.readouterr().out

@@ -164,6 +164,7 @@ def _report(results: Any, args: argparse.Namespace, prog: str) -> int:
 
 def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
     """Writes the logs, serves them, and while the run is still going follows it in the background."""
+    import signal
     import threading
 
     from tunelab.analysis.tensorboard import RELOAD_S, TensorBoardError, start_tensorboard
@@ -188,6 +189,7 @@ def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
         print(f"the run is still going: following it, its new trials and epochs added every {RELOAD_S} s",
               flush=True)
         following.start()
+    signal.signal(signal.SIGTERM, _interrupted)  # `kill` stops TensorBoard too, as Ctrl-C does
     try:
         server.process.wait()
     except KeyboardInterrupt:
@@ -198,6 +200,10 @@ def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
             following.join()
         server.stop()
     return 0
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _export_model(results: Any, args: argparse.Namespace, prog: str) -> int:
