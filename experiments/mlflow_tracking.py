@@ -82,10 +82,6 @@ class MlflowTracking(Callback):
         self.__dict__.update(state)
         self._reset()
 
-    @property
-    def experiment_id(self) -> str | None:
-        return self._experiment_id
-
     def setup(self, **info: Any) -> None:
         self._events.attach(self.run_path)
         self._guarded("connecting", None, self._connect)
@@ -166,7 +162,7 @@ class MlflowTracking(Callback):
         from mlflow.entities import Param
 
         run = self._client.create_run(self._experiment_id, run_name=trial_folder_name(trial.trial_id),
-                                      tags={TRIAL_TAG: trial.trial_id})
+                                      tags={TRIAL_TAG: trial.trial_id, "tunelab.run_folder": self.run_path})
         params = [Param(name, _param_text(value)) for name, value in sorted(trial.config.items())
                   if value is not None]  # an inactive conditional hyperparameter is absent, not "None"
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
