@@ -20,7 +20,7 @@ TRIAL_PREFIX = "trial_"                     # trial_<trial id>/
 HISTORY_FILE = "tunelab_history.jsonl"      # tunelab's per-epoch record, appended by the driver
 RESULT_FILE = "result.json"                 # Ray's per-epoch record, copied to storage with its snapshots
 PROGRESS_FILE = "progress.csv"              # the same, as CSV
-PARAMS_FILE = "params.json"                 # the trial's configuration, written by Ray
+PARAMS_FILE = "params.json"                 # the trial's configuration: by tunelab when it starts, by Ray at its snapshots
 TRIAL_LOG = "trial.log"                     # what the trial printed, and the traceback that ended it
 
 
