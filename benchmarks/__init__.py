@@ -1,6 +1,7 @@
 """The strategy study and tunelab's overhead, measured (scripts/benchmark.py runs them; benchmarks.compare reads them).
 
     task.py           the study's task: space, grid sub-space, epoch budget, each entry's sized options
+    long.py           the long study's task (54-epoch trials of plain SGD) and its entries, pbt included
     tunelab_search.py an entry run by tunelab (YAML path: spec, prepare, run)
     ray_search.py     the same trials on raw Ray Tune, without tunelab's layer
     kt_search.py      an entry run by KerasTuner itself, in a process of its own

@@ -296,7 +296,7 @@ def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_acc
     if "grid" in names:
         grid_epochs = _per_seed(measured, "grid", "epochs")
         cheaper = {}
-        for name in ("random", "bayes", "sha", "hyperband", "asha", "bayes+asha"):
+        for name in ("random", "bayes", "sha", "hyperband", "asha", "bayes+asha", "pbt"):
             if name in names:
                 cheaper[name] = _median(_ratio(_per_seed(measured, name, "epochs_to_grid"), grid_epochs))
         fastest = min(cheaper, key=lambda n: cheaper[n]) if cheaper else None

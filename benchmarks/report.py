@@ -115,11 +115,14 @@ def _task_lines(meta: dict[str, Any]) -> list[str]:
         f"{len(free)} hyperparameters searched: {', '.join(free)}.",
         f"- Grid baseline: the same space with {_pins(task['grid_fix'])} also pinned; it enumerates "
         f"{', '.join(grid_free)} at their grid values: {meta['grid_trials']} configurations.",
-        f"- Budget: {task['epochs']} epochs per complete trial, {meta['budget_epochs']} epochs per search (the "
-        "grid's); each search's trial count is sized to it, and the epochs it really trained are measured.",
+        f"- Budget: {task['epochs']} epochs (batches of {task['batch_size']}) per complete trial, "
+        f"{meta['budget_epochs']} epochs per search (the grid's); each search's trial count is sized to it, and "
+        "the epochs it really trained are measured.",
         f"- Concurrency: tunelab and raw Ray Tune run {task['concurrency']} trials at once, 1 CPU each, on a fresh "
-        f"local Ray per search; KerasTuner trains one trial at a time in its own process with "
-        f"{task['concurrency']} TensorFlow threads.",
+        "local Ray per search" + (f"; KerasTuner trains one trial at a time in its own process with "
+                                  f"{task['concurrency']} TensorFlow threads." if any(
+                                      entry["tool"] == "kerastuner" for entry in meta["entries"]) else "."),
+        *(f"- Left out: {note}." for note in meta.get("notes", ())),
         "",
         "| entry | tool | what runs | planned epochs |",
         "|---|---|---|---|",

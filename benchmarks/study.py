@@ -24,7 +24,7 @@ from benchmarks.machine import describe_machine
 from benchmarks.ray_search import run_raw_ray
 from benchmarks.record import RunRecord
 from benchmarks.report import HISTORY_FILE, META_FILE, RUNS_FILE, write_report
-from benchmarks.task import KERASTUNER, NAMES, RAY, TUNELAB, Entry, StudyTask, entries
+from benchmarks.task import KERASTUNER, RAY, TUNELAB, Entry, StudyTask
 from benchmarks.tunelab_search import run_tunelab
 from tunelab.checks import did_you_mean
 
@@ -46,13 +46,14 @@ class RunDone:
     elapsed_s: float  # since the study started
 
 
-def select(task: StudyTask, only: Sequence[str] = (), leave_out: Sequence[str] = ()) -> list[Entry]:
-    """The entries named in `only` (ValueError for an unknown name), or all but those in `leave_out`."""
+def select(candidates: Sequence[Entry], only: Sequence[str] = (), leave_out: Sequence[str] = ()) -> list[Entry]:
+    """The candidates named in `only` (ValueError for an unknown name), or all but those in `leave_out`."""
+    names = [entry.name for entry in candidates]
     for name in only:
-        if name not in NAMES:
-            raise ValueError(f"--only: {name!r} is not a study entry; allowed: {', '.join(NAMES)}"
-                             + did_you_mean(name, NAMES))
-    return [entry for entry in entries(task) if entry.name in only or not only and entry.name not in leave_out]
+        if name not in names:
+            raise ValueError(f"--only: {name!r} is not a study entry; allowed: {', '.join(names)}"
+                             + did_you_mean(name, names))
+    return [entry for entry in candidates if entry.name in only or not only and entry.name not in leave_out]
 
 
 def kerastuner_missing(chosen: Sequence[Entry]) -> bool:
@@ -62,16 +63,19 @@ def kerastuner_missing(chosen: Sequence[Entry]) -> bool:
 
 
 def run_study(task: StudyTask, chosen: Sequence[Entry], seeds: Sequence[int], out: Path, work: Path, *,
-              label: str = "", keep_results: bool = False,
+              label: str = "", notes: Sequence[str] = (), keep_results: bool = False,
               on_run: Callable[[RunDone], None] | None = None) -> list[RunRecord]:
-    """Runs every chosen entry for every seed; writes the frames after each run and the report at the end."""
+    """Runs every chosen entry for every seed; writes the frames after each run and the report at the end.
+
+    `notes` (an entry left out, and why) go into the report with the task.
+    """
     out.mkdir(parents=True, exist_ok=True)
     work = work / f"study-{time.strftime('%Y%m%d-%H%M%S')}"  # a rerun with the same --work starts afresh
     work.mkdir(parents=True, exist_ok=True)
     meta = {"label": label, "machine": describe_machine(), "task": task.as_dict(), "seeds": list(seeds),
             "budget_epochs": task.budget, "grid_trials": task.grid_trials,
             "entries": [{**dataclasses.asdict(entry), "options": dict(entry.options)} for entry in chosen],
-            "failures": []}
+            "notes": list(notes), "failures": []}
     records: list[RunRecord] = []
     began, total, index = time.monotonic(), len(chosen) * len(seeds), 0
     for seed in seeds:

@@ -87,7 +87,7 @@ class Entry:
 
     @property
     def trials(self) -> int:
-        for key in ("num_samples", "max_trials"):
+        for key in ("num_samples", "max_trials", "population"):
             if key in self.options:
                 return int(self.options[key])
         return 0
@@ -104,7 +104,7 @@ def entries(task: StudyTask) -> list[Entry]:
     bayes = {"random_steps": task.random_steps, "max_concurrent": task.concurrency}
     asha = {"grace_period": 1, "reduction_factor": eta}
     sized = {
-        "sha": _largest(lambda n: _tunelab_epochs(task, "sha", {"num_samples": n, "reduction_factor": eta}), budget),
+        "sha": _largest(lambda n: tunelab_epochs(task, "sha", {"num_samples": n, "reduction_factor": eta}), budget),
         "hyperband": _largest(lambda n: hyperband_epochs(n, epochs, eta), budget),
         "asha": _largest(lambda n: asha_epochs(n, epochs, eta, 1), budget),
     }
@@ -114,7 +114,7 @@ def entries(task: StudyTask) -> list[Entry]:
         Entry("random", TUNELAB, "random", {"num_samples": same}, planned_epochs=same * epochs),
         Entry("bayes", TUNELAB, "bayes", {"num_samples": same, **bayes}, planned_epochs=same * epochs),
         Entry("sha", TUNELAB, "sha", {"num_samples": sized["sha"], "reduction_factor": eta},
-              planned_epochs=_tunelab_epochs(task, "sha", {"num_samples": sized["sha"], "reduction_factor": eta})),
+              planned_epochs=tunelab_epochs(task, "sha", {"num_samples": sized["sha"], "reduction_factor": eta})),
         Entry("hyperband", TUNELAB, "hyperband", {"num_samples": sized["hyperband"], "reduction_factor": eta},
               planned_epochs=hyperband_epochs(sized["hyperband"], epochs, eta)),
         Entry("asha", TUNELAB, "asha", {"num_samples": sized["asha"], **asha},
@@ -152,7 +152,7 @@ def _fits(epochs_for: Any, trials: int, budget: int) -> bool:
         return False
 
 
-def _tunelab_epochs(task: StudyTask, strategy: str, options: Mapping[str, Any]) -> int:
+def tunelab_epochs(task: StudyTask, strategy: str, options: Mapping[str, Any]) -> int:
     """The registry's own bound (exact for searches without early stopping and for sha)."""
     budget = Budget(task.metric, task.mode, task.epochs)
     return plan_strategy(task.searched_space(), strategy, check_options(strategy, dict(options)), budget).max_epochs

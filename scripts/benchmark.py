@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -19,6 +20,8 @@ EXAMPLES = """examples:
   python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (under 15 min on 2 cores)
   python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (~55 min on 2 cores)
   python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
+  python scripts/benchmark.py study --long                  # 54-epoch trials, 7 tunelab strategies, 2 seeds (~27 min)
+  python scripts/benchmark.py study --long --seeds 1 --only grid,hyperband --epochs 9 --out /tmp/long   # smoke run
   python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
   python scripts/benchmark.py tracking                      # the quickstart with and without MLflow tracking, 2 rounds
   python scripts/benchmark.py render                        # study.md and plots again from the CSVs
@@ -34,11 +37,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
 
     study = commands.add_parser("study", help="every strategy, KerasTuner and raw Ray Tune on one task, equal budgets")
-    study.add_argument("--quick", action="store_true", help="8-point grid budget (72 epochs per search), 2 seeds, all entries but bayes+asha")
-    study.add_argument("--seeds", type=int, help="seeds per entry (default 2 with --quick, else 3)")
+    size = study.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="8-point grid budget (72 epochs per search), 2 seeds, all entries but bayes+asha")
+    size.add_argument("--long", action="store_true",
+                      help="54-epoch trials of plain SGD on the mlp space (756 epochs per search), 2 seeds; "
+                           "grid, random, bayes, sha, hyperband, asha and pbt")
+    study.add_argument("--seeds", type=int, help="seeds per entry (default 2 with --quick or --long, else 3)")
     study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, sha, hyperband, "
-                                      "asha, bayes+asha, ray_random, kt_random, kt_bayes, kt_hyperband")
-    study.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+                                      "asha, bayes+asha, ray_random, kt_random, kt_bayes, kt_hyperband; "
+                                      "with --long: grid, random, bayes, sha, hyperband, asha, pbt")
+    study.add_argument("--epochs", type=int,
+                       help="epochs per complete trial instead of the task's; every budget scales with it (smoke runs)")
+    study.add_argument("--out", type=Path,
+                       help=f"report folder (default {DEFAULT_OUT}, with --long {DEFAULT_OUT / 'long'})")
     study.add_argument("--work", type=Path, help="where the searches write results (default: a temporary folder)")
     study.add_argument("--keep-results", action="store_true", help="keep each search's results folder under --work")
 
@@ -70,7 +82,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--limit", type=float, default=10.0, help="exit 1 when the median exceeds this (seconds)")
     load.add_argument("--keep", help="write the synthetic folder here and keep it (default: a temp folder)")
     args = parser.parse_args(argv)
-    for name in ("seeds", "trials", "memory_trials", "memory_epochs", "rounds"):
+    for name in ("seeds", "epochs", "trials", "memory_trials", "memory_epochs", "rounds"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
@@ -83,13 +95,22 @@ def _error(message: str) -> int:
 
 
 def bench_study(args: argparse.Namespace) -> int:
+    from benchmarks.long import LONG, long_entries
     from benchmarks.study import kerastuner_missing, run_study, select
-    from benchmarks.task import FULL, QUICK, QUICK_LEAVES_OUT
+    from benchmarks.task import FULL, QUICK, QUICK_LEAVES_OUT, entries
 
-    task = QUICK if args.quick else FULL
-    seeds = list(range(args.seeds or (2 if args.quick else 3)))
+    task = QUICK if args.quick else LONG if args.long else FULL
+    if args.epochs:
+        task = dataclasses.replace(task, epochs=args.epochs)
+    label = "quick" if args.quick else "long" if args.long else "full"
+    label += f", {task.epochs} epochs a trial" if args.epochs else ""
+    out = args.out or (DEFAULT_OUT / "long" if args.long else DEFAULT_OUT)
+    candidates, notes = long_entries(task) if args.long else (entries(task), [])
+    for note in notes:
+        print(f"study: left out {note}", flush=True)
+    seeds = list(range(args.seeds or (2 if args.quick or args.long else 3)))
     try:
-        chosen = select(task, [name.strip() for name in args.only.split(",")] if args.only else [],
+        chosen = select(candidates, [name.strip() for name in args.only.split(",")] if args.only else [],
                         leave_out=QUICK_LEAVES_OUT if args.quick else ())
     except ValueError as error:
         return _error(str(error))
@@ -97,7 +118,7 @@ def bench_study(args: argparse.Namespace) -> int:
         return _error("the KerasTuner entries need keras-tuner: pip install -e '.[benchmark]' "
                       "(or leave them out with --only)")
     print(f"study: {len(chosen)} entries x {len(seeds)} seeds, {task.budget} epochs per search "
-          f"({task.grid_trials}-point grid x {task.epochs} epochs); report in {args.out}", flush=True)
+          f"({task.grid_trials}-point grid x {task.epochs} epochs); report in {out}", flush=True)
 
     def show(done) -> None:
         head = f"[{done.index}/{done.total} {done.elapsed_s / 60:5.1f} min] {done.entry.name} seed {done.seed}:"
@@ -111,11 +132,11 @@ def bench_study(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tunelab-study-") as scratch:
         work = args.work or Path(scratch)
-        records = run_study(task, chosen, seeds, args.out, work, label="quick" if args.quick else "full",
-                            keep_results=args.keep_results, on_run=show)
+        records = run_study(task, chosen, seeds, out, work, label=label, notes=notes, keep_results=args.keep_results,
+                            on_run=show)
     if not records:
         return _error("every search failed; see above")
-    print(f"wrote {args.out / 'study.md'}, study.csv, best_so_far_epochs.png, best_so_far_wall.png")
+    print(f"wrote {out / 'study.md'}, study.csv, best_so_far_epochs.png, best_so_far_wall.png")
     return 0
 
 

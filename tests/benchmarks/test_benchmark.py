@@ -162,9 +162,9 @@ def test_report_from_the_frames_alone(tmp_path):
 
 
 def test_quick_leaves_out_only_what_it_says_unless_named():
-    quick = [entry.name for entry in select(QUICK, leave_out=QUICK_LEAVES_OUT)]
+    quick = [entry.name for entry in select(entries(QUICK), leave_out=QUICK_LEAVES_OUT)]
     assert quick == [name for name in NAMES if name not in QUICK_LEAVES_OUT]
-    assert [entry.name for entry in select(QUICK, ["bayes+asha", "grid"], leave_out=QUICK_LEAVES_OUT)] == [
+    assert [entry.name for entry in select(entries(QUICK), ["bayes+asha", "grid"], leave_out=QUICK_LEAVES_OUT)] == [
         "grid", "bayes+asha"]
     with pytest.raises(ValueError, match="--only: 'gird' is not a study entry; .*did you mean 'grid'"):
-        select(QUICK, ["gird"])
+        select(entries(QUICK), ["gird"])
