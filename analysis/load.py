@@ -4,8 +4,8 @@ Reads what Ray and tunelab wrote, and nothing else: each trial folder's params.j
 tunelab_history.jsonl (one JSON line per epoch; Ray's result.json for runs without it), Ray's
 newest experiment_state-*.json (each trial's status, failures and folder, and the trials that
 have no folder yet), tunelab_experiment.yaml (metric, mode, epochs and the search space),
-tunelab_trial_events.jsonl (why each trial ended: scheduler stops, pauses, errors) and
-tunelab.lock (whether a driver still runs the experiment).
+tunelab_trial_events.jsonl (why each trial ended: scheduler stops, pauses, errors; whose checkpoint
+a PBT trial took over) and tunelab.lock (whether a driver still runs the experiment).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from tunelab.analysis.lineage import copied_from
 from tunelab.analysis.run_files import error_line, read_json, read_spec, run_is_live, trial_states
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
@@ -38,7 +39,7 @@ _RAY_KEYS = frozenset({
 })
 TRIAL_COLUMNS = (
     "experiment", "trial_id", "status", "stop_reason", "stop_detail", "epochs", "best_epoch", "pauses",
-    "resumes", "failures", "start", "end", "wall_s", "label", "error", "damage", "path", "log",
+    "resumes", "failures", "start", "end", "wall_s", "label", "copied_from", "error", "damage", "path", "log",
 )
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
 
@@ -349,6 +350,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
         "end": _datetime(end),
         "wall_s": summary.get("wall_s", np.nan),
         "label": label(events),
+        "copied_from": copied_from(events),
         "error": error,
         "path": str(trial_dir) if trial_dir else None,
         "log": str(trial_dir / TRIAL_LOG) if trial_dir and (trial_dir / TRIAL_LOG).is_file() else None,
@@ -366,9 +368,7 @@ def _config(trial_dir: Path | None, state: dict) -> tuple[dict, list[str]]:
 
 
 def _datetime(seconds: Any) -> pd.Timestamp:
-    if not isinstance(seconds, (int, float)) or is_missing(seconds):
-        return pd.NaT
-    return pd.Timestamp(seconds, unit="s")
+    return pd.Timestamp(seconds, unit="s") if isinstance(seconds, (int, float)) and not is_missing(seconds) else pd.NaT
 
 
 def _metric_columns(metrics: Iterable[str]) -> list[str]:

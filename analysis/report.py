@@ -26,6 +26,7 @@ _TITLES = {
     "samples": "Configurations tried",
     "importance": "Hyperparameter importance",
     "timeline": "Timeline of trials per worker",
+    "lineage": "PBT lineages",
 }
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 2em auto; max-width: 1200px;

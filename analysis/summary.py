@@ -9,13 +9,15 @@ from tunelab.analysis.load import Results
 
 
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
-    """Trials sorted best first by the experiment's metric, with how they ended and their hyperparameters."""
+    """Trials sorted best first by the experiment's metric, with how they ended and their hyperparameters
+    (a PBT trial's last ones, and whose checkpoints it took over)."""
     column = results.objective or "val_accuracy_best"
-    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *results.params, "damage"]
+    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *results.params, "copied_from", "damage"]
     if results.trials["experiment"].nunique() <= 1:
         columns.remove("experiment")
-    if "damage" not in results.trials or results.trials["damage"].isna().all():
-        columns.remove("damage")
+    for optional in ("copied_from", "damage"):
+        if optional not in results.trials or results.trials[optional].isna().all():
+            columns.remove(optional)
     frame = results.trials.reindex(columns=columns)
     if column in results.trials:
         frame = frame.sort_values(column, ascending=results.mode == "min", na_position="last", kind="stable")

@@ -3,7 +3,9 @@
 Trials run one at a time in one worker (tunelab's runner reuses actors); the worker logs its
 RSS before and after each trial (after a gc), so a leak shows as a trend across trials. The leak
 this found (TensorFlow's gradient registry, +47% over 50 trials) is fixed in
-`tunelab.trainables.tf_setup.released_custom_gradients`.
+`tunelab.trainables.tf_setup.released_custom_gradients`. The `images` variant reads the digits
+as PNG files (`images:`), so the worker builds and caches its tf.data pipeline on its first
+trial and reuses it in the next ones.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from benchmarks.task import StudyTask
 from tunelab.experiments.runner import RayJob, run_job
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.searchspaces import Space
-from tunelab.trainables import Dataset, RunSettings, load_dataset, train
+from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset, train
 
 
 def random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int = 1) -> tuple[Plan, Budget]:
@@ -30,7 +32,7 @@ def random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int =
     return plan_strategy(space, "random", check_options("random", {"num_samples": trials, "seed": 0}), budget), budget
 
 
-def measured_train(config: dict[str, Any], data: Dataset, run: RunSettings, log: str) -> None:
+def measured_train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings, log: str) -> None:
     """tunelab's trainable, with the worker's resident memory logged before and after (after a gc)."""
     _log_memory(log, "start")
     train(config, data, run)
@@ -63,7 +65,23 @@ MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     # name: (what it shows, worker environment)
     "tunelab": ("tunelab's trainable as shipped", {}),
     "no_onednn": ("the same, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "images": ("the same, the digits read as PNG files (images:) by the worker's cached pipeline", {}),
 }
+
+
+def digit_image_folder(folder: Path) -> str:
+    """scikit-learn's digits as PNG files in a folder per class, as the `images:` source that names it."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for i, (image, label) in enumerate(zip(digits.images, digits.target)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype("uint8")).save(folder / str(label) / f"{i}.png")
+    return f"images:{folder}"
+
+
+_VARIANT_DATA = {"images": digit_image_folder}  # variants that train on other data than the task's: its writer
 
 
 def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "tunelab"
@@ -72,7 +90,8 @@ def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str
     from ray import tune
 
     _, env = MEMORY_VARIANTS[variant]
-    data = load_dataset(task.data, seed=0)
+    write = _VARIANT_DATA.get(variant)
+    data = load_dataset(write(Path(storage) / "digit_images") if write else task.data, seed=0)
     plan, budget = random_plan(task.searched_space(), trials, task.metric, task.mode, epochs)
     log = Path(storage) / f"worker_memory_{variant}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)

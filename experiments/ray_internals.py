@@ -8,6 +8,11 @@ What is used, and why:
   back to PAUSED after a crash (`mark_paused`).
 - AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, and
   a resumed run puts back the rung values of restored trials (`AshaInternals`).
+- PopulationBasedTraining's searcher check and its exploit step: PBT admits tunelab's population
+  from a Searcher, and a copied trial restores tunelab's own copy of the donor's checkpoint, which
+  Ray never deletes (`PopulationBasedTrainingHooks`); after a crash its per-trial state and next
+  synchronisation epoch are rebuilt (`pbt_rebuild`), and a population left waiting for a trial
+  that failed is decided without it (`pbt_meet_without_the_failed`).
 - BayesOptSearch's warm-up buffer: tunelab does not ask it for a point while asking would only
   advance its random generator (`bayesopt_awaiting_warm_up`); and its points_to_evaluate queue,
   through which it takes a point it did not choose (`bayesopt_take_point`).
@@ -26,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ray.tune.schedulers import PopulationBasedTraining
 
 STATE_PATTERN = "experiment_state-*.json"       # TuneController.CKPT_FILE_TMPL
 SEARCH_STATE_PATTERN = "search_gen_state-*.json"  # SearchGenerator.CKPT_FILE_TMPL
@@ -207,6 +214,120 @@ class AshaInternals:
         bracket = self._scheduler._trial_info[trial_id]
         cutoff = bracket.cutoff(values)
         return None if cutoff is None else float(self.sign * cutoff)
+
+
+# --- population based training ---------------------------------------------------------------
+
+
+class _WithoutSearchAlgorithm:
+    """The controller as PBT's `on_trial_add` sees it: without a search algorithm to refuse."""
+
+    search_alg = None
+
+    def __init__(self, tune_controller: Any) -> None:
+        self._tune_controller = tune_controller
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tune_controller, name)
+
+
+class PopulationBasedTrainingHooks(PopulationBasedTraining):
+    """Ray's PBT with the private steps tunelab changes behind public hooks.
+
+    - PBT refuses every searcher in `on_trial_add`: one that learns from results would be misled by
+      configurations that change under it. tunelab's population comes from a ConfigSequenceSearcher,
+      which learns nothing (Ray's own generator cannot hand out a conditional space's configs), so
+      the check is given a controller without it.
+    - Ray's `_exploit` explores the donor's config (`exploring` comes first), sets it on the trial
+      and points the trial's next restore at the donor's checkpoint, which Ray deletes once the
+      donor has saved `num_to_keep` newer ones: a donor that trains on before the copy restarts
+      would leave it nothing to restore. `exploited` returns the checkpoint to restore instead.
+    - Ray's snapshot re-reads only trials it marked as changed, and an exploit does not mark the
+      paused trial: a resume would restore it as it was before. The exploit marks it.
+    - Ray retries a failed trial by adding it again, and PBT's `on_trial_add` then forgets when it
+      was last perturbed (synchronous PBT would compare it early, at its next epoch); it keeps it.
+    """
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        known = self._trial_state.get(trial)
+        super().on_trial_add(_WithoutSearchAlgorithm(tune_controller), trial)
+        if known is not None:  # Ray retries a failed trial by adding it again: it keeps its place
+            self._trial_state[trial] = known
+
+    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+        from ray.train._internal.session import _TrainingResult
+
+        old_config = dict(trial.config)
+        self.exploring(trial, trial_to_clone)
+        super()._exploit(tune_controller, trial, trial_to_clone)
+        manager = trial.run_metadata.checkpoint_manager
+        latest = manager._latest_checkpoint_result
+        checkpoint = self.exploited(trial, trial_to_clone, old_config, latest.checkpoint)
+        manager._latest_checkpoint_result = _TrainingResult(checkpoint=checkpoint, metrics=latest.metrics)
+        tune_controller._mark_trial_to_checkpoint(trial)  # a paused trial's new config is not in Ray's snapshot else
+
+    def exploring(self, trial: Any, donor: Any) -> None:
+        """Called before Ray explores `donor`'s config for `trial` (through `custom_explore_fn`)."""
+
+    def exploited(self, trial: Any, donor: Any, old_config: dict, checkpoint: Any) -> Any:
+        """Called once `trial` has the explored config and `donor`'s checkpoint; returns the checkpoint it restores."""
+        return checkpoint
+
+
+def pbt_rebuild(scheduler: Any, tune_controller: Any, trials: list, interval: int, max_t: int) -> None:
+    """Puts a synchronous PBT's state back after a driver crash, from each trial's last result.
+
+    Ray restores the scheduler as it was before the first trial: every trial last perturbed at
+    epoch 0 and the next synchronisation at the first interval. Restored trials are further on,
+    and would meet there never (the population then waits forever) or out of step. In
+    synchronous PBT no trial passes an interval before all have reached it, so the population was
+    heading for the interval after its slowest unfinished trial's epoch; trials already there wait,
+    paused, with their score, as they did, and the others train to it.
+    """
+    from ray.tune.experiment import Trial
+
+    unfinished = [trial for trial in trials if trial.status not in (Trial.TERMINATED, Trial.ERROR)
+                  and trial in scheduler._trial_state]
+    epochs = {trial: trial.run_metadata.last_result.get(scheduler._time_attr, 0) for trial in unfinished}
+    if not unfinished:
+        return
+    heading_for = interval * (min(epochs.values()) // interval + 1)
+    scheduler._next_perturbation_sync = heading_for
+    for trial in unfinished:
+        state, epoch = scheduler._trial_state[trial], epochs[trial]
+        waiting = epoch == heading_for < max_t
+        state.last_perturbation_time = state.last_train_time = epoch if waiting else interval * (epoch // interval)
+        if waiting:
+            state.last_result = dict(trial.run_metadata.last_result)
+            state.last_score = scheduler._metric_op * state.last_result[scheduler._metric]
+            mark_paused(tune_controller, trial)
+
+
+def pbt_meet_without_the_failed(scheduler: Any, tune_controller: Any) -> bool:
+    """Decides the interval a synchronous population waits at, when the trial it waits for has failed.
+
+    Ray's synchronous PBT decides an interval when the last trial reports reaching it. If that
+    trial fails for good instead, no result comes, and every other trial waits, paused, forever.
+    When no live trial can run before the interval, this makes the decision as Ray's
+    `on_trial_result` makes it; True if it did.
+    """
+    from ray.tune.experiment import Trial
+
+    trials = tune_controller.get_trials()
+    live = [trial for trial in trials if trial.status in (Trial.PENDING, Trial.RUNNING, Trial.PAUSED)]
+    epoch = scheduler._next_perturbation_sync
+    if not live or any(trial.status == Trial.RUNNING or trial not in scheduler._trial_state
+                       or scheduler._trial_state[trial].last_train_time < epoch for trial in live):
+        return False
+    lower, upper = scheduler._quantiles()
+    for trial in upper + [t for t in trials if t not in lower and t not in upper] + lower:
+        if trial in scheduler._trial_state:
+            scheduler._trial_state[trial].last_perturbation_time = epoch
+            scheduler._checkpoint_or_exploit(trial, tune_controller, upper, lower)
+    scheduler._next_perturbation_sync = max(
+        epoch + scheduler._perturbation_interval,
+        max(scheduler._trial_state[trial].last_train_time for trial in live))
+    return True
 
 
 # --- searchers -------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
-from tunelab.trainables import Dataset, RunSettings, load_dataset
+from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
 from tunelab.trainables.preflight import check_trainable
 
 
@@ -47,7 +47,7 @@ class Prepared:
     """Everything a run needs, checked: the spec, its data, its Ray pieces and where results go."""
 
     spec: ExperimentSpec
-    data: Dataset
+    data: Dataset | StreamedData  # arrays, or the description of a source each worker reads itself
     plan: Plan
     events: TrialEventLog  # scheduler decisions and trial outcomes, written once the run starts
     storage: str          # absolute path or URI
@@ -102,7 +102,7 @@ def prepare(
     root = resolve_storage(storage or spec.storage)
     try:
         budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
-                        spec.max_concurrent_trials)
+                        spec.max_concurrent_trials, trainable=spec.trainable)
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None

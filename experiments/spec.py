@@ -45,7 +45,7 @@ class ExperimentSpec:
 
     name: str                  # experiment name; results go to STORAGE/NAME-TIMESTAMP
     trainable: str             # model family (mlp, cnn) or package.module:function
-    data: str                  # dataset: digits, mnist, fashion_mnist, npz:PATH, csv:PATH
+    data: str | Mapping[str, Any]  # a source (digits, npz:PATH, images:PATH, ...) or {source: ..., its options}
     space: Space               # resolved search space, after `fix`
     metric: str = "val_accuracy"  # what the strategy optimizes (any metric the trainable reports)
     mode: str = "max"          # max or min
@@ -73,6 +73,7 @@ _TOP_KEYS = (
     "tracking",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
+_SHORT_FORMS = {"strategy": "name", "data": "source"}  # `strategy: random` is short for {name: random}
 SEED_LIMIT = 2**32 - 1  # NumPy's and Ray's seeds are 32-bit
 
 
@@ -133,8 +134,8 @@ def set_key(raw: dict, key: str, value: Any) -> None:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
-        elif isinstance(child, str) and depth == 0 and part == "strategy":
-            child = node[part] = {"name": child}  # `strategy: random` is short for {name: random}
+        elif isinstance(child, str) and depth == 0 and part in _SHORT_FORMS:
+            child = node[part] = {_SHORT_FORMS[part]: child}
         if not isinstance(child, dict):
             raise SpecError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a mapping")
         node = child
@@ -167,7 +168,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         name=_name(raw),
         description=_get(raw, "description", str, ""),
         trainable=trainable,
-        data=_nonempty(raw, "data"),
+        data=_data(raw["data"]),
         space=space,
         metric=_metric(raw),
         mode=mode,
@@ -227,6 +228,14 @@ def _name(raw: Mapping[str, Any]) -> str:
     name = _nonempty(raw, "name")
     check_folder_name(name, "name")
     return name
+
+
+def _data(value: Any) -> str | dict[str, Any]:
+    """The `data:` value, its source and options checked (a DataError names `data.KEY`); files are read by prepare."""
+    from tunelab.trainables.data import check_data
+
+    check_data(value)
+    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
 def _metric(raw: Mapping[str, Any]) -> str:

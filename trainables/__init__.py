@@ -9,11 +9,13 @@ from tunelab.trainables.compile import compile_model
 from tunelab.trainables.data import DataError, Dataset, load_dataset
 from tunelab.trainables.keras_trainable import RunSettings, train
 from tunelab.trainables.models import build_model
+from tunelab.trainables.streaming import StreamedData
 
 __all__ = [
     "DataError",
     "Dataset",
     "RunSettings",
+    "StreamedData",
     "build_model",
     "compile_model",
     "load_dataset",

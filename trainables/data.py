@@ -1,17 +1,21 @@
 """Data sets a trial trains on, by name: built-ins, the Keras cache, or the user's own files.
 
-Everything here is numpy and scikit-learn so the driver can load and validate data (and fail
-before any trial starts) without importing TensorFlow.
+The `data:` key names a source (`digits`, `csv:PATH`) or maps `source` and that source's options.
+Sources loaded here are numpy and scikit-learn, so the driver loads and validates them (and fails
+before any trial starts) without importing TensorFlow; their arrays travel to the trials. The
+streaming sources (`images:`, `tfrecord:`, memory-mapped `npz:`) are only described here, and
+each worker reads them itself (trainables.streaming).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import os
 import zipfile
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +23,13 @@ import numpy as np
 from tunelab.checks import did_you_mean
 from tunelab.errors import InputError, shown
 
+if TYPE_CHECKING:
+    from tunelab.trainables.streaming import StreamedData
+
 LABEL_COLUMN = "label"
 
 # Key layouts an .npz file may use; the explicit split wins when a file has both.
-_NPZ_LAYOUTS = (("x_train", "y_train", "x_val", "y_val"), ("x", "y"))
+NPZ_LAYOUTS = (("x_train", "y_train", "x_val", "y_val"), ("x", "y"))
 
 _FASHION_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -55,22 +62,54 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
-def load_dataset(name: str, *, validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Load `name` (one of DATASETS, `npz:PATH` or `csv:PATH`) split into train and validation.
+def load_dataset(
+    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0
+) -> Dataset | StreamedData:
+    """Load `data` (the `data:` key: a source, or a mapping of `source` and options) split into train and validation.
 
     `validation_fraction` and `seed` drive a stratified split wherever the source has no
-    validation part of its own (mnist and fashion_mnist use their test split).
+    validation part of its own (mnist and fashion_mnist use their test split). A streaming
+    source is checked and described, not loaded: each worker reads it.
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
-    form, _, path = name.partition(":")
-    if path and form in _FILE_SOURCES:
-        return _FILE_SOURCES[form](name, Path(path).expanduser(), validation_fraction, seed)
-    if name in _NAMED_SOURCES:
-        return _NAMED_SOURCES[name](validation_fraction, seed)
-    raise DataError(
-        f"unknown data set {shown(name)}{did_you_mean(name, DATASETS)}; allowed: {', '.join(DATASETS + FILE_FORMS)}"
-    )
+    source, form, options = _parsed(data)
+    if form is None:
+        return _NAMED_SOURCES[source](validation_fraction, seed)
+    return form.load(source, source.partition(":")[2], options, validation_fraction, seed)
+
+
+def check_data(data: Any) -> None:
+    """Raises DataError when the `data:` value names no source or gives it options it does not take; reads no file."""
+    _parsed(data)
+
+
+def _parsed(data: Any) -> tuple[str, FileForm | None, dict[str, Any]]:
+    """The source, its file form (None for a named data set) and its checked options."""
+    if isinstance(data, Mapping):
+        where, source, options = "data.source", data.get("source"), {k: v for k, v in data.items() if k != "source"}
+        if source is None:
+            raise DataError("data.source: missing; a data mapping names its source, "
+                            "e.g. {source: images:/data/pets, image_size: [64, 64]}")
+    else:
+        where, source, options = "data", data, {}
+    forms = _file_sources()
+    allowed = ", ".join(DATASETS + tuple(f"{form}:PATH" for form in forms))
+    if not isinstance(source, str) or not source.strip():
+        raise DataError(f"{where}: expected a data set name or FORM:PATH ({allowed}), got {shown(source)}")
+    prefix, _, path = source.partition(":")
+    form = forms.get(prefix) if path else None
+    if form is None and source not in _NAMED_SOURCES:
+        raise DataError(f"{where}: unknown data set {shown(source)}{did_you_mean(source, DATASETS)}; "
+                        f"allowed: {allowed}")
+    takes = form.options if form else ()
+    for key, value in options.items():
+        if key not in takes:
+            raise DataError(f"data.{key}: unknown key for {prefix if form else source}; allowed: "
+                            f"{', '.join(('source', *takes))}{did_you_mean(key, takes)}")
+        if value is None:
+            raise DataError(f"data.{key}: empty; give it a value, or leave the key out for the default")
+    return source, form, form.check(options) if form else {}
 
 
 def _load_digits(validation_fraction: float, seed: int) -> Dataset:
@@ -153,7 +192,14 @@ def _scaled_images(
     )
 
 
-def _load_npz(name: str, path: Path, validation_fraction: float, seed: int) -> Dataset:
+def _load_npz(
+    name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int
+) -> Dataset | StreamedData:
+    if options["memory_map"]:
+        from tunelab.trainables.mapped_npz import load_mapped_npz
+
+        return load_mapped_npz(name, path_text, validation_fraction, seed)
+    path = Path(path_text).expanduser()
     _require_file(name, path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -162,7 +208,7 @@ def _load_npz(name: str, path: Path, validation_fraction: float, seed: int) -> D
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{name}: holds a single array; expected an .npz archive with keys")
     with archive:
-        layout = next((keys for keys in _NPZ_LAYOUTS if set(keys) <= set(archive.files)), None)
+        layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(archive.files)), None)
         if layout is None:
             raise DataError(
                 f"{name}: has keys {sorted(archive.files)}; expected x and y, "
@@ -172,23 +218,39 @@ def _load_npz(name: str, path: Path, validation_fraction: float, seed: int) -> D
             arrays = {key: archive[key] for key in layout}
         except ValueError as e:  # object arrays need pickle, which is refused
             raise DataError(f"{name}: cannot read arrays ({e})") from e
+    check_npz_arrays(name, arrays)
     if layout == ("x", "y"):
-        x = _features(name, "x", arrays["x"], arrays["y"], "y")
-        return _split(name, x, arrays["y"], validation_fraction, seed)
-    x_train = _features(name, "x_train", arrays["x_train"], arrays["y_train"], "y_train")
-    x_val = _features(name, "x_val", arrays["x_val"], arrays["y_val"], "y_val")
-    if x_train.shape[1:] != x_val.shape[1:]:
+        return _split(name, _features(arrays["x"]), arrays["y"], validation_fraction, seed)
+    n_train = len(arrays["x_train"])
+    classes, codes = encode_labels(name, np.concatenate([arrays["y_train"], arrays["y_val"]]))
+    return Dataset(name, _features(arrays["x_train"]), codes[:n_train], _features(arrays["x_val"]),
+                   codes[n_train:], len(classes))
+
+
+def check_npz_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """The arrays of one NPZ_LAYOUTS entry, in its order: numeric examples, one label per example, one
+    example shape for both parts."""
+    keys = tuple(arrays)
+    for x_key, y_key in zip(keys[::2], keys[1::2]):
+        _check_features(name, x_key, arrays[x_key], arrays[y_key], y_key)
+    if "x_train" in arrays and arrays["x_train"].shape[1:] != arrays["x_val"].shape[1:]:
         raise DataError(
-            f"{name}: x_train examples have shape {x_train.shape[1:]} "
-            f"but x_val examples have shape {x_val.shape[1:]}"
+            f"{name}: x_train examples have shape {arrays['x_train'].shape[1:]} "
+            f"but x_val examples have shape {arrays['x_val'].shape[1:]}"
         )
-    n_train = len(x_train)
-    classes, codes = _encode_labels(name, np.concatenate([arrays["y_train"], arrays["y_val"]]))
-    return Dataset(name, x_train, codes[:n_train], x_val, codes[n_train:], len(classes))
 
 
-def _features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: str) -> np.ndarray:
-    """`x` as float32 (n, features) or (n, h, w, c), checked against its labels `y`."""
+def example_shape(x: np.ndarray) -> tuple[int, ...]:
+    """One example's shape as a model takes it: (h, w) images get a channel axis."""
+    return (*x.shape[1:], 1) if x.ndim == 3 else tuple(x.shape[1:])
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    """Checked examples as float32 (n, features) or (n, h, w, c)."""
+    return x.astype(np.float32).reshape((len(x), *example_shape(x)))
+
+
+def _check_features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: str) -> None:
     if x.dtype.kind not in "biuf":
         raise DataError(f"{name}: {key} must be numeric; got dtype {x.dtype}")
     if x.ndim not in (2, 3, 4):
@@ -200,11 +262,11 @@ def _features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: str) -> 
         raise DataError(
             f"{name}: {y_key} must be one label per row of {key} ({len(x)}); got shape {y.shape}"
         )
-    x = x.astype(np.float32)
-    return x[..., np.newaxis] if x.ndim == 3 else x
 
 
-def _load_csv(name: str, path: Path, validation_fraction: float, seed: int) -> Dataset:
+def _load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int
+              ) -> Dataset:
+    path = Path(path_text).expanduser()
     _require_file(name, path)
     try:
         with path.open(newline="") as f:
@@ -253,7 +315,7 @@ def _require_file(name: str, path: Path) -> None:
         raise DataError(f"{name}: file {path} does not exist")
 
 
-def _encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct labels and each label's index among them, as int64."""
     if y.ndim != 1:
         raise DataError(f"{name}: labels must be one-dimensional; got shape {y.shape}")
@@ -266,28 +328,66 @@ def _encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _split(
     name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int
 ) -> Dataset:
-    """Stratified split, so that small or imbalanced data sets keep every class in both parts."""
+    classes, codes = encode_labels(name, y)
+    train, val = split_indices(name, codes, len(classes), validation_fraction, seed)
+    return Dataset(name, x[train], codes[train], x[val], codes[val], num_classes=len(classes))
+
+
+def split_indices(
+    name: str, codes: np.ndarray, num_classes: int, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices of a stratified split, so that small or imbalanced data sets keep
+    every class in both parts; the same for arrays in memory and memory-mapped."""
     from sklearn.model_selection import train_test_split
 
-    classes, codes = _encode_labels(name, y)
     try:
-        x_train, x_val, y_train, y_val = train_test_split(
-            x, codes, test_size=validation_fraction, random_state=seed, stratify=codes
+        return train_test_split(
+            np.arange(len(codes)), test_size=validation_fraction, random_state=seed, stratify=codes
         )
     except ValueError as e:
         raise DataError(
-            f"{name}: cannot split {len(x)} examples of {len(classes)} classes "
+            f"{name}: cannot split {len(codes)} examples of {num_classes} classes "
             f"with validation_fraction={validation_fraction} ({e})"
         ) from e
-    return Dataset(name, x_train, y_train, x_val, y_val, num_classes=len(classes))
 
 
-# The data sources, by name and by file form: adding one is a loader above and an entry here.
+def check_flag(key: str, options: Mapping[str, Any], default: bool = False) -> bool:
+    """A true/false option (`data.cache`): a string or a number is refused, not read as a truth value."""
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise DataError(f"data.{key}: must be true or false, got {shown(value)}")
+    return value
+
+
+@dataclass(frozen=True)
+class FileForm:
+    """A `FORM:PATH` source: its loader, the options a `data:` mapping may give it, and their check."""
+
+    load: Callable[[str, str, Mapping[str, Any], float, int], Dataset | StreamedData]
+    """(source, path as written, checked options, validation_fraction, seed) -> the data or its description."""
+    options: tuple[str, ...] = ()
+    check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
+    """The options as given -> checked, defaults filled in; raises DataError naming `data.KEY`."""
+
+
+# The data sources, by name and by file form: adding one is a loader and an entry here.
 _NAMED_SOURCES: dict[str, Callable[[float, int], Dataset]] = {
     "digits": _load_digits,
     "mnist": lambda validation_fraction, seed: _load_mnist(),  # their own test split validates
     "fashion_mnist": lambda validation_fraction, seed: _load_fashion_mnist(),
 }
-_FILE_SOURCES: dict[str, Callable[[str, Path, float, int], Dataset]] = {"npz": _load_npz, "csv": _load_csv}
 DATASETS = tuple(_NAMED_SOURCES)
-FILE_FORMS = tuple(f"{form}:PATH" for form in _FILE_SOURCES)
+
+
+@functools.cache
+def _file_sources() -> dict[str, FileForm]:
+    # The streaming forms import this module (DataError, FileForm), so they are gathered on first use.
+    from tunelab.trainables.image_folder import IMAGE_FOLDER
+    from tunelab.trainables.tfrecord_files import TFRECORD_FILES
+
+    return {
+        "npz": FileForm(_load_npz, ("memory_map",), lambda given: {"memory_map": check_flag("memory_map", given)}),
+        "csv": FileForm(_load_csv),
+        "images": IMAGE_FOLDER,
+        "tfrecord": TFRECORD_FILES,
+    }

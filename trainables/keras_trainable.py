@@ -1,7 +1,8 @@
 """The Ray Tune function trainable: build or resume a Keras model, fit, report every epoch.
 
-Used as `tune.with_resources(tune.with_parameters(train, data=dataset, run=settings), ...)`,
-so the data set travels through Ray's object store once, not once per trial.
+Used as `tune.with_resources(tune.with_parameters(train, data=data, run=settings), ...)`: a Dataset's
+arrays travel through Ray's object store once, not once per trial; a streamed source's description
+is all that travels, and each worker reads the data itself (trainables.streaming).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.checks import check_int
+from tunelab.trainables.adjustable import apply_adjustable
 from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
 from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
+from tunelab.trainables.streaming import StreamedData, streamed_batches
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
 
@@ -78,7 +81,7 @@ def trial_params(trainable: str) -> ModelParams:
     return family_params(own, LEARNING_PARAMS, (BATCH_SIZE,), family=trainable, complete=trainable in FAMILY_PARAMS)
 
 
-def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
+def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings) -> None:
     """Train one trial, resuming from its latest checkpoint when Ray hands it one; its output goes to trial.log."""
     from ray import tune
 
@@ -86,7 +89,7 @@ def train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
         _train(config, data, run)
 
 
-def _train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
+def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings) -> None:
     configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
     # Keras loads TensorFlow, which must not happen before the settings above.
     import keras
@@ -98,10 +101,11 @@ def _train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
     keras.utils.set_random_seed(run.seed)
     batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
         "batch_size"]
+    inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
 
     def built() -> keras.Model:
         model = build_model(config, data.input_shape, data.num_classes, run.model)
-        compile_model(model, config, steps_per_epoch=math.ceil(len(data.x_train) / batch_size), epochs=run.epochs)
+        compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=run.epochs)
         return model
 
     restored = _restore(tune.get_checkpoint(), run.model, built)
@@ -111,19 +115,33 @@ def _train(config: dict[str, Any], data: Dataset, run: RunSettings) -> None:
         model, finished_epochs = restored
         if finished_epochs >= run.epochs:
             return
+        apply_adjustable(model, config, run.model)  # PBT copied a better trial's checkpoint and changed these
 
     with released_custom_gradients():  # or a reused worker keeps every trial's graph
         model.fit(
-            data.x_train,
-            keras.utils.to_categorical(data.y_train, data.num_classes),
-            validation_data=(data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
-            batch_size=batch_size,
+            **inputs,
             epochs=run.epochs,
             initial_epoch=finished_epochs,
             verbose=0,
             callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every,
                                     metric=run.metric, mode=run.mode)],
         )
+
+
+def _fit_inputs(data: Dataset | StreamedData, batch_size: int, seed: int) -> tuple[dict[str, Any], int]:
+    """model.fit's data arguments and the steps of an epoch: arrays as they are, a streamed source as its
+    worker's batches (already shuffled, so fit must not shuffle them)."""
+    import keras
+
+    if isinstance(data, StreamedData):
+        train_batches, validation_batches, steps = streamed_batches(data, batch_size, seed)
+        return {"x": train_batches, "validation_data": validation_batches, "shuffle": False}, steps
+    return {
+        "x": data.x_train,
+        "y": keras.utils.to_categorical(data.y_train, data.num_classes),
+        "validation_data": (data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
+        "batch_size": batch_size,
+    }, math.ceil(len(data.x_train) / batch_size)
 
 
 def _restore(checkpoint: tune.Checkpoint | None, family: str, built: Callable[[], keras.Model]

@@ -13,9 +13,10 @@ from tunelab.errors import InputError, shorter
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
+from tunelab.trainables.streaming import StreamedData
 
 
-def check_trainable(trainable: str, data: Dataset, config: Mapping[str, Any]) -> None:
+def check_trainable(trainable: str, data: Dataset | StreamedData, config: Mapping[str, Any]) -> None:
     """Raises TrainableError when `trainable` cannot train on `data` with a config like `config`."""
     if trainable in FAMILY_PARAMS:
         check_input_shape(trainable, tuple(data.input_shape))

@@ -22,6 +22,7 @@ RESULT_FILE = "result.json"                 # Ray's per-epoch record, copied to 
 PROGRESS_FILE = "progress.csv"              # the same, as CSV
 PARAMS_FILE = "params.json"                 # the trial's configuration: by tunelab when it starts, by Ray at its snapshots
 TRIAL_LOG = "trial.log"                     # what the trial printed, and the traceback that ended it
+DONOR_CHECKPOINT = "pbt_donor"             # pbt_donor-epochN-ID/: PBT's copy of the checkpoint a trial took over
 
 
 def trial_folder_name(trial_id: str) -> str:

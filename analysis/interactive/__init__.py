@@ -11,6 +11,7 @@ from typing import Callable
 import plotly.graph_objects as go
 
 from tunelab.analysis.interactive.curves import best_so_far_figure, learning_curves_figure
+from tunelab.analysis.interactive.lineage import lineage_figure
 from tunelab.analysis.interactive.parallel import parallel_coordinates_figure
 from tunelab.analysis.interactive.samples import importance_figure, samples_figure
 from tunelab.analysis.interactive.timeline import timeline_figure
@@ -19,13 +20,13 @@ from tunelab.analysis.plots import plot_data
 
 __all__ = [
     "best_so_far_figure", "figure_html", "importance_figure", "interactive_figures", "learning_curves_figure",
-    "parallel_coordinates_figure", "plotly_script", "samples_figure", "timeline_figure",
+    "lineage_figure", "parallel_coordinates_figure", "plotly_script", "samples_figure", "timeline_figure",
 ]
 
 _BUILDERS: dict[str, Callable[..., go.Figure]] = {
     "learning_curves": learning_curves_figure, "best_so_far": best_so_far_figure,
     "parallel_coordinates": parallel_coordinates_figure, "samples": samples_figure,
-    "importance": importance_figure, "timeline": timeline_figure,
+    "importance": importance_figure, "timeline": timeline_figure, "lineage": lineage_figure,
 }
 
 

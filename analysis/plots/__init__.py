@@ -21,6 +21,7 @@ from tunelab.analysis.plots.curves import (
     BestSoFar, BestSoFarSeries, Curve, LearningCurves, best_so_far_data, learning_curves_data, render_best_so_far,
     render_learning_curves,
 )
+from tunelab.analysis.plots.lineage import Lineage, Lineages, lineage_data, render_lineage
 from tunelab.analysis.plots.parallel import (
     INACTIVE, Axis, ParallelCoordinates, parallel_coordinates_data, render_parallel_coordinates,
 )
@@ -31,20 +32,20 @@ from tunelab.analysis.plots.timeline import Segment, Timeline, render_timeline, 
 
 __all__ = [
     "INACTIVE", "OUTCOME_COLORS", "PARALLEL_AXES", "PLOTS", "Axis", "BestSoFar", "BestSoFarSeries", "Curve",
-    "LearningCurves", "ParallelCoordinates", "PlotData", "SamplePanel", "Samples", "Segment", "Timeline",
-    "best_so_far_data", "check_request", "figures", "importance_data", "learning_curves_data",
-    "parallel_coordinates_data", "plot_data", "png_bytes", "render_best_so_far", "render_importance",
-    "render_learning_curves", "render_parallel_coordinates", "render_samples", "render_timeline", "samples_data",
-    "save_png", "timeline_data", "write_plots",
+    "LearningCurves", "Lineage", "Lineages", "ParallelCoordinates", "PlotData", "SamplePanel", "Samples", "Segment",
+    "Timeline", "best_so_far_data", "check_request", "figures", "importance_data", "learning_curves_data",
+    "lineage_data", "parallel_coordinates_data", "plot_data", "png_bytes", "render_best_so_far", "render_importance",
+    "render_learning_curves", "render_lineage", "render_parallel_coordinates", "render_samples", "render_timeline",
+    "samples_data", "save_png", "timeline_data", "write_plots",
 ]
 
 PARALLEL_AXES = 10  # write_plots shows the most important hyperparameters; more would not be legible
-PLOTS = ("learning_curves", "best_so_far", "parallel_coordinates", "samples", "importance", "timeline")
-PlotData = Union[LearningCurves, BestSoFar, ParallelCoordinates, Samples, Importance, Timeline]
+PLOTS = ("learning_curves", "best_so_far", "parallel_coordinates", "samples", "importance", "timeline", "lineage")
+PlotData = Union[LearningCurves, BestSoFar, ParallelCoordinates, Samples, Importance, Timeline, Lineages]
 _RENDERERS: dict[str, Callable[..., Figure]] = {
     "learning_curves": render_learning_curves, "best_so_far": render_best_so_far,
     "parallel_coordinates": render_parallel_coordinates, "samples": render_samples,
-    "importance": render_importance, "timeline": render_timeline,
+    "importance": render_importance, "timeline": render_timeline, "lineage": render_lineage,
 }
 
 
@@ -63,6 +64,7 @@ def plot_data(results: Results, metric: str | None = None, x: str | None = None,
         "samples": samples_data(results, x, y, metric),
         "importance": importance,
         "timeline": timeline_data(results),
+        "lineage": lineage_data(results, metric),
     }
 
 

@@ -1,13 +1,15 @@
-"""Early-stopping schedulers on the trainable's own `epoch`: successive halving, Hyperband, ASHA.
+"""Schedulers on the trainable's own `epoch`: successive halving, Hyperband, ASHA, and population
+based training.
 
 One module each: `rungs` (the integer arithmetic, no Ray), `sha`, `hyperband` (brackets of sha),
-`asha`, and `replay` (what a resumed run rebuilds after a driver crash). Every scheduler records
-its decisions in the experiment's `TrialEventLog`; what they use of Ray's private API is in
-`tunelab.experiments.ray_internals`.
+`asha`, `replay` (what a resumed run rebuilds after a driver crash), `pbt` and `explore` (its
+explore step within the space, no Ray). Every scheduler records its decisions in the experiment's
+`TrialEventLog`; what they use of Ray's private API is in `tunelab.experiments.ray_internals`.
 """
 from tunelab.experiments.schedulers.asha import RecordingASHAScheduler
 from tunelab.experiments.schedulers.common import TIME_ATTR
 from tunelab.experiments.schedulers.hyperband import HyperbandScheduler
+from tunelab.experiments.schedulers.pbt import PopulationBasedScheduler
 from tunelab.experiments.schedulers.rungs import (
     halving_to_one_rungs,
     halvings_to_one,
@@ -25,6 +27,7 @@ from tunelab.experiments.schedulers.sha import SuccessiveHalvingScheduler, refus
 __all__ = [
     "TIME_ATTR",
     "HyperbandScheduler",
+    "PopulationBasedScheduler",
     "RecordingASHAScheduler",
     "SuccessiveHalvingScheduler",
     "halving_to_one_rungs",

@@ -11,9 +11,9 @@ import pytest
 from tunelab.analysis import ResultsError, load
 from tunelab.analysis.importance import METHOD, hyperparameter_importance
 from tunelab.analysis.plots import (
-    INACTIVE, PLOTS, best_so_far_data, learning_curves_data, parallel_coordinates_data, render_best_so_far,
-    render_importance, render_learning_curves, render_parallel_coordinates, render_samples, render_timeline,
-    samples_data, timeline_data, write_plots,
+    INACTIVE, PLOTS, best_so_far_data, learning_curves_data, lineage_data, parallel_coordinates_data,
+    render_best_so_far, render_importance, render_learning_curves, render_parallel_coordinates, render_samples,
+    render_timeline, samples_data, timeline_data, write_plots,
 )
 from benchmarks.synthetic import write_synthetic_results
 from tests.analysis.helpers import EPOCHS, TRIALS
@@ -34,6 +34,12 @@ def test_every_plot_is_written_as_a_non_empty_png(tiny_results, tmp_path):
     for name, path in written.items():
         data = path.read_bytes()
         assert data.startswith(PNG) and len(data) > 5_000, name
+
+
+def test_the_lineage_plot_says_it_is_for_pbt_runs_only(tiny_results):
+    data = lineage_data(tiny_results)
+    assert data.message == "lineages are drawn for population based training (strategy pbt) only"
+    assert not data.lineages  # tests/analysis/test_lineage.py draws a PBT run's
 
 
 def test_learning_curves_are_the_reported_epochs_coloured_by_outcome(tiny_results):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from ray import cloudpickle
+from ray.tune import Checkpoint
 
 from tunelab.run_folder import EVENTS_FILE, HISTORY_FILE
 from tunelab.experiments.ray_internals import (
@@ -17,10 +18,13 @@ from tunelab.experiments.ray_internals import (
     SEARCHER_STATE_PATTERN,
     STATE_PATTERN,
     AshaInternals,
+    PopulationBasedTrainingHooks,
     bayesopt_awaiting_warm_up,
     bayesopt_take_point,
     mark_paused,
     newest,
+    pbt_meet_without_the_failed,
+    pbt_rebuild,
     unfinished_trials,
 )
 from tunelab.experiments.resume import carry_recorded_completions
@@ -176,6 +180,131 @@ def test_asha_keeps_its_rungs_per_trial_as_the_schedulers_read_them():
     view.rungs("t1")[-1][1]["t2"] = 0.5  # Ray's own dict: the value counts at that rung
     assert asha._trial_info["t1"]._rungs[-1][1] == {"t2": 0.5}
     assert view.cutoff("t1", {"t2": 0.5, "t3": 0.9}) == pytest.approx(0.5 + (0.9 - 0.5) * 2 / 3)  # 1 - 1/3 quantile
+
+
+class RecordingHooks(PopulationBasedTrainingHooks):
+    """Ray's PBT as tunelab's scheduler sees it, every hook call recorded."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(time_attr="epoch", metric="score", mode="max", perturbation_interval=2,
+                         hyperparam_mutations={}, custom_explore_fn=self.explore, log_config=False, synch=True,
+                         **options)
+        self.calls: list = []
+
+    def explore(self, config: dict) -> dict:
+        self.calls.append(("explore", dict(config)))
+        return {**config, "x": config["x"] * 2}
+
+    def exploring(self, trial, donor) -> None:
+        self.calls.append(("exploring", trial.trial_id, donor.trial_id))
+
+    def exploited(self, trial, donor, old_config, checkpoint):
+        self.calls.append(("exploited", trial.trial_id, donor.trial_id, old_config, checkpoint.path))
+        return Checkpoint("/copies/of-the-donor")
+
+
+def pbt_trial(tag: int, x: float, epoch: int = 0, status: str = "PENDING"):
+    from ray.tune.experiment import Trial
+
+    trial = Trial("fn", config={"x": x}, stub=True, experiment_tag=f"{tag}_x={x}")
+    trial.run_metadata.last_result = {"epoch": epoch, "score": x} if epoch else {}
+    trial.set_status(status)
+    return trial
+
+
+def test_pbt_admits_tunelabs_searcher_only_through_the_hooks():
+    from ray.tune.schedulers import PopulationBasedTraining
+    from ray.tune.search import SearchGenerator
+
+    from tunelab.experiments.searchers import ConfigSequenceSearcher
+
+    controller = SimpleNamespace(search_alg=SearchGenerator(ConfigSequenceSearcher([])))
+    plain = PopulationBasedTraining(time_attr="epoch", metric="score", mode="max", hyperparam_mutations={"x": [1, 2]})
+    with pytest.raises(ValueError, match="Search algorithms cannot be used"):
+        plain.on_trial_add(controller, pbt_trial(1, 1.0))
+    hooks, trial = RecordingHooks(), pbt_trial(1, 1.0)
+    hooks.on_trial_add(controller, trial)
+    assert trial in hooks._trial_state
+
+
+def test_pbt_exploit_sets_the_explored_config_and_the_checkpoint_the_hooks_return():
+    from ray.train._internal.session import _TrainingResult
+
+    hooks = RecordingHooks()
+    controller = SimpleNamespace(search_alg=None, marked=[])
+    controller._mark_trial_to_checkpoint = controller.marked.append
+    worse, better = pbt_trial(1, 1.0, 2, "PAUSED"), pbt_trial(2, 3.0, 2, "PAUSED")
+    for trial in (worse, better):
+        hooks.on_trial_add(controller, trial)
+    for trial in (worse, better):  # what Ray's PBT keeps of each trial at the interval
+        hooks._trial_state[trial].last_score = trial.config["x"]
+        hooks._trial_state[trial].last_result = {"epoch": 2, "score": trial.config["x"]}
+    hooks._trial_state[better].last_checkpoint = Checkpoint("/the/donors/checkpoint_000001")
+
+    hooks._exploit(controller, worse, better)
+
+    assert hooks.calls == [("exploring", worse.trial_id, better.trial_id), ("explore", {"x": 3.0}),
+                           ("exploited", worse.trial_id, better.trial_id, {"x": 1.0}, "/the/donors/checkpoint_000001")]
+    assert worse.config == {"x": 6.0} and controller.marked == [worse]
+    restored = worse.run_metadata.checkpoint_manager._latest_checkpoint_result
+    assert isinstance(restored, _TrainingResult) and restored.checkpoint.path == "/copies/of-the-donor"
+    assert restored.metrics == {"epoch": 2, "score": 3.0}
+
+
+def test_pbt_rebuild_puts_the_population_back_at_the_interval_it_was_heading_for():
+    hooks = RecordingHooks()
+    controller = SimpleNamespace(search_alg=None, statuses=[])
+    controller._set_trial_status = lambda trial, status: controller.statuses.append((trial.trial_id, status))
+    # Two trials wait at epoch 4 for one at 3; one ended. Ray restores them as PENDING.
+    waiting, behind, done = pbt_trial(1, 0.9, 4), pbt_trial(2, 0.5, 3), pbt_trial(3, 0.7, 6, "TERMINATED")
+    also_waiting = pbt_trial(4, 0.8, 4)
+    trials = [waiting, behind, done, also_waiting]
+    for trial in trials:
+        hooks.on_trial_add(controller, trial)
+
+    pbt_rebuild(hooks, controller, trials, interval=2, max_t=6)
+
+    assert hooks._next_perturbation_sync == 4
+    assert sorted(controller.statuses) == sorted([(waiting.trial_id, "PAUSED"), (also_waiting.trial_id, "PAUSED")])
+    state = hooks._trial_state
+    assert (state[waiting].last_train_time, state[waiting].last_perturbation_time, state[waiting].last_score) == (
+        4, 4, 0.9)
+    assert (state[behind].last_train_time, state[behind].last_score) == (2, None)
+    assert hooks.choose_trial_to_run(SimpleNamespace(get_trials=lambda: trials)) is behind  # the others wait
+
+
+def test_pbt_keeps_a_retried_trials_place_in_the_population():
+    hooks, trial = RecordingHooks(), pbt_trial(1, 1.0, 4)
+    controller = SimpleNamespace(search_alg=None)
+    hooks.on_trial_add(controller, trial)
+    hooks._trial_state[trial].last_perturbation_time = hooks._trial_state[trial].last_train_time = 4
+    hooks.on_trial_add(controller, trial)  # how Ray retries a failed trial
+    assert (hooks._trial_state[trial].last_perturbation_time, hooks._trial_state[trial].last_train_time) == (4, 4)
+
+
+def test_pbt_population_waiting_for_a_failed_trial_meets_without_it():
+    from ray.train._internal.session import _TrainingResult
+
+    hooks = RecordingHooks()
+    controller = SimpleNamespace(search_alg=None, marked=[], get_trials=lambda: trials)
+    controller._mark_trial_to_checkpoint = controller.marked.append
+    worse, better, failed = pbt_trial(1, 1.0, 2, "PAUSED"), pbt_trial(2, 3.0, 2, "PAUSED"), pbt_trial(3, 2.0, 1)
+    trials = [worse, better, failed]
+    for trial in trials:
+        hooks.on_trial_add(controller, trial)
+    for trial in (worse, better):  # both reported epoch 2 and wait there for the third
+        state = hooks._trial_state[trial]
+        state.last_train_time, state.last_score = 2, trial.config["x"]
+        state.last_result = {"epoch": 2, "score": trial.config["x"]}
+    better.run_metadata.checkpoint_manager._latest_checkpoint_result = _TrainingResult(
+        checkpoint=Checkpoint("/the/donors/checkpoint_000001"), metrics={"epoch": 2, "score": 3.0})
+    assert not pbt_meet_without_the_failed(hooks, controller)  # the third can still come
+    failed.set_status("ERROR")
+
+    assert pbt_meet_without_the_failed(hooks, controller)
+
+    assert [call[0] for call in hooks.calls] == ["exploring", "explore", "exploited"] and worse.config == {"x": 6.0}
+    assert hooks._next_perturbation_sync == 4 and hooks.choose_trial_to_run(controller) in (worse, better)
 
 
 def test_bayesopt_still_buffers_its_warm_up_results():

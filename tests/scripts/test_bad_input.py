@@ -141,6 +141,12 @@ CASES = [
      ("strategy", {"name": "manual", "configs": [{"source": "a paper", "params": {"optimizer": "sgd"}}]}),
      ["--set", "fix={optimizer: adam}"], "strategy.configs[0].params.optimizer: 'sgd' contradicts the pinned value"),
     # --- options against each other and against the libraries below ----------------------------
+    ("pbt perturbing a choice", ("strategy", {"name": "pbt", "perturbation_interval": 1, "perturb": ["optimizer"]}),
+     [], "strategy.perturb: optimizer is choice adam, sgd; PBT perturbs float hyperparameters only"),
+    ("pbt interval reaching the last epoch", ("strategy", {"name": "pbt"}), [],
+     "strategy.perturbation_interval: 4 is not below epochs (2)"),
+    ("pbt population of one", ("strategy", {"name": "pbt", "population": 1}), [],
+     "strategy.population: must be >= 2, got 1"),
     ("sha first rung after the last epoch", ("strategy", {"name": "sha", "min_epochs": 5}), [],
      "strategy.min_epochs: 5 is above epochs (2)"),
     ("asha grace period after the last epoch", ("strategy", {"name": "asha", "grace_period": 3}), [],
@@ -230,8 +236,8 @@ def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
     assert main(["quikstart"], prog="launch.py") == 2
     assert capsys.readouterr().err.strip() == (
         "launch.py: error: quikstart: experiment file does not exist; shipped experiments: digits_asha, "
-        "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_random, "
-        "digits_sha, quickstart")
+        "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pbt, "
+        "digits_random, digits_sha, quickstart")
 
 
 @pytest.mark.slow

@@ -1,0 +1,122 @@
+"""`images:PATH`: a folder of class folders of image files, decoded in each worker by Keras.
+
+    data: {source: images:/data/pets, image_size: [64, 64], color_mode: rgb}
+
+The class folders' names, sorted, are the classes (as `keras.utils.image_dataset_from_directory`
+names them). A folder holding exactly `train/` and `val/`, with the same class folders in each,
+is split already; otherwise Keras holds out `validation_fraction` of the files, shuffled with the
+experiment's seed. The driver only lists the folders and reads one image's header, for the default
+size and colour mode; workers decode every image, scale it to [0, 1] and cache it (`cache`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tunelab.checks import did_you_mean
+from tunelab.errors import shown
+from tunelab.trainables.data import DataError, FileForm, check_flag
+from tunelab.trainables.streaming import (
+    COLOR_MODES, Examples, StreamedData, count, file_system, image_header, location, positive_ints,
+)
+
+IMAGE_FILES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what image_dataset_from_directory reads
+SPLIT_FOLDERS = ["train", "val"]
+
+
+@dataclass(frozen=True)
+class ImageFolder(StreamedData):
+    """An image folder as the worker reads it: the classes and image size are the driver's, so every worker agrees."""
+
+    folder: str
+    class_names: tuple[str, ...]
+    color_mode: str
+    split_folders: bool  # train/ and val/ hold the split; validation_fraction is not used
+    validation_fraction: float
+    seed: int
+    cache: bool
+
+    def read(self) -> tuple[Examples, Examples]:
+        import keras
+
+        settings = dict(label_mode="int", class_names=list(self.class_names), color_mode=self.color_mode,
+                        image_size=self.input_shape[:2], batch_size=None, verbose=False)
+        images = keras.utils.image_dataset_from_directory
+        if self.split_folders:
+            train = images(os.path.join(self.folder, "train"), shuffle=True, seed=self.seed, **settings)
+            validation = images(os.path.join(self.folder, "val"), shuffle=False, **settings)
+        else:
+            train, validation = images(self.folder, validation_split=self.validation_fraction, subset="both",
+                                       shuffle=True, seed=self.seed, **settings)
+        return self._examples(train), self._examples(validation)
+
+    def _examples(self, images: Any) -> Examples:
+        import tensorflow as tf
+
+        scaled = images.map(lambda x, y: (x / 255.0, tf.cast(y, tf.int64)), num_parallel_calls=tf.data.AUTOTUNE)
+        return Examples(scaled.cache() if self.cache else scaled, count(images))
+
+
+def load_image_folder(
+    name: str, path: str, options: Mapping[str, Any], validation_fraction: float, seed: int
+) -> ImageFolder:
+    """The folder's description, from its listing and one image's header; raises DataError naming the problem."""
+    folder = location(name, path).rstrip("/")
+    files = file_system(folder)
+    if not files.isdir(folder):
+        raise DataError(f"{name}: {folder} {'is not a folder' if files.exists(folder) else 'does not exist'}")
+    split_folders = _subfolders(files, folder) == SPLIT_FOLDERS
+    parts = [os.path.join(folder, part) for part in SPLIT_FOLDERS] if split_folders else [folder]
+    class_names = _subfolders(files, parts[0])
+    if len(class_names) < 2:
+        raise DataError(f"{name}: needs a folder per class, at least 2; {parts[0]} holds {class_names}")
+    if split_folders and _subfolders(files, parts[1]) != class_names:
+        raise DataError(f"{name}: val/ has the class folders {_subfolders(files, parts[1])}, train/ has "
+                        f"{class_names}; they must be the same")
+    total, first = _images(name, files, parts[0], class_names)
+    if split_folders:
+        _images(name, files, parts[1], class_names)
+    elif not 0 < int(validation_fraction * total) < total:  # Keras holds out int(fraction * total) files
+        raise DataError(f"{name}: validation_fraction {validation_fraction} of {total} images holds out "
+                        f"{int(validation_fraction * total)}; both parts need at least one image")
+    try:
+        with files.GFile(first, "rb") as stream:
+            height, width, channels = image_header(stream)
+    except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError is an OSError
+        raise DataError(f"{name}: cannot read {first} as an image ({error})") from None
+    size = options["image_size"] or (height, width)
+    mode = options["color_mode"] or next(mode for mode, n in COLOR_MODES.items() if n == channels)
+    return ImageFolder(name=name, input_shape=(*size, COLOR_MODES[mode]), num_classes=len(class_names), folder=folder,
+                       class_names=tuple(class_names), color_mode=mode, split_folders=split_folders,
+                       validation_fraction=validation_fraction, seed=seed, cache=options["cache"])
+
+
+def _subfolders(files: Any, folder: str) -> list[str]:
+    """Sorted names of the folders in `folder`, hidden ones left out, as Keras lists classes."""
+    names = (entry.rstrip("/") for entry in files.listdir(folder))
+    return sorted(n for n in names if not n.startswith(".") and files.isdir(os.path.join(folder, n)))
+
+
+def _images(name: str, files: Any, folder: str, class_names: list[str]) -> tuple[int, str]:
+    """How many image files the class folders hold (at any depth, as Keras finds them), and the first one."""
+    total, first = 0, ""
+    for class_folder in (os.path.join(folder, class_name) for class_name in class_names):
+        found = [os.path.join(root, f) for root, _, names in sorted(files.walk(class_folder))
+                 for f in sorted(names) if f.lower().endswith(IMAGE_FILES)]
+        if not found:
+            raise DataError(f"{name}: class folder {class_folder} holds no {', '.join(IMAGE_FILES)} files")
+        total, first = total + len(found), first or found[0]
+    return total, first
+
+
+def _options(given: Mapping[str, Any]) -> dict[str, Any]:
+    size, mode = given.get("image_size"), given.get("color_mode")
+    if mode is not None and mode not in COLOR_MODES:
+        raise DataError(f"data.color_mode: {shown(mode)} is not allowed; use {', '.join(COLOR_MODES)}"
+                        f"{did_you_mean(str(mode).lower(), COLOR_MODES)}")
+    return {"image_size": None if size is None else positive_ints("image_size", size, (2,), "[height, width]"),
+            "color_mode": mode, "cache": check_flag("cache", given, True)}
+
+
+IMAGE_FOLDER = FileForm(load_image_folder, ("image_size", "color_mode", "cache"), _options)
