@@ -23,6 +23,7 @@ from typing import Any
 from ray.tune import Callback
 
 from tunelab.analysis.stop_reasons import stop_reason
+from tunelab.experiments.resume import set_aside_trial_ids
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import HISTORY_FILE, read_events, read_json_lines, trial_folder_name
 from tunelab.trainables.checkpoint_files import BEST_DIR
@@ -128,7 +129,24 @@ class MlflowTracking(Callback):
         self._experiment_id = found.experiment_id if found is not None else client.create_experiment(
             self.run_name, artifact_location=artifacts,
             tags={"tunelab.run_folder": self.run_path, "tunelab.metric": self.metric, "tunelab.mode": self.mode})
+        self._retire_set_aside(client)
         self._client = client  # only once the experiment is found: until then, every call connects again
+
+    def _retire_set_aside(self, client: Any) -> None:
+        """Runs of trials a resume set aside are ended as KILLED and deleted (MLflow keeps them restorable).
+
+        A driver killed before Ray saved a trial leaves its MLflow run RUNNING; the resume moves the
+        trial's folder aside and runs its configuration again as a new trial, so the experiment keeps
+        one run per trial of the run folder, as the folder does.
+        """
+        for trial_id in sorted(set_aside_trial_ids(self.run_path)):
+            for run in client.search_runs([self._experiment_id], filter_string=f"tags.`{TRIAL_TAG}` = '{trial_id}'"):
+                client.set_tag(run.info.run_id, "stop_reason", "set_aside")
+                client.set_tag(run.info.run_id, "stop_detail", "started after Ray's last saved state; "
+                               "the resume ran its configuration again as a new trial")
+                if run.info.status == "RUNNING":
+                    client.set_terminated(run.info.run_id, "KILLED")
+                client.delete_run(run.info.run_id)
 
     def _run(self, trial: Any) -> str:
         """The trial's MLflow run: found by its tag (a resumed trial), or created with its hyperparameters."""

@@ -22,6 +22,7 @@ from tunelab.experiments.ray_internals import (
 from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
+SET_ASIDE_PREFIX = ".unrecorded-"
 
 
 def resume_kind(run_path: str, planned_trials: int) -> str:
@@ -107,6 +108,13 @@ def _completions_missing_from_snapshot(folder: Path) -> list[Completion]:
     return completions
 
 
+def set_aside_trial_ids(run_path: str) -> set[str]:
+    """The trials a resume set aside (their configurations run again under new ids)."""
+    if "://" in run_path:
+        return set()
+    return {path.name.removeprefix(TRIAL_PREFIX) for path in Path(run_path).glob(f"{SET_ASIDE_PREFIX}*/{TRIAL_PREFIX}*")}
+
+
 def set_aside_damaged_states(run_path: str) -> Path | None:
     """Ray's snapshots that a kill cut short, with the searcher files of the same session, set aside.
 
@@ -140,7 +148,7 @@ def _complete_result_log(trial_dir: Path, config: dict) -> None:
 def _set_aside(folder: Path, leftovers: list[Path], what: str) -> Path | None:
     if not leftovers:
         return None
-    aside = folder / f".unrecorded-{what}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}"
+    aside = folder / f"{SET_ASIDE_PREFIX}{what}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}"
     aside.mkdir()
     for path in leftovers:
         path.rename(aside / path.name)

@@ -193,6 +193,26 @@ def test_a_resumed_driver_continues_the_trials_run_and_logs_each_epoch_once(tmp_
     assert run.info.status == "FINISHED"
 
 
+def test_the_run_of_a_trial_a_resume_set_aside_is_ended_and_deleted(run_folder, store):
+    first = tracker(run_folder, store)
+    kept, unsaved = trial("eeee5555", learning_rate=0.01), trial("ffff6666", learning_rate=0.02)
+    for one in (kept, unsaved):
+        first.on_trial_start(0, [], one)
+        first.on_trial_result(0, [], one, result(1, 0.5))
+    # killed before Ray saved ffff6666: the resume moves its folder aside and runs its config again
+    (run_folder / ".unrecorded-trials-20261202-000000-000000" / "trial_ffff6666").mkdir(parents=True)
+
+    resumed = pickle.loads(pickle.dumps(first))
+    resumed.setup()
+
+    assert list(runs_by_trial(store, run_folder.name)) == ["eeee5555"]
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    [gone] = client.search_runs([client.get_experiment_by_name(run_folder.name).experiment_id],
+                                filter_string="tags.`tunelab.trial_id` = 'ffff6666'",
+                                run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
+    assert gone.info.status == "KILLED" and gone.data.tags["stop_reason"] == "set_aside"
+
+
 def test_an_errored_trial_ends_failed_with_its_error_and_checkpoints_are_artifacts(tmp_path, run_folder, store):
     callback = tracker(run_folder, store, log_checkpoint=True)
     error = tmp_path / "error.txt"

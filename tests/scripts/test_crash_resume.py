@@ -108,7 +108,8 @@ def test_kill_9_then_resume(tmp_path, tracking_server):
         assert run["epochs"] == list(range(1, EPOCHS + 1)), (trial, run["epochs"])
         assert run["status"] == "FINISHED" and run["tags"]["stop_reason"] == "completed"
     for trial, run in tracked_before.items():  # the runs the killed driver began are the ones continued
-        assert tracked[trial]["id"] == run["id"]
+        if f"trial_{trial}" in after:  # (a trial Ray never saved is set aside and its run deleted)
+            assert tracked[trial]["id"] == run["id"]
     assert sorted(set(ended.read_text().split())) == sorted(tracked)  # the user's own callback, restored too
 
 
