@@ -76,7 +76,11 @@ def load_dataset(
     source, form, options = _parsed(data)
     if form is None:
         return _NAMED_SOURCES[source](validation_fraction, seed)
-    return form.load(source, source.partition(":")[2], options, validation_fraction, seed)
+    try:
+        return form.load(source, source.partition(":")[2], options, validation_fraction, seed)
+    except DataError as error:  # a file's own problem: the message starts with the source, so name the key
+        message = str(error)
+        raise DataError(message if message.startswith("data") else f"data: {message}") from None
 
 
 def check_data(data: Any) -> None:

@@ -1,6 +1,8 @@
 """A local multi-node Ray cluster with simulated GPUs; run by test_cluster.py in its own process.
 
-Usage: python cluster_scenario.py {fractional|node_loss} RESULTS_DIR  -> prints one JSON line.
+Usage: python cluster_scenario.py RESULTS_DIR  -> prints one JSON line: each scenario's summary.
+
+Both scenarios run on one cluster (starting one takes a while): two nodes of 2 CPUs and 1 GPU each.
 """
 from __future__ import annotations
 
@@ -44,25 +46,16 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return best
 
 
-def fractional(storage: str) -> dict:
+def fractional(cluster: Cluster, storage: str) -> dict:
     """Two nodes with one GPU each, trials asking for half a GPU: four run at once."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-    for _ in range(2):
-        cluster.add_node(num_cpus=2, num_gpus=1)
-    ray.init(address=cluster.address, log_to_driver=False)
     gpus = ray.cluster_resources().get("GPU")
     outcome = run(prepare(spec_from_dict(experiment(storage, resources={"cpu": 1, "gpu": 0.5}))))
     spans = intervals(Path(outcome.path))
-    shut_down(cluster)
     return {"trials": outcome.trials, "errored": outcome.errored, "most_at_once": most_at_once(spans), "gpus": gpus}
 
 
-def node_loss(storage: str) -> dict:
+def node_loss(cluster: Cluster, storage: str) -> dict:
     """The node running a trial dies after epoch 2; the trial finishes on another node from its checkpoint."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-    for _ in range(2):
-        cluster.add_node(num_cpus=1)
-    ray.init(address=cluster.address, log_to_driver=False)
     prepared = prepare(spec_from_dict(experiment(
         storage, epochs=8, max_failures=2, strategy={"name": "random", "num_samples": 1, "seed": 0})))
     killed = {}
@@ -83,7 +76,6 @@ def node_loss(storage: str) -> dict:
     reports = [json.loads(line) for line in history.read_text().splitlines()]
     epochs = sorted(load(outcome.path).history["epoch"].tolist())  # each epoch once: a retrained one keeps its last
     error = next(Path(outcome.path).glob("trial_*/error.txt"), None)
-    shut_down(cluster)
     return {"killed_after_epoch": killed.get("after_epoch"), "epochs": epochs,
             "errored": outcome.errored, "failure_recorded": bool(error and error.read_text().strip()),
             "nodes_used": len({r["pid"] for r in reports})}
@@ -98,11 +90,19 @@ def node_of_worker(cluster: Cluster, pid: int):
     raise RuntimeError(f"no worker node owns process {pid}")
 
 
-def shut_down(cluster: Cluster) -> None:
-    ray.shutdown()
-    cluster.shutdown()
+def both(storage: str) -> dict:
+    """The fractional scenario, then the node loss, which leaves one node."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=2, num_gpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        return {"fractional": fractional(cluster, str(Path(storage) / "fractional")),
+                "node_loss": node_loss(cluster, str(Path(storage) / "node_loss"))}
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
 
 
 if __name__ == "__main__":
-    scenario, storage = sys.argv[1], sys.argv[2]
-    print(json.dumps({"fractional": fractional, "node_loss": node_loss}[scenario](storage)))
+    print(json.dumps(both(sys.argv[1])))

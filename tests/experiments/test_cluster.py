@@ -1,6 +1,6 @@
 """Multi-node behaviour on a real local Ray cluster (several nodes on this machine, simulated GPUs).
 
-Each scenario runs in its own process: a cluster cannot share a process with the session's Ray.
+The scenarios run in a process of their own: a cluster cannot share a process with the session's Ray.
 """
 from __future__ import annotations
 
@@ -19,21 +19,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def scenario(name: str, storage: Path) -> dict:
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("cluster_scenario.py")), name, str(storage)],
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory) -> dict:
+    """Both scenarios' summaries, from one cluster in one process."""
+    storage = tmp_path_factory.mktemp("cluster")
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("cluster_scenario.py")), str(storage)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_half_a_gpu_per_trial_on_two_gpus_runs_four_trials_at_once(tmp_path):
-    summary = scenario("fractional", tmp_path)
+def test_half_a_gpu_per_trial_on_two_gpus_runs_four_trials_at_once(scenarios):
+    summary = scenarios["fractional"]
     assert summary["gpus"] == 2 and summary["trials"] == 4 and summary["errored"] == 0
     assert summary["most_at_once"] == 4
 
 
-def test_a_lost_node_costs_no_epoch(tmp_path):
-    summary = scenario("node_loss", tmp_path)
+def test_a_lost_node_costs_no_epoch(scenarios):
+    summary = scenarios["node_loss"]
     assert summary["killed_after_epoch"] is not None and summary["failure_recorded"]
     assert summary["errored"] == 0
     assert summary["epochs"] == list(range(1, 9))  # resumed from its checkpoint on the other node

@@ -1,5 +1,6 @@
-"""kill -9 of a running launch.py, then --resume: nothing finished re-runs, nothing trained twice, and
-the trials' MLflow runs (a real tracking server) and the user's own callbacks carry on."""
+"""kill -9 of a running launch.py, then Ctrl+C of its --resume, then --resume: nothing finished re-runs,
+nothing trained twice, and the trials' MLflow runs (a real tracking server) and the user's own callbacks
+carry on."""
 from __future__ import annotations
 
 import json
@@ -55,6 +56,14 @@ def mlflow_runs(uri: str, experiment: str) -> dict[str, dict]:
         "epochs": [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]} for run in found}
 
 
+def wait_until(condition, process: subprocess.Popen, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.stdout.read()[-3000:]}"
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def tracking_server(tmp_path):
     pytest.importorskip("mlflow", reason="the tracking server needs mlflow (pip install -e '.[test]')")
@@ -62,7 +71,10 @@ def tracking_server(tmp_path):
         yield uri
 
 
-def test_kill_9_then_resume(tmp_path, tracking_server):
+def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
+    """kill -9 with one trial finished and the next part-way; the resume, interrupted by Ctrl+C once a
+    third trial trains, exits 130 with the resume command; that command completes the run. (One chain:
+    each launch starts Python, TensorFlow and Ray anew, most of a run's time.)"""
     spec = tmp_path / "crash.yaml"
     ended = tmp_path / "ended.txt"
     tracking = {"mlflow": tracking_server,
@@ -70,15 +82,9 @@ def test_kill_9_then_resume(tmp_path, tracking_server):
     spec.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(tmp_path), "tracking": tracking}, sort_keys=False))
     path = tmp_path / "crash"
     driver = launch(str(spec), "--name", "crash", start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # one trial finished and the next one part-way
-        epochs = epochs_on_disk(path)
-        if any(len(e) == EPOCHS for e in epochs.values()) and any(2 <= len(e) < EPOCHS for e in epochs.values()):
-            break
-        assert driver.poll() is None, driver.stdout.read()
-        time.sleep(0.2)
-    else:
-        raise AssertionError(f"the run never reached the kill point: {epochs_on_disk(path)}")
+    wait_until(lambda: any(len(e) == EPOCHS for e in epochs_on_disk(path).values())
+               and any(2 <= len(e) < EPOCHS for e in epochs_on_disk(path).values()), driver,
+               "one trial finished and the next one part-way")
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
     driver.wait()
     before = epochs_on_disk(path)
@@ -86,13 +92,25 @@ def test_kill_9_then_resume(tmp_path, tracking_server):
                        for trial, epochs in before.items() if len(epochs) == EPOCHS}
     tracked_before = mlflow_runs(tracking_server, "crash")
 
-    resumed = launch(str(spec), "--resume", "--name", "crash")
+    interrupted = launch(str(spec), "--resume", "--name", "crash", start_new_session=True)
+    wait_until(lambda: set(epochs_on_disk(path)) - set(before), interrupted, "a third trial training")
+    os.kill(interrupted.pid, signal.SIGINT)  # Ctrl+C reaches the driver; Ray saves the run
+    out, _ = interrupted.communicate(timeout=300)
+    assert interrupted.returncode == 130, out[-3000:]
+    assert "launch.py: interrupted; Ray saved the run. Continue with:" in out, out[-3000:]
+    command = out.strip().splitlines()[-1].strip()
+    assert command == f"python scripts/launch.py {spec} --resume --name crash"
+
+    resumed = launch(*command.split()[2:])
     out, _ = resumed.communicate(timeout=600)
 
     assert resumed.returncode == 0, out[-3000:]
     after = epochs_on_disk(path)
-    assert len(after) == 4 and all(sorted(set(epochs)) == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
-    assert sum(map(len, after.values())) - 4 * EPOCHS <= 1, after  # at most the epoch in flight at the kill, again
+    assert len(after) == 4, after
+    assert all(sorted(set(epochs)) == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
+    assert "4 trials in" in out and "(0 errored)" in out, out[-3000:]
+    assert sum(map(len, after.values())) - 4 * EPOCHS <= 2, after  # at most the epochs in flight at the kill
+    # and at the Ctrl+C, again
     for trial, text in finished_before.items():
         assert (path / trial / "tunelab_history.jsonl").read_text() == text  # finished trials did not run again
     configs = sorted(json.dumps(json.loads((p / "params.json").read_text()), sort_keys=True)
@@ -111,26 +129,3 @@ def test_kill_9_then_resume(tmp_path, tracking_server):
         if f"trial_{trial}" in after:  # (a trial Ray never saved is set aside and its run deleted)
             assert tracked[trial]["id"] == run["id"]
     assert sorted(set(ended.read_text().split())) == sorted(tracked)  # the user's own callback, restored too
-
-
-def test_ctrl_c_exits_130_with_the_resume_command_and_the_resume_completes(tmp_path):
-    spec = tmp_path / "interrupted.yaml"
-    spec.write_text(yaml.safe_dump({**EXPERIMENT, "name": "interrupted", "storage": str(tmp_path)}, sort_keys=False))
-    path = tmp_path / "stop"
-    driver = launch(str(spec), "--name", "stop", "--set", "strategy.num_samples=3", start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not any(len(e) >= 1 for e in epochs_on_disk(path).values()):  # the first trial trains
-        assert driver.poll() is None and time.monotonic() < deadline, driver.stdout.read()
-        time.sleep(0.2)
-    os.kill(driver.pid, signal.SIGINT)  # Ctrl+C reaches the driver; Ray saves the run
-    out, _ = driver.communicate(timeout=300)
-
-    assert driver.returncode == 130, out[-3000:]
-    assert "launch.py: interrupted; Ray saved the run. Continue with:" in out, out[-3000:]
-    command = out.strip().splitlines()[-1].strip()
-    assert command == (f"python scripts/launch.py {spec} --resume --name stop --set strategy.num_samples=3")
-
-    resumed = launch(*command.split()[2:])
-    out, _ = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, out[-3000:]
-    assert "3 trials in" in out and "(0 errored)" in out

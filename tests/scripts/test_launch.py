@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tunelab.cli.run import main
+
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,14 +49,24 @@ def test_help_shows_examples():
          "strategy.num_samples: not an option of strategy grid"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    """launch.py's `main` in this process (a subprocess each would start Python and import Ray each time)."""
     storage = tmp_path / "results"
-    result = launch(*args, "--storage", str(storage))
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("launch.py: error: "), result.stderr
+    code = main([*args, "--storage", str(storage)], prog="launch.py")
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("launch.py: error: "), err
     assert message in lines[0]
     assert not storage.exists()
+
+
+def test_bad_input_from_the_shell_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    storage = tmp_path / "results"
+    result = launch(QUICKSTART, "--set", "data=npz:/nonexistent/file.npz", "--storage", str(storage))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("launch.py: error: data: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "/nonexistent/file.npz" in result.stderr and not storage.exists()
 
 
 def test_dry_run_prints_counts_and_writes_nothing(tmp_path):

@@ -248,12 +248,12 @@ def test_image_folder_mistakes_name_the_folder(tmp_path, case, message):
     with pytest.raises(DataError) as error:
         load_dataset(source)
     text = str(error.value)
-    assert text.startswith(f"{source}: ") and message.format(folder=tmp_path / "images") in text, text
+    assert text.startswith(f"data: {source}: ") and message.format(folder=tmp_path / "images") in text, text
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"source": "tfrecord:{tmp}/none-*.tfrecord"}, "tfrecord:{tmp}/none-*.tfrecord: {tmp}/none-*.tfrecord matches no "
-                                                   "TFRecord file"),
+    ({"source": "tfrecord:{tmp}/none-*.tfrecord"},
+     "data: tfrecord:{tmp}/none-*.tfrecord: {tmp}/none-*.tfrecord matches no TFRecord file"),
     ({"features": {"pixels": FEATURES["image"], "label": FEATURES["label"]}},
      "data.features: the first record of {file} has no feature 'pixels'; it has image, label"),
     ({"features": {**FEATURES, "image": {"shape": [64], "dtype": "int64"}}},
