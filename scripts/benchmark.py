@@ -20,7 +20,7 @@ EXAMPLES = """examples:
   python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (under 15 min on 2 cores)
   python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (~55 min on 2 cores)
   python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
-  python scripts/benchmark.py study --long                  # 54-epoch trials, 7 tunelab strategies, 2 seeds (~27 min)
+  python scripts/benchmark.py study --long                  # 54-epoch trials, 7 tunelab strategies, 2 seeds (29-31 min)
   python scripts/benchmark.py study --long --seeds 1 --only grid,hyperband --epochs 9 --out /tmp/long   # smoke run
   python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
   python scripts/benchmark.py tracking                      # the quickstart with and without MLflow tracking, 2 rounds
