@@ -21,22 +21,35 @@ from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, trial_folder_name
 
 
 class HistoryLog(Callback):
-    """Writes RUN/trial_ID/params.json when a trial starts and appends each reported result (its config
-    left out) to RUN/trial_ID/tunelab_history.jsonl."""
+    """Writes RUN/trial_ID/params.json when a trial starts (or, for a folder made as the run ended, when
+    it ends) and appends each reported result (its config left out) to RUN/trial_ID/tunelab_history.jsonl."""
 
     def __init__(self, run_path: str) -> None:
         self._folder = None if "://" in run_path else Path(run_path)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self._folder is not None:
+            self._write_params(trial, self._folder / trial_folder_name(trial.trial_id))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """A trial whose worker made its folder as the run ended (a budget spent while it started) never
+        started on the driver: it gets its params.json too, so analysis reads it as a trial that ran no epoch."""
         if self._folder is None:
             return
-        path = self._folder / trial_folder_name(trial.trial_id) / PARAMS_FILE
+        for trial in trials:
+            folder = self._folder / trial_folder_name(trial.trial_id)
+            if folder.is_dir():
+                self._write_params(trial, folder)
+
+    @staticmethod
+    def _write_params(trial: Any, folder: Path) -> None:
+        path = folder / PARAMS_FILE
         if path.exists():  # Ray's own copy, or ours from an earlier start of a restored trial
             return
         text = json.dumps(trial.config, indent=2, sort_keys=True, default=_plain)
         staged = path.with_name(f".{PARAMS_FILE}.{os.getpid()}")
         try:  # written aside, then renamed: a reader never sees half a file
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             staged.write_text(text)
             os.replace(staged, path)
         except OSError:  # a full disk is left for the run's end to report, as for the history

@@ -37,3 +37,16 @@ def test_each_report_is_appended_without_its_config(tmp_path):
         log.on_trial_result(epoch, [trial], trial, {"epoch": epoch, "val_accuracy": 0.5, "config": {"units_1": 8}})
     lines = (tmp_path / "trial_0a1b2c3d" / HISTORY_FILE).read_text().splitlines()
     assert [json.loads(line) for line in lines] == [{"epoch": epoch, "val_accuracy": 0.5} for epoch in (1, 2)]
+
+
+def test_a_trial_folder_made_as_the_run_ended_gets_its_params_json_and_no_folder_is_made(tmp_path):
+    """ASHA under an epoch budget: Ray starts a last trial whose worker writes its log as the budget
+    runs out; the driver never saw it start. A trial that never got a folder gets none."""
+    started = SimpleNamespace(trial_id="0a1b2c3d", config={"units_1": 8})
+    never = SimpleNamespace(trial_id="4e5f6a7b", config={"units_1": 16})
+    (tmp_path / "trial_0a1b2c3d").mkdir()
+    (tmp_path / "trial_0a1b2c3d" / "trial.log").write_text("")
+    HistoryLog(str(tmp_path)).on_experiment_end([started, never])
+    assert json.loads((tmp_path / "trial_0a1b2c3d" / PARAMS_FILE).read_text()) == {"units_1": 8}
+    assert not (tmp_path / "trial_4e5f6a7b").exists()
+    HistoryLog("s3://bucket/run").on_experiment_end([started])  # writes nothing anywhere, raises nothing
