@@ -112,7 +112,8 @@ def set_aside_trial_ids(run_path: str) -> set[str]:
     """The trials a resume set aside (their configurations run again under new ids)."""
     if "://" in run_path:
         return set()
-    return {path.name.removeprefix(TRIAL_PREFIX) for path in Path(run_path).glob(f"{SET_ASIDE_PREFIX}*/{TRIAL_PREFIX}*")}
+    folders = Path(run_path).glob(f"{SET_ASIDE_PREFIX}*/{TRIAL_PREFIX}*")
+    return {path.name.removeprefix(TRIAL_PREFIX) for path in folders}
 
 
 def set_aside_damaged_states(run_path: str) -> Path | None:
