@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from benchmarks.mlflow_server import mlflow_server
+from tests.scripts.launched import wait_for
 from tunelab.searchspaces import load_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
@@ -56,14 +56,6 @@ def mlflow_runs(uri: str, experiment: str) -> dict[str, dict]:
         "epochs": [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]} for run in found}
 
 
-def wait_until(condition, process: subprocess.Popen, what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, f"the run ended before {what}: {process.stdout.read()[-3000:]}"
-        assert time.monotonic() < deadline, f"never reached: {what}"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def tracking_server(tmp_path):
     pytest.importorskip("mlflow", reason="the tracking server needs mlflow (pip install -e '.[test]')")
@@ -82,9 +74,9 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     spec.write_text(yaml.safe_dump({**EXPERIMENT, "storage": str(tmp_path), "tracking": tracking}, sort_keys=False))
     path = tmp_path / "crash"
     driver = launch(str(spec), "--name", "crash", start_new_session=True)
-    wait_until(lambda: any(len(e) == EPOCHS for e in epochs_on_disk(path).values())
-               and any(2 <= len(e) < EPOCHS for e in epochs_on_disk(path).values()), driver,
-               "one trial finished and the next one part-way")
+    wait_for(lambda: any(len(e) == EPOCHS for e in epochs_on_disk(path).values())
+             and any(2 <= len(e) < EPOCHS for e in epochs_on_disk(path).values()), driver,
+             "one trial finished and the next one part-way", timeout=300)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process of its session, Ray's included
     driver.wait()
     before = epochs_on_disk(path)
@@ -93,7 +85,7 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     tracked_before = mlflow_runs(tracking_server, "crash")
 
     interrupted = launch(str(spec), "--resume", "--name", "crash", start_new_session=True)
-    wait_until(lambda: set(epochs_on_disk(path)) - set(before), interrupted, "a third trial training")
+    wait_for(lambda: set(epochs_on_disk(path)) - set(before), interrupted, "a third trial training", timeout=300)
     os.kill(interrupted.pid, signal.SIGINT)  # Ctrl+C reaches the driver; Ray saves the run
     out, _ = interrupted.communicate(timeout=300)
     assert interrupted.returncode == 130, out[-3000:]

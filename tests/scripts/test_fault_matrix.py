@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.scripts.launched import wait_for
 from tunelab.analysis import load
 from tunelab.run_folder import EVENTS_FILE
 
@@ -51,14 +52,6 @@ def histories(run: Path) -> dict[str, list[int]]:
     """Every epoch each trial's history records, repeats included."""
     return {path.parent.name: [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line.strip()]
             for path in run.glob("trial_*/tunelab_history.jsonl")}
-
-
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, f"the run ended before {what}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"never reached: {what}"
-        time.sleep(0.02)
 
 
 def kill_9(process: subprocess.Popen) -> None:
