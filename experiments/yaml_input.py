@@ -4,9 +4,13 @@ PyYAML's safe loader lets the last of two equal keys win silently, expands alias
 (a few lines can stand for billions of values), recurses once per nesting level, and decodes
 whatever bytes it is given. Each of those would run an experiment other than the one written, or
 hang before the first message; here each is a SpecError naming the file or the key.
+
+Numbers are read as YAML 1.2 reads them: PyYAML follows YAML 1.1, where `1e-4` (no dot) is the
+string '1e-4', and every ML user writes learning rates that way.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,12 @@ from tunelab.experiments.errors import SpecError
 MAX_BYTES = 1_000_000    # an experiment file is a few hundred bytes; a megabyte is a mistake
 MAX_DEPTH = 50           # mappings and lists inside each other
 MAX_VALUES = 100_000     # scalars, lists and mappings once aliases are expanded
+
+
+# YAML 1.2's core-schema float, which also matches exponents without a dot: 1e-4, 5e3, -2E-3.
+_YAML_1_2_FLOAT = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -48,6 +58,9 @@ class _StrictLoader(yaml.SafeLoader):
             if isinstance(key, str):
                 seen[key] = line
         return super().construct_mapping(node, deep)
+
+
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML_1_2_FLOAT, list("-+0123456789."))
 
 
 class _Refused(Exception):

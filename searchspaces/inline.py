@@ -5,7 +5,7 @@
       momentum: {type: float, low: 0.0, high: 0.95, when: {optimizer: sgd}}
       num_layers: {type: int, low: 1, high: 3}
       units: {type: int, low: 16, high: 256, log: true, per_layer: num_layers}
-      learning_rate: {type: float, low: 1.0e-4, high: 0.1, log: true}
+      learning_rate: {type: float, low: 1e-4, high: 0.1, log: true}
 
 `per_layer: COUNT` expands to units_1 .. units_N (N = COUNT's high), layer k active while
 COUNT > k - 1. Errors name the offending key path, e.g. `space.units.low`.
