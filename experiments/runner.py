@@ -38,7 +38,7 @@ from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
-from tunelab.trainables.preflight import check_trainable
+from tunelab.trainables.preflight import check_batch_size, check_trainable
 
 
 
@@ -107,6 +107,7 @@ def prepare(
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
     data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+    check_batch_size(spec.space, spec.batch_size, data)
     check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)

@@ -20,7 +20,7 @@ from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
 from tunelab.trainables.compile import REPORTED_METRICS
-from tunelab.trainables.keras_trainable import trial_params
+from tunelab.trainables.keras_trainable import MAX_BATCH_SIZE, MAX_EPOCHS, trial_params
 
 
 @dataclass(frozen=True)
@@ -175,8 +175,8 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         strategy=_strategy(raw.get("strategy", "random")),
         resources=_resources(raw.get("resources") or {}),
         max_concurrent_trials=_int(raw, "max_concurrent_trials", 0, minimum=0),
-        epochs=_int(raw, "epochs", 10, minimum=1),
-        batch_size=_int(raw, "batch_size", 32, minimum=1),
+        epochs=_int(raw, "epochs", 10, minimum=1, maximum=MAX_EPOCHS),
+        batch_size=_int(raw, "batch_size", 32, minimum=1, maximum=MAX_BATCH_SIZE),
         validation_fraction=_fraction(raw),
         storage=_storage(raw),
         max_failures=_int(raw, "max_failures", 2, minimum=0),

@@ -68,7 +68,10 @@ class RunSettings:
             raise ValueError(f"gpus must be >= 0; got {self.gpus!r}")
 
 
-BATCH_SIZE = Declared("batch_size", Integer(1), 32)  # the experiment's batch_size unless the space tunes it
+# Beyond any data set a trial could hold in memory, or any run a person would wait for: a typo (10**20).
+MAX_BATCH_SIZE = 2**24
+MAX_EPOCHS = 100_000
+BATCH_SIZE = Declared("batch_size", Integer(1, MAX_BATCH_SIZE), 32)  # the experiment's unless the space tunes it
 
 
 def trial_params(trainable: str) -> ModelParams:

@@ -51,12 +51,14 @@ def _real(value: Any) -> bool:
 @dataclass(frozen=True)
 class Integer(Domain):
     minimum: int = 1
+    maximum: int | None = None
 
     def accepts(self, value: Any) -> bool:
-        return _real(value) and float(value).is_integer() and value >= self.minimum
+        return (_real(value) and float(value).is_integer() and value >= self.minimum
+                and (self.maximum is None or value <= self.maximum))
 
     def describe(self) -> str:
-        return f"an integer >= {self.minimum}"
+        return f"an integer >= {self.minimum}" + ("" if self.maximum is None else f" and <= {self.maximum:,}")
 
     def parse(self, value: Any) -> int:
         return int(value)

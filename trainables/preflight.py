@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from tunelab.errors import InputError, shorter
+from tunelab.searchspaces import Space
+from tunelab.searchspaces.params import Choice, Fixed, Param
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
@@ -50,3 +52,24 @@ def _tensorflow_without_taking_the_gpus() -> Any:
         except RuntimeError:  # TensorFlow already initialised by the user's code: leave it as it is
             pass
     return tf
+
+
+def check_batch_size(space: Space, batch_size: int, data: Dataset | StreamedData) -> None:
+    """A batch larger than the whole training split is a typo, not a choice: refused naming the key.
+
+    A streamed source is counted only in the workers; its batch size is bounded by the spec alone.
+    """
+    if not isinstance(data, Dataset):
+        return
+    key, largest = ("space.batch_size", _largest(space["batch_size"])) if "batch_size" in space else (
+        "batch_size", batch_size)
+    examples = len(data.x_train)
+    if largest > examples:
+        raise TrainableError(f"{key}: {largest:,} is more than the {examples:,} training examples of {data.name}; "
+                             f"allowed: 1 to {examples:,}")
+
+
+def _largest(param: Param) -> float:
+    values = param.values if isinstance(param, Choice) else (param.value,) if isinstance(param, Fixed) else (
+        param.high,)
+    return max(values)
