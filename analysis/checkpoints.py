@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tunelab.trainables.checkpoint_files import BEST_DIR, STATE_FILE, model_files
-from tunelab.user_code import import_module
+from tunelab.core.user_code import import_module
 
 if TYPE_CHECKING:
     import keras

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tunelab.run_folder import read_events
+from tunelab.core.run_folder import read_events
 
 EXPLOITED = "exploited"
 POPULATION = "population"  # the run's own event: which hyperparameters PBT perturbs

@@ -22,8 +22,8 @@ from tunelab.analysis.lineage import copied_from
 from tunelab.analysis.run_files import error_line, read_json, read_spec, run_is_live, trial_states
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
-from tunelab.errors import InputError
-from tunelab.run_folder import TRIAL_LOG, TRIAL_PREFIX, read_events
+from tunelab.core.errors import InputError
+from tunelab.core.run_folder import TRIAL_LOG, TRIAL_PREFIX, read_events
 
 if TYPE_CHECKING:
     import keras

@@ -1,7 +1,7 @@
 """The files of a run folder, each read so that a damaged or missing one gives nothing, never a crash.
 
 Ray writes params.json, result.json and experiment_state-*.json; tunelab writes the spec, the
-event log, the per-epoch history and the driver's lock (their names: `tunelab.run_folder`).
+event log, the per-epoch history and the driver's lock (their names: `tunelab.core.run_folder`).
 analysis.load assembles the frames from what these return.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from tunelab.experiments.run_lock import holder_is_gone, read_holder
-from tunelab.run_folder import LOCK_FILE, SPEC_FILE
+from tunelab.experiments.run.lock import holder_is_gone, read_holder
+from tunelab.core.run_folder import LOCK_FILE, SPEC_FILE
 
 
 def run_is_live(folder: Path) -> bool:

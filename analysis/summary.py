@@ -53,7 +53,7 @@ def errored_lines(results: Results) -> list[str]:
 def trial_log_text(results: Results, trial_id: str) -> str:
     """The output of the trial whose id is (or starts with) `trial_id`; ResultsError naming the trials otherwise."""
     from tunelab.analysis.load import ResultsError
-    from tunelab.checks import did_you_mean
+    from tunelab.core.checks import did_you_mean
 
     ids = [str(value) for value in results.trials["trial_id"]]
     matches = [value for value in ids if value == trial_id] or [value for value in ids if value.startswith(trial_id)]

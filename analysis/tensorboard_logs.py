@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from tunelab.analysis.load import DamagedResultsWarning, Experiment, Results, is_missing, load, python_value
-from tunelab.errors import InputError
+from tunelab.core.errors import InputError
 
 LOG_FOLDER = "tensorboard"
 _SESSION_END = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "errored": "STATUS_FAILURE"}

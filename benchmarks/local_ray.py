@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from tunelab.experiments.runner import start_local_ray
+from tunelab.experiments.run.runner import start_local_ray
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

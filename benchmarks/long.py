@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunelab.errors import InputError
+from tunelab.core.errors import InputError
 from tunelab.experiments.strategies import STRATEGIES
 
 from benchmarks.task import STUDY_FIX, TUNELAB, Entry, StudyTask, entries, tunelab_epochs

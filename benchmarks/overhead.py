@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from benchmarks.local_ray import local_ray
 from benchmarks.task import StudyTask
 from benchmarks.worker_memory import MEMORY_VARIANTS, random_plan, reused_worker_memory
-from tunelab.experiments.runner import RayJob, run_job
+from tunelab.experiments.run.runner import RayJob, run_job
 from tunelab.searchspaces import Float, Space
 
 TRIVIAL_SPACE = Space({"x": Float(0.0, 1.0)})

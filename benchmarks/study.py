@@ -26,7 +26,7 @@ from benchmarks.record import RunRecord
 from benchmarks.report import HISTORY_FILE, META_FILE, RUNS_FILE, write_report
 from benchmarks.task import KERASTUNER, RAY, TUNELAB, Entry, StudyTask
 from benchmarks.tunelab_search import run_tunelab
-from tunelab.checks import did_you_mean
+from tunelab.core.checks import did_you_mean
 
 RUNNERS: dict[str, Callable[[StudyTask, Entry, int, str], RunRecord]] = {
     TUNELAB: run_tunelab, RAY: run_raw_ray, KERASTUNER: run_kerastuner,

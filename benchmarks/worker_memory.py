@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.local_ray import local_ray
 from benchmarks.task import StudyTask
-from tunelab.experiments.runner import RayJob, run_job
+from tunelab.experiments.run.runner import RayJob, run_job
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.searchspaces import Space
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset, train

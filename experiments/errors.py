@@ -1,7 +1,7 @@
 """The one error type of experiment definitions, shared by the spec and the strategy registry."""
 from __future__ import annotations
 
-from tunelab.errors import InputError
+from tunelab.core.errors import InputError
 
 
 class SpecError(InputError):

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.trial_events import TrialEventLog
 

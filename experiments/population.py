@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.experiments.early_stopping import refuse_concurrency_limit
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.plans import MAX_TRIALS, Budget, Option, Plan

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.experiments.errors import SpecError
-from tunelab.user_code import import_module
+from tunelab.core.user_code import import_module
 
 _KEYS = ("mlflow", "checkpoint", "callbacks")
 _SERVER_SCHEMES = ("http", "https")
@@ -126,7 +126,7 @@ def tracking_callbacks(tracking: TrackingSpec, *, run_name: str, run_path: str, 
     """The run's tracking callbacks, built and checked before Ray starts (SpecError when they cannot work)."""
     callbacks = []
     if tracking.mlflow is not None:
-        from tunelab.experiments.mlflow_tracking import MlflowTracking
+        from tunelab.experiments.run.mlflow_tracking import MlflowTracking
 
         check_mlflow(tracking.mlflow)
         if tracking.checkpoint and not storage_is_local:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from tunelab.run_folder import EVENTS_FILE, read_json_lines
+from tunelab.core.run_folder import EVENTS_FILE, read_json_lines
 
 _APPENDING = threading.Lock()  # callbacks and schedulers append from Ray's driver threads
 

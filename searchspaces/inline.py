@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
 from tunelab.searchspaces.space import Space, per_layer
 

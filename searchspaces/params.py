@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from tunelab.errors import InputError, shown
+from tunelab.core.errors import InputError, shown
 
 Scalar = Union[str, int, float, bool, None]
 

@@ -9,7 +9,7 @@ import dataclasses
 import random
 from typing import Any, Iterator, Mapping, Sequence
 
-from tunelab.errors import shown
+from tunelab.core.errors import shown
 from tunelab.searchspaces.params import Above, Fixed, Float, Int, OneOf, Param, SpaceError, _is_number
 
 Config = dict[str, Any]

@@ -13,7 +13,7 @@ def ray_session():
     """A real local Ray with two CPUs, shared by every test that asks for it."""
     import ray
 
-    from tunelab.experiments.runner import start_local_ray
+    from tunelab.experiments.run.runner import start_local_ray
 
     if not ray.is_initialized():
         start_local_ray(num_cpus=2)  # never joins a cluster another test (or a crash) left running

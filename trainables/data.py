@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import InputError, shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import InputError, shown
 
 if TYPE_CHECKING:
     from tunelab.trainables.streaming import StreamedData

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.trainables.data import DataError, FileForm, check_flag
 from tunelab.trainables.streaming import (
     COLOR_MODES, Examples, StreamedData, count, file_system, image_header, location, positive_ints,

@@ -13,7 +13,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from tunelab.checks import check_int
+from tunelab.core.checks import check_int
 from tunelab.trainables.adjustable import apply_adjustable
 from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset

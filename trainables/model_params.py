@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import InputError, shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import InputError, shown
 from tunelab.searchspaces.params import Bool, Choice, Fixed, Float, Int, Param
 from tunelab.searchspaces.space import Space
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tunelab.errors import InputError, shorter
+from tunelab.core.errors import InputError, shorter
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.params import Choice, Fixed, Param
 from tunelab.trainables.data import Dataset

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from tunelab.errors import shown
+from tunelab.core.errors import shown
 from tunelab.trainables.data import DataError
 
 if TYPE_CHECKING:

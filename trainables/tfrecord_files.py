@@ -21,8 +21,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from tunelab.checks import did_you_mean
-from tunelab.errors import shown
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
 from tunelab.trainables.data import LABEL_COLUMN, DataError, FileForm, check_flag
 from tunelab.trainables.streaming import Examples, StreamedData, count, image_header, location, positive_ints
 

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Iterator
 
-from tunelab.run_folder import TRIAL_LOG, trial_folder_name
+from tunelab.core.run_folder import TRIAL_LOG, trial_folder_name
 
 
 class _Tee:

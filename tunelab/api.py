@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import yaml
 
-from tunelab.errors import InputError
+from tunelab.core.errors import InputError
 from tunelab.experiments.errors import SpecError
 
 if TYPE_CHECKING:
     from tunelab.analysis.load import Results
-    from tunelab.experiments.progress import Progress
-    from tunelab.experiments.runner import Prepared
+    from tunelab.experiments.run.progress import Progress
+    from tunelab.experiments.run.runner import Prepared
 
 
 class ExperimentError(SpecError):
@@ -47,7 +47,7 @@ def prepare_experiment(experiment: str | Path | Mapping[str, Any], overrides: Ov
     A mapping override sets each dotted key to its value (a mapping value replaces the whole key,
     as `--set strategy={...}` does); a list or a string holds `--set` texts.
     """
-    from tunelab.experiments.runner import prepare
+    from tunelab.experiments.run.runner import prepare
     from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
 
     try:
@@ -74,7 +74,7 @@ def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *
     cluster, or this process already runs one.
     """
     from tunelab.analysis.load import load
-    from tunelab.experiments.runner import run as run_prepared
+    from tunelab.experiments.run.runner import run as run_prepared
 
     prepared = prepare_experiment(experiment, overrides, storage=storage, name=name, resume=resume)
     if prepared.complete:  # a resume of a finished run: nothing to run, no Ray to start

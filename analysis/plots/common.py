@@ -24,7 +24,7 @@ def metric_name(results: Results, metric: str | None) -> str:
     if metric is None:
         raise ResultsError("no trial reported a metric")
     if metric not in results.metrics:
-        from tunelab.checks import did_you_mean
+        from tunelab.core.checks import did_you_mean
 
         raise ResultsError(f"metric {metric!r} was not reported; reported: {', '.join(results.metrics) or 'none'}"
                            + did_you_mean(metric, results.metrics))
@@ -39,7 +39,7 @@ def mode_of(results: Results, metric: str) -> str:
 
 
 def checked_params(results: Results, names: list[str]) -> list[str]:
-    from tunelab.checks import did_you_mean
+    from tunelab.core.checks import did_you_mean
 
     for name in names:
         if name not in results.params:

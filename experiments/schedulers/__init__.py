@@ -4,7 +4,7 @@ based training.
 One module each: `rungs` (the integer arithmetic, no Ray), `sha`, `hyperband` (brackets of sha),
 `asha`, `replay` (what a resumed run rebuilds after a driver crash), `pbt` and `explore` (its
 explore step within the space, no Ray). Every scheduler records its decisions in the experiment's
-`TrialEventLog`; what they use of Ray's private API is in `tunelab.experiments.ray_internals`.
+`TrialEventLog`; what they use of Ray's private API is in `tunelab.experiments.run.ray_internals`.
 """
 from tunelab.experiments.schedulers.asha import RecordingASHAScheduler
 from tunelab.experiments.schedulers.common import TIME_ATTR

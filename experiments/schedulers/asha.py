@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
-from tunelab.experiments.ray_internals import AshaInternals
+from tunelab.experiments.run.ray_internals import AshaInternals
 from tunelab.experiments.schedulers.common import TIME_ATTR, check_mode, conflicts
 from tunelab.experiments.schedulers.replay import reported_by_epoch, restored
 from tunelab.experiments.schedulers.rungs import check_int

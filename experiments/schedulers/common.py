@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ray.tune.experiment import Trial
 
-from tunelab.errors import shown
-from tunelab.run_folder import PROGRESS_FILE, RESULT_FILE
+from tunelab.core.errors import shown
+from tunelab.core.run_folder import PROGRESS_FILE, RESULT_FILE
 
 TIME_ATTR = "epoch"
 """The trainable's own 1-based epoch counter; unlike training_iteration it survives restores."""

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ray.tune.experiment import Trial
 
 from tunelab.experiments.schedulers.common import TIME_ATTR
-from tunelab.run_folder import RESULT_FILE
+from tunelab.core.run_folder import RESULT_FILE
 
 
 def replay_halvings(

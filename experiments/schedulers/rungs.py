@@ -9,7 +9,7 @@ from typing import Iterable
 
 from tunelab.experiments.errors import SpecError
 
-from tunelab.checks import check_int
+from tunelab.core.checks import check_int
 
 
 def integer_log(n: int, base: int) -> int:

@@ -12,7 +12,7 @@ from tests.analysis.helpers import FAILING_UNITS, SEED, TRIALS, tiny_spec
 @pytest.fixture(scope="session")
 def tiny_experiment(tmp_path_factory, ray_session) -> Path:
     """The results folder of the tiny experiment (read-only by convention: copy it to change it)."""
-    from tunelab.experiments.runner import prepare, run
+    from tunelab.experiments.run.runner import prepare, run
     from tunelab.experiments.spec import spec_from_dict
 
     storage = tmp_path_factory.mktemp("analysis")

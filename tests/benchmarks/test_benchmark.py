@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from tunelab.experiments.runner import prepare
+from tunelab.experiments.run.runner import prepare
 from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from tunelab.experiments.spec import spec_from_dict
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.experiments.runner import prepare
+from tunelab.experiments.run.runner import prepare
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.strategies import STRATEGIES
 

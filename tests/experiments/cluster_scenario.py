@@ -16,7 +16,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from tunelab.analysis import load
-from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.experiments.cluster import check_address
+from tunelab.experiments.run.cluster import check_address
 from tunelab.experiments.errors import SpecError
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`

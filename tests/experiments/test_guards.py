@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`

@@ -9,7 +9,7 @@ from ray.tune.search import Searcher
 from tunelab.experiments.manual import one_factor_at_a_time, published_configs
 from tunelab.experiments.searchers import ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.run_folder import EVENTS_FILE
+from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.searchspaces import Above, Choice, Fixed, Float, Int, Space, SpaceError
 
 SPACE = Space({
@@ -148,7 +148,7 @@ def test_manual_hands_fix_pins_to_the_trainable(tmp_path, ray_session):
     """The issue's case: `fix: {optimizer: sgd, loss: categorical_hinge}` used to reach the trials as nothing."""
     from pathlib import Path
 
-    from tunelab.experiments.runner import prepare, run
+    from tunelab.experiments.run.runner import prepare, run
     from tunelab.experiments.spec import spec_from_dict
 
     spec = spec_from_dict({

@@ -17,7 +17,7 @@ from tunelab.experiments.schedulers.explore import explore, within
 from tunelab.experiments.schedulers.pbt import PopulationBasedScheduler
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.run_folder import EVENTS_FILE, HISTORY_FILE
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE
 from tunelab.searchspaces import Choice, Fixed, Float, Int, Space
 from tunelab.searchspaces.inline import space_from_dict
 from tunelab.trainables.adjustable import adjustable_params
@@ -176,7 +176,7 @@ def history(run: Path, trial_id: str) -> dict[int, dict]:
 def test_pbt_on_digits_copies_the_better_trials_and_records_every_exploit(tmp_path, ray_session):
     from tunelab.analysis import load
     from tunelab.analysis.plots import lineage_data
-    from tunelab.experiments.runner import prepare, run
+    from tunelab.experiments.run.runner import prepare, run
     from tunelab.experiments.spec import spec_from_dict
 
     spec = spec_from_dict({**DIGITS, "storage": str(tmp_path)})

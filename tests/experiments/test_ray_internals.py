@@ -1,4 +1,4 @@
-"""Canaries for a Ray upgrade: each test exercises one private thing experiments/ray_internals.py
+"""Canaries for a Ray upgrade: each test exercises one private thing experiments/run/ray_internals.py
 relies on, on Ray's real objects and files. A failure here names what moved in the new Ray release."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from ray import cloudpickle
 from ray.tune import Checkpoint
 
-from tunelab.run_folder import EVENTS_FILE, HISTORY_FILE
-from tunelab.experiments.ray_internals import (
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE
+from tunelab.experiments.run.ray_internals import (
     SEARCH_STATE_PATTERN,
     SEARCHER_STATE_PATTERN,
     STATE_PATTERN,
@@ -27,8 +27,8 @@ from tunelab.experiments.ray_internals import (
     pbt_rebuild,
     unfinished_trials,
 )
-from tunelab.experiments.resume import carry_recorded_completions
-from tunelab.experiments.runner import prepare, run
+from tunelab.experiments.run.resume import carry_recorded_completions
+from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 
 
@@ -323,7 +323,7 @@ def test_bayesopt_still_buffers_its_warm_up_results():
 
 def test_a_snapshot_cut_short_by_a_kill_is_set_aside_with_its_sessions_files(tmp_path):
     """Ray copies its snapshot into the run folder; a kill during the copy leaves it cut short."""
-    from tunelab.experiments.resume import set_aside_damaged_states
+    from tunelab.experiments.run.resume import set_aside_damaged_states
 
     older, newer = "2026-12-01_10-00-00", "2026-12-01_10-05-00"
     for stamp, text in ((older, '{"trial_data": []}'), (newer, '{"trial_data": [["{\\"tri')):

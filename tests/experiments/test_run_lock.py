@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tunelab.experiments.run_lock import RunLocked, holder_is_gone, read_holder, run_lock
-from tunelab.run_folder import LOCK_FILE
+from tunelab.experiments.run.lock import RunLocked, holder_is_gone, read_holder, run_lock
+from tunelab.core.run_folder import LOCK_FILE
 
 
 def dead_pid() -> int:

@@ -38,7 +38,7 @@ from tunelab.experiments.schedulers import (
 from tunelab.experiments.schedulers.replay import replay_halvings
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from tunelab.run_folder import EVENTS_FILE
+from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.searchspaces.inline import space_from_dict
 
 # --- integer arithmetic ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.errors import InputError
+from tunelab.core.errors import InputError
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.spec import apply_override, load_spec, spec_from_dict
 from tunelab.searchspaces.catalog import cnn

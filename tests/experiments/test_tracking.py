@@ -114,7 +114,7 @@ def result(epoch: int, accuracy: float) -> dict:
 
 
 def tracker(run_path: Path, store: Path, **options):
-    from tunelab.experiments.mlflow_tracking import MlflowTracking
+    from tunelab.experiments.run.mlflow_tracking import MlflowTracking
 
     callback = MlflowTracking(f"sqlite:///{store}", run_path.name, str(run_path), metric="val_accuracy",
                               mode="max", epochs=3, **options)
@@ -239,7 +239,7 @@ def test_an_errored_trial_ends_failed_with_its_error_and_checkpoints_are_artifac
 
 
 def test_a_store_that_fails_never_stops_the_run_and_what_waited_is_logged_later(run_folder, store):
-    from tunelab.experiments.mlflow_tracking import PAUSE_AFTER_FAILURE_S, MlflowTracking
+    from tunelab.experiments.run.mlflow_tracking import PAUSE_AFTER_FAILURE_S, MlflowTracking
 
     callback = MlflowTracking("http://127.0.0.1:9", run_folder.name, str(run_folder), metric="val_accuracy",
                               mode="max", epochs=3)  # nothing answers there: every call fails at once

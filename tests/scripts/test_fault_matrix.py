@@ -22,7 +22,7 @@ import pytest
 import yaml
 from tests.scripts.launched import wait_for
 from tunelab.analysis import load
-from tunelab.run_folder import EVENTS_FILE
+from tunelab.core.run_folder import EVENTS_FILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tunelab.run_folder import TRIAL_LOG
+from tunelab.core.run_folder import TRIAL_LOG
 from tunelab.trainables.trial_log import trial_log
 
 

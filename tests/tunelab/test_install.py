@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +24,9 @@ def test_an_extra_installed_over_the_editable_install_keeps_tunelab_runnable(tmp
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
     site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
-    (Path(site.stdout.strip()) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # this environment's packages, with those it sees through a path file of its own
+    dependencies = [path for path in sys.path if path.endswith("site-packages")]
+    (Path(site.stdout.strip()) / "dependencies.pth").write_text("\n".join(dependencies) + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     importing = [str(python), "-c", "import tunelab.experiments, tunelab.analysis; print(tunelab.experiments.__file__)"]

@@ -102,7 +102,7 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
         return 2
     from tunelab.analysis import load
     from tunelab.analysis.load import DamagedResultsWarning
-    from tunelab.errors import InputError
+    from tunelab.core.errors import InputError
 
     try:
         with warnings.catch_warnings(record=True) as damage:

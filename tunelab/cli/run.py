@@ -13,8 +13,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tunelab.experiments.progress import Progress
-    from tunelab.experiments.runner import Outcome, Prepared
+    from tunelab.experiments.run.progress import Progress
+    from tunelab.experiments.run.runner import Outcome, Prepared
 
 DESCRIPTION = "Run a tunelab experiment: on an embedded local Ray by default, on a cluster with --address."
 EXAMPLES = """examples:
@@ -118,8 +118,8 @@ def resume_command(args: argparse.Namespace, prog: str, name: str) -> str:
 def run_command(args: argparse.Namespace, prog: str) -> int:
     """Exit status: 0 done, 1 stopped (failing trials), 2 a user mistake, 130 interrupted."""
     from tunelab.api import prepare_experiment
-    from tunelab.errors import InputError
-    from tunelab.experiments.cluster import check_address
+    from tunelab.core.errors import InputError
+    from tunelab.experiments.run.cluster import check_address
 
     if os.getcwd() not in sys.path:  # your own trainable and space modules, as `python -m` would find them
         sys.path.insert(0, os.getcwd())
@@ -137,7 +137,7 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
         print(f"\n{prepared.path} is complete: all {prepared.plan.num_samples} planned trials finished; "
               f"nothing to resume.\ninspect with:\n  tunelab analyze summary {prepared.path}")
         return 0
-    from tunelab.experiments.runner import run
+    from tunelab.experiments.run.runner import run
 
     try:
         outcome = run(prepared, address=args.address, on_progress=print_progress)

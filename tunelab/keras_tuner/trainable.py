@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from tunelab.experiments.kt.discovery import Discovered
-from tunelab.experiments.kt.hyperparameters import HyperParameters
+from tunelab.keras_tuner.discovery import Discovered
+from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log

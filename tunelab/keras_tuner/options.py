@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from tunelab.checks import check_int, did_you_mean
-from tunelab.errors import InputError
+from tunelab.core.checks import check_int, did_you_mean
+from tunelab.core.errors import InputError
 from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
-from tunelab.experiments.kt.hyperparameters import HyperParameters
+from tunelab.keras_tuner.hyperparameters import HyperParameters
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class TunerOptions:
     scheduler: Any = None
     """Early stopping for the search tuners: "asha", "hyperband", "sha" or {"name": "asha", ...}."""
     on_progress: Callable[[Any], None] | None = None
-    """Called with tunelab.experiments.progress.Progress snapshots during `search`, instead of the
+    """Called with tunelab.experiments.run.progress.Progress snapshots during `search`, instead of the
     line per finished trial that search(verbose=1), the default, prints."""
     tuner_id: Any = None
     """Accepted from KerasTuner code (its distributed-tuning id); Ray needs none."""

@@ -1,7 +1,7 @@
 """What `search()` prints by default: one line per finished trial, as KerasTuner shows each trial."""
 from __future__ import annotations
 
-from tunelab.experiments.progress import Progress
+from tunelab.experiments.run.progress import Progress
 
 _ENDINGS = (" finished", " errored", " stopped at epoch ")
 

@@ -11,10 +11,10 @@ import pandas as pd
 
 from tunelab.analysis.checkpoints import BestCheckpoint, best_checkpoint, trial_best_checkpoint
 from tunelab.analysis.load import Results, load
-from tunelab.experiments.kt.hyperparameters import HyperParameters
-from tunelab.experiments.kt.options import compile_overrides
-from tunelab.experiments.kt.oracle import Oracle
-from tunelab.experiments.kt.trainable import load_model
+from tunelab.keras_tuner.hyperparameters import HyperParameters
+from tunelab.keras_tuner.options import compile_overrides
+from tunelab.keras_tuner.oracle import Oracle
+from tunelab.keras_tuner.trainable import load_model
 
 logger = logging.getLogger(__name__)
 

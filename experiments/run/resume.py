@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.analysis.run_files import read_json, trial_states
-from tunelab.experiments.ray_internals import (
+from tunelab.experiments.run.ray_internals import (
     Completion, carry_completions, take_back_suggestions, unfinished_trials,
 )
-from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
+from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
 SET_ASIDE_PREFIX = ".unrecorded-"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tunelab.checks import check_int
-from tunelab.experiments.kt.tuner import Tuner
+from tunelab.core.checks import check_int
+from tunelab.keras_tuner.tuner import Tuner
 from tunelab.experiments.schedulers import hyperband_brackets
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import MAX_GRID, Plan

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from tunelab.experiments.kt.declarations import (
+from tunelab.keras_tuner.declarations import (
     BooleanDeclaration, ChoiceDeclaration, Declaration, IntDeclaration,
 )
-from tunelab.experiments.kt.hyperparameters import HyperParameters
+from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, Param, SpaceError
 from tunelab.searchspaces.space import Space
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tunelab.experiments.errors import SpecError
-from tunelab.run_folder import LOCK_FILE
+from tunelab.core.run_folder import LOCK_FILE
 
 HEARTBEAT_S = 10.0
 STALE_S = 60.0

@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tunelab.errors import InputError, shorter
+from tunelab.core.errors import InputError, shorter
 
 
 def import_module(name: str, key: str, error: type[InputError]) -> ModuleType:

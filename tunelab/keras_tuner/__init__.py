@@ -6,7 +6,11 @@
 `kt.RandomSearch`, `kt.tuners.RandomSearch`, `kt.HyperParameters`,
 `kt.engine.hyperparameters.HyperParameters`, `kt.HyperModel`, `kt.Objective` and `kt.errors`
 are all here; each tuner also takes Ray options (resources_per_trial, max_concurrent_trials,
-address, scheduler). See tunelab.experiments.kt.tuners for what runs.
+address, scheduler). See tunelab.keras_tuner.tuners for what runs.
+
+Its modules: declarations, hyperparameters and discovery (the `hp` container and what a build
+function declares), hypermodel, objective, options, oracle, tuner and tuners (the tuners, on
+tunelab's Ray job), trainable (what runs in a trial), results and display (what a search leaves).
 """
 from __future__ import annotations
 
@@ -18,11 +22,14 @@ import types
 # terminal, as the trials' workers do (only effective before TensorFlow is first imported).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tunelab.experiments.kt import (  # noqa: E402
-    BayesianOptimization, GridSearch, HyperModel, HyperParameters, Hyperband, Objective, RandomSearch,
-    SearchInterrupted, Tuner, errors,
-)
-from tunelab.experiments.kt.declarations import Declaration  # noqa: E402
+from tunelab.keras_tuner import errors, tuners  # noqa: E402
+from tunelab.keras_tuner.declarations import Declaration  # noqa: E402
+from tunelab.keras_tuner.hypermodel import HyperModel  # noqa: E402
+from tunelab.keras_tuner.hyperparameters import HyperParameters  # noqa: E402
+from tunelab.keras_tuner.objective import Objective  # noqa: E402
+from tunelab.keras_tuner.options import TunerOptions  # noqa: E402
+from tunelab.keras_tuner.tuner import SearchInterrupted, Tuner  # noqa: E402
+from tunelab.keras_tuner.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch  # noqa: E402
 
 
 def _module(name: str, doc: str, **members: object) -> types.ModuleType:
@@ -33,8 +40,6 @@ def _module(name: str, doc: str, **members: object) -> types.ModuleType:
     return module
 
 
-tuners = _module("tuners", "KerasTuner's tuners.", BayesianOptimization=BayesianOptimization, GridSearch=GridSearch,
-                 Hyperband=Hyperband, RandomSearch=RandomSearch, Tuner=Tuner)
 engine = _module(
     "engine", "KerasTuner's engine package, as far as user code reaches into it.",
     hyperparameters=_module("engine.hyperparameters", "hp types.", HyperParameters=HyperParameters,
@@ -43,9 +48,8 @@ engine = _module(
     tuner=_module("engine.tuner", "Tuner.", Tuner=Tuner),
     objective=_module("engine.objective", "Objective.", Objective=Objective),
 )
-sys.modules[f"{__name__}.errors"] = errors
 
 __all__ = [
     "BayesianOptimization", "GridSearch", "HyperModel", "HyperParameters", "Hyperband", "Objective", "RandomSearch",
-    "SearchInterrupted", "Tuner", "engine", "errors", "tuners",
+    "SearchInterrupted", "Tuner", "TunerOptions", "engine", "errors", "tuners",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ray.tune import Callback
 
-from tunelab.experiments.driver_output import terminal
+from tunelab.experiments.run.output import terminal
 
 
 @dataclass(frozen=True)

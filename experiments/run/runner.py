@@ -18,24 +18,24 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from tunelab.experiments.best_checkpoints import BestCheckpointKeeper
-from tunelab.experiments.cluster import check_address, check_resources, check_storage_reachable
-from tunelab.experiments.driver_output import DriverLog, captured
+from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
+from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
+from tunelab.experiments.run.output import DriverLog, captured
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.guards import EpochBudget, RunGuard
-from tunelab.experiments.history import HistoryLog
-from tunelab.experiments.interrupts import InterruptWatch, sigint_restored, was_interrupted
-from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
-from tunelab.experiments.resume import (
+from tunelab.experiments.run.guards import EpochBudget, RunGuard
+from tunelab.experiments.run.history import HistoryLog
+from tunelab.experiments.run.interrupts import InterruptWatch, sigint_restored, was_interrupted
+from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
+from tunelab.experiments.run.resume import (
     COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_damaged_states,
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
-from tunelab.experiments.run_lock import check_not_locked, run_lock
+from tunelab.experiments.run.lock import check_not_locked, run_lock
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from tunelab.run_folder import SPEC_FILE, trial_folder_name
+from tunelab.core.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
 from tunelab.trainables.preflight import check_batch_size, check_trainable

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tunelab.analysis.load import Results, ResultsError, load
-from tunelab.experiments.kt.discovery import Discovered
-from tunelab.experiments.kt.hyperparameters import HyperParameters
-from tunelab.experiments.kt.objective import Objective
+from tunelab.keras_tuner.discovery import Discovered
+from tunelab.keras_tuner.hyperparameters import HyperParameters
+from tunelab.keras_tuner.objective import Objective
 
 COMPLETED, FAILED, RUNNING = "COMPLETED", "FAILED", "RUNNING"  # KerasTuner's TrialStatus values
 _STATUS = {"completed": COMPLETED, "stopped": COMPLETED, "errored": FAILED}  # early stops finished their budget

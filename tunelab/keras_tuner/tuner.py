@@ -4,8 +4,8 @@
     tuner.search(x, y, validation_data=(x_val, y_val), epochs=10, batch_size=32)
     tuner.get_best_hyperparameters(1)[0].values, tuner.get_best_models(1)[0], tuner.results.trials
 
-The search space is discovered from build_model when the tuner is made (experiments/kt/discovery.py),
-each tuner is a tunelab strategy, and `search` runs it on Ray through tunelab.experiments.runner;
+The search space is discovered from build_model when the tuner is made (tunelab/keras_tuner/discovery.py),
+each tuner is a tunelab strategy, and `search` runs it on Ray through tunelab.experiments.run.runner;
 the results folder is directory/project_name, readable with tunelab.load.
 """
 from __future__ import annotations
@@ -24,22 +24,22 @@ from typing import Any, Mapping
 import pandas as pd
 
 from tunelab.analysis.load import ResultsError, load
-from tunelab.checks import check_int
-from tunelab.errors import InputError
-from tunelab.experiments.kt.discovery import Discovered, discover, space_as_dict
-from tunelab.experiments.kt.display import print_finished_trial
-from tunelab.experiments.kt.hypermodel import get_hypermodel, overrides_fit
-from tunelab.experiments.kt.hyperparameters import HyperParameters
-from tunelab.experiments.kt.objective import Objective, create_objective
-from tunelab.experiments.kt.options import compile_overrides, tuner_options
-from tunelab.experiments.kt.results import TunerResults
-from tunelab.experiments.kt.trainable import FitData, HyperModelRun, train_hypermodel
-from tunelab.experiments.runner import RayJob, resolve_storage, run_job
+from tunelab.core.checks import check_int
+from tunelab.core.errors import InputError
+from tunelab.keras_tuner.discovery import Discovered, discover, space_as_dict
+from tunelab.keras_tuner.display import print_finished_trial
+from tunelab.keras_tuner.hypermodel import get_hypermodel, overrides_fit
+from tunelab.keras_tuner.hyperparameters import HyperParameters
+from tunelab.keras_tuner.objective import Objective, create_objective
+from tunelab.keras_tuner.options import compile_overrides, tuner_options
+from tunelab.keras_tuner.results import TunerResults
+from tunelab.keras_tuner.trainable import FitData, HyperModelRun, train_hypermodel
+from tunelab.experiments.run.runner import RayJob, resolve_storage, run_job
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.run_folder import SPEC_FILE
+from tunelab.core.run_folder import SPEC_FILE
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.inline import space_from_dict
 

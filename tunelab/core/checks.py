@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from tunelab.errors import shown
+from tunelab.core.errors import shown
 
 
 def check_int(name: str, value: Any, low: int, error: type[Exception] = ValueError) -> int:

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from tunelab.errors import InputError
-from tunelab.run_folder import DRIVER_LOG
+from tunelab.core.errors import InputError
+from tunelab.core.run_folder import DRIVER_LOG
 
 
 _terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermost capture last

@@ -17,7 +17,7 @@ from typing import Any
 from ray.tune import Callback
 
 from tunelab.experiments.trial_events import append_line
-from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, trial_folder_name
+from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE, trial_folder_name
 
 
 class HistoryLog(Callback):
