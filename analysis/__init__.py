@@ -9,6 +9,7 @@ analysis.tensorboard_logs, served by analysis.tensorboard.
 """
 from __future__ import annotations
 
-from tunelab.analysis.load import Experiment, Results, ResultsError, load
+from tunelab.analysis.load import load
+from tunelab.analysis.results import Experiment, Results, ResultsError
 
 __all__ = ["Experiment", "Results", "ResultsError", "load"]

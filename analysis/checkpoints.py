@@ -12,17 +12,18 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
-import pandas as pd
-
-from tunelab.trainables.checkpoint_files import BEST_DIR, STATE_FILE, model_files
-from tunelab.core.user_code import import_module
+from tunelab.trainables.checkpoints import (
+    BEST_DIR,
+    STATE_FILE,
+    import_user_module,
+    load_model,
+    model_files,
+)
 
 if TYPE_CHECKING:
     import keras
-
-    from tunelab.analysis.load import Results
 
 
 @dataclass(frozen=True)
@@ -50,30 +51,24 @@ class BestCheckpoint:
         return self.folder / model_files(1)[0]
 
 
-def trial_best_checkpoint(trial: pd.Series, results: Results) -> BestCheckpoint | None:
-    """Among the trial's kept checkpoints (the copy of its best and Ray's latest ones), the best scoring.
+def best_kept_checkpoint(trial_id: str, trial_dir: Path, scores: Mapping[int, float], metric: str,
+                         mode: str) -> BestCheckpoint | None:
+    """The best scoring of a trial's kept checkpoints (the copy of its best and Ray's latest ones).
 
-    A checkpoint's score is the objective it saved in its state.json; the history's value of its
-    epoch where an older trainable saved none.
+    A checkpoint's score is `metric` as saved in its state.json, or `scores[epoch]` (the trial's
+    history) where an older trainable saved none; a checkpoint cut short is passed over.
     """
-    path = trial.get("path")
-    if not isinstance(path, str) or not results.metric:
-        return None
-    history = results.history
-    history = history[(history["trial_id"] == trial["trial_id"]) & (history["experiment"] == trial["experiment"])]
-    scores = dict(zip(history["epoch"], history[results.metric])) if results.metric in history else {}
-    folders = [*sorted(Path(path).glob("checkpoint_*")), *sorted(Path(path).glob(f"{BEST_DIR}*"))]
+    folders = [*sorted(trial_dir.glob("checkpoint_*")), *sorted(trial_dir.glob(f"{BEST_DIR}*"))]
     best = None
     for folder in folders:
         state = _state(folder)
         if state is None:
             continue
-        score = state.get("metrics", {}).get(results.metric, scores.get(int(state["epoch"])))
+        score = state.get("metrics", {}).get(metric, scores.get(int(state["epoch"])))
         if not isinstance(score, (int, float)) or not math.isfinite(score):
             continue
-        if best is None or (score > best.score if results.mode == "max" else score < best.score):
-            best = BestCheckpoint(str(trial["trial_id"]), folder, int(state["epoch"]), float(score),
-                                  results.mode or "max", state)
+        if best is None or (score > best.score if mode == "max" else score < best.score):
+            best = BestCheckpoint(trial_id, folder, int(state["epoch"]), float(score), mode, state)
     return best
 
 
@@ -90,46 +85,7 @@ def _state(folder: Path) -> dict[str, Any] | None:
     return state
 
 
-def best_checkpoint(results: Results, trial_id: str | None = None) -> BestCheckpoint:
-    """The best trial's (or `trial_id`'s) best kept checkpoint; ResultsError when there is none."""
-    from tunelab.analysis.load import ResultsError
-
-    if trial_id is None:
-        trial = results.best_trial()
-        if trial is None:
-            raise ResultsError(f"no trial reported {results.metric}: there is no best model")
-    else:
-        rows = results.trials[results.trials["trial_id"] == trial_id]
-        if rows.empty:
-            raise ResultsError(f"no trial {trial_id!r} in these results")
-        if len(rows) > 1:
-            raise ResultsError(f"trial {trial_id!r} is in several of these results ({', '.join(rows['experiment'])}); "
-                               "load the one you mean")
-        trial = rows.iloc[0]
-    checkpoint = trial_best_checkpoint(trial, results)
-    if checkpoint is None:
-        raise ResultsError(f"trial {trial['trial_id']}: no checkpoint of a scored epoch is left in {trial['path']}")
-    return checkpoint
-
-
-def load_best_model(results: Results, trial_id: str | None = None) -> keras.Model:
-    """The Keras model of `best_checkpoint`, compiled as it trained (uncompiled if Keras cannot)."""
-    checkpoint = best_checkpoint(results, trial_id)
-    _import_trainable_module(results, checkpoint)
-    import keras
-
-    try:
-        return keras.models.load_model(checkpoint.model_file, compile=True)
-    except (TypeError, ValueError):  # a loss or metric Keras cannot rebuild: the weights still load
-        return keras.models.load_model(checkpoint.model_file, compile=False)
-
-
-def _import_trainable_module(results: Results, checkpoint: BestCheckpoint) -> None:
-    """A `package.module:function` trainable registers its custom layers when its module is imported."""
-    from tunelab.analysis.load import ResultsError
-
-    folder = Path(checkpoint.folder).resolve()
-    experiment = next((e for e in results.experiments if folder.is_relative_to(Path(e.path).resolve())), None)
-    trainable = experiment.spec.get("trainable") if experiment is not None else None
-    if isinstance(trainable, str) and ":" in trainable:
-        import_module(trainable.rpartition(":")[0], "trainable", ResultsError)
+def load_checkpoint_model(checkpoint: BestCheckpoint, trainable: str | None, error: type[Exception]) -> keras.Model:
+    """The checkpoint's Keras model, as `trainables.checkpoints` loads one, the trainable's module imported first."""
+    import_user_module(trainable, "trainable", error)
+    return load_model(checkpoint.model_file)

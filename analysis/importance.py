@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from tunelab.analysis.load import Results
+from tunelab.analysis.results import Results
 
 METHOD = "random-forest mean decrease in impurity (scikit-learn RandomForestRegressor, MDI)"
 TREES = 256

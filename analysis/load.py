@@ -2,7 +2,7 @@
 
 Reads what Ray and tunelab wrote, and nothing else: each trial folder's params.json and
 tunelab_history.jsonl (one JSON line per epoch; Ray's result.json for runs without it), Ray's
-newest experiment_state-*.json (each trial's status, failures and folder, and the trials that
+newest experiment state (each trial's status, failures and folder, and the trials that
 have no folder yet), tunelab_experiment.yaml (metric, mode, epochs and the search space),
 tunelab_trial_events.jsonl (why each trial ended: scheduler stops, pauses, errors; whose checkpoint
 a PBT trial took over) and tunelab.lock (whether a driver still runs the experiment).
@@ -11,25 +11,33 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from tunelab.analysis.lineage import copied_from
-from tunelab.analysis.run_files import error_line, read_json, read_spec, run_is_live, trial_states
+from tunelab.analysis.results import (
+    DamagedResultsWarning,
+    Experiment,
+    Results,
+    ResultsError,
+    is_missing,
+)
+from tunelab.analysis.run_files import error_line, read_spec
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
-from tunelab.core.errors import InputError
-from tunelab.core.run_folder import TRIAL_LOG, TRIAL_PREFIX, read_events
-
-if TYPE_CHECKING:
-    import keras
-
-    from tunelab.analysis.checkpoints import BestCheckpoint
-
+from tunelab.core.run_folder import (
+    PARAMS_FILE,
+    TRIAL_LOG,
+    TRIAL_PREFIX,
+    ray_trial_states,
+    read_events,
+    read_json,
+    run_is_live,
+)
 
 # Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.
 _RAY_KEYS = frozenset({
@@ -42,101 +50,6 @@ TRIAL_COLUMNS = (
     "resumes", "failures", "start", "end", "wall_s", "label", "copied_from", "error", "damage", "path", "log",
 )
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
-
-
-class DamagedResultsWarning(UserWarning):
-    """A file of a trial is cut short or lost; the intact record was read instead (see `trials.damage`)."""
-
-
-class ResultsError(InputError):
-    """The path is not a results directory tunelab can read."""
-
-
-@dataclass(frozen=True, eq=False)
-class Experiment:
-    """One results folder: its name in the frames, where it lies, and the spec it ran."""
-
-    name: str                   # the `experiment` column
-    path: Path
-    spec: Mapping[str, Any]     # tunelab_experiment.yaml as run; {} when the folder has none
-    space: Any = None           # tunelab.searchspaces.Space resolved from the spec; None when it cannot be here
-    stopped: str | None = None  # why the whole experiment was stopped early (an experiment_stopped event)
-    live: bool = False          # a live driver holds the folder's lock: trials still start and train
-
-    @property
-    def metric(self) -> str | None:
-        return self.spec.get("metric", "val_accuracy") if self.spec else None
-
-    @property
-    def mode(self) -> str | None:
-        return self.spec.get("mode", "max") if self.spec else None
-
-    @property
-    def epochs(self) -> int | None:
-        """The epoch budget of one trial: a trial that trained this many completed."""
-        value = self.spec.get("epochs", 10) if self.spec else None
-        return value if isinstance(value, int) else None
-
-    @property
-    def strategy(self) -> str | None:
-        strategy = self.spec.get("strategy", "random") if self.spec else None
-        return strategy.get("name") if isinstance(strategy, Mapping) else strategy
-
-
-@dataclass(frozen=True, eq=False)
-class Results:
-    """`trials`: one row per trial; `history`: one row per trial and reported epoch.
-
-    Hyperparameters are columns of `trials`, empty where a conditional one was inactive; each
-    metric `m` the trainable reported has `m_best` and `m_last` columns. `history.time` is the
-    wall-clock second each epoch ended (Ray stamps whole seconds; time_since_restore sharpens it).
-    """
-
-    trials: pd.DataFrame
-    history: pd.DataFrame
-    params: tuple[str, ...]    # hyperparameter column names, in the order the space declares them
-    metrics: tuple[str, ...]   # metric names reported by the trainable
-    metric: str | None         # the objective, from the (first) experiment's spec
-    mode: str | None           # max or min
-    experiments: tuple[Experiment, ...] = field(default=())
-
-    @property
-    def objective(self) -> str | None:
-        """The trials column holding each trial's best value of the objective."""
-        return f"{self.metric}_best" if self.metric else None
-
-    @property
-    def log_params(self) -> frozenset[str]:
-        """Hyperparameters some experiment's space searches on a log scale."""
-        names = set()
-        for experiment in self.experiments:
-            if experiment.space is not None:
-                names.update(name for name, param in experiment.space.items() if getattr(param, "log", False))
-        return frozenset(names)
-
-    def best_trial(self) -> pd.Series | None:
-        """The row of the best trial by the objective, or None when no trial reported it."""
-        column = self.objective
-        if column not in self.trials or self.trials[column].dropna().empty:
-            return None
-        values = self.trials[column]
-        return self.trials.loc[values.idxmin() if self.mode == "min" else values.idxmax()]
-
-    def config(self, row: pd.Series) -> dict[str, Any]:
-        """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""
-        return {name: python_value(row[name]) for name in self.params if not is_missing(row[name])}
-
-    def best_checkpoint(self, trial_id: str | None = None) -> BestCheckpoint:
-        """Where the best trial's (or `trial_id`'s) best epoch is saved: folder, epoch, score, model file."""
-        from tunelab.analysis.checkpoints import best_checkpoint
-
-        return best_checkpoint(self, trial_id)
-
-    def best_model(self, trial_id: str | None = None) -> keras.Model:
-        """The best trial's (or `trial_id`'s) Keras model with the weights of its best epoch (imports Keras)."""
-        from tunelab.analysis.checkpoints import load_best_model
-
-        return load_best_model(self, trial_id)
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> Results:
@@ -180,13 +93,13 @@ def _load_one(folder: Path, name: str) -> _Part:
     if not folder.is_dir():
         raise ResultsError(f"{folder}: not a directory")
     spec = read_spec(folder)
-    states = trial_states(folder)
+    states = ray_trial_states(folder)
     events = read_events(folder)
     stops = [e for e in events.pop("", []) if e.get("event") == "experiment_stopped"]
     experiment = Experiment(name, folder, spec, _space(spec), str(stops[-1].get("reason")) if stops else None,
                             run_is_live(folder))
     trial_dirs = {path.name: path for path in sorted(folder.iterdir()) if path.is_dir()
-                  and any((path / name).is_file() for name in ("params.json", *SOURCES))}
+                  and any((path / name).is_file() for name in (PARAMS_FILE, *SOURCES))}
     if not trial_dirs and not states:
         raise ResultsError(f"{folder}: no trial folders (*/params.json); is this an experiment directory?")
 
@@ -359,7 +272,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
 
 def _config(trial_dir: Path | None, state: dict) -> tuple[dict, list[str]]:
     """The trial's hyperparameters: its params.json, or Ray's experiment state when that file is lost."""
-    config = read_json(trial_dir / "params.json") if trial_dir else {}
+    config = read_json(trial_dir / PARAMS_FILE) if trial_dir else {}
     if config or not state.get("config"):
         return config, []
     damage = [] if trial_dir is None else [
@@ -390,13 +303,3 @@ def _add_metric_columns(trials: pd.DataFrame, history: pd.DataFrame, metrics: li
         columns[f"{metric}_best"] = trials["trial_id"].map(best).astype("float64")
         columns[f"{metric}_last"] = trials["trial_id"].map(grouped.last()).astype("float64")
     return pd.concat([trials, pd.DataFrame(columns, index=trials.index)], axis=1) if columns else trials
-
-
-def is_missing(value: Any) -> bool:
-    """None, NaN, NA or NaT: an inactive hyperparameter or a metric never reported."""
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
-
-
-def python_value(value: Any) -> Any:
-    """numpy and pandas scalars -> Python scalars (for JSON, YAML and TensorBoard)."""
-    return value.item() if isinstance(value, np.generic) else value

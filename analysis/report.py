@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunelab.analysis.load import Results
 from tunelab.analysis.interactive import figure_html, interactive_figures, plotly_script
+from tunelab.analysis.results import Results
 from tunelab.analysis.summary import for_display, outcome_counts, ranked_trials
 
 _TITLES = {

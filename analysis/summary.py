@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunelab.analysis.load import Results
+from tunelab.analysis.results import Results
 
 
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def errored_lines(results: Results) -> list[str]:
 
 def trial_log_text(results: Results, trial_id: str) -> str:
     """The output of the trial whose id is (or starts with) `trial_id`; ResultsError naming the trials otherwise."""
-    from tunelab.analysis.load import ResultsError
+    from tunelab.analysis.results import ResultsError
     from tunelab.core.checks import did_you_mean
 
     ids = [str(value) for value in results.trials["trial_id"]]

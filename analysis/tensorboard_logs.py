@@ -33,7 +33,14 @@ from typing import Any
 
 import pandas as pd
 
-from tunelab.analysis.load import DamagedResultsWarning, Experiment, Results, is_missing, load, python_value
+from tunelab.analysis.load import load
+from tunelab.analysis.results import (
+    DamagedResultsWarning,
+    Experiment,
+    Results,
+    is_missing,
+    python_value,
+)
 from tunelab.core.errors import InputError
 
 LOG_FOLDER = "tensorboard"

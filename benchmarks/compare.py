@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunelab.analysis.load import Results
 from tunelab.analysis.plots import best_so_far_data
+from tunelab.analysis.results import Results
 
 RUN_COLUMNS = ("name", "tool", "seed", "wall_s", "concurrency", "trials", "peak_worker_mb")
 HISTORY_COLUMNS = ("name", "seed", "trial_id", "epoch", "elapsed_s", "time_total_s")

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.task import (
+    STUDY_FIX,
+    TUNELAB,
+    Entry,
+    StudyTask,
+    entries,
+    tunelab_epochs,
+)
 from tunelab.core.errors import InputError
 from tunelab.experiments.strategies import STRATEGIES
-
-from benchmarks.task import STUDY_FIX, TUNELAB, Entry, StudyTask, entries, tunelab_epochs
 
 # Plain SGD: Adam (1e-3) is at 0.95 by epoch 9 and at its best by 27, leaving later epochs nothing
 # to add. Searched: depth, units per layer, activation, learning rate and dropout.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmarks.compare import HISTORY_COLUMNS, RUN_COLUMNS
-from tunelab.analysis.load import Results
+from tunelab.analysis.results import Results
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import time
 
-from tunelab.analysis.load import load
 from benchmarks.local_ray import local_ray
 from benchmarks.memory import PeakMemory
 from benchmarks.record import RunRecord, history_from_results
 from benchmarks.task import Entry, StudyTask, spec_dict
+from tunelab.analysis.load import load
 from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tunelab.core.checks import did_you_mean
+from tunelab.core.checks import SEED_LIMIT, did_you_mean
 from tunelab.core.errors import shown
 from tunelab.experiments.early_stopping import refuse_concurrency_limit
 from tunelab.experiments.errors import SpecError
@@ -19,7 +19,6 @@ from tunelab.experiments.plans import MAX_TRIALS, Budget, Option, Plan
 from tunelab.experiments.schedulers import PopulationBasedScheduler
 from tunelab.experiments.schedulers.explore import FACTORS, LINEAR_SHIFT
 from tunelab.experiments.searchers import ConfigSequenceSearcher
-from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.searchspaces import Fixed, Float, Space
 from tunelab.trainables.adjustable import KEPT_AT_ZERO, adjustable_params
 

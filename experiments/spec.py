@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-
-from tunelab.core.checks import did_you_mean
+from tunelab.core.checks import SEED_LIMIT, did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.run_folder import is_uri
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
@@ -74,7 +74,6 @@ _TOP_KEYS = (
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 _SHORT_FORMS = {"strategy": "name", "data": "source"}  # `strategy: random` is short for {name: random}
-SEED_LIMIT = 2**32 - 1  # NumPy's and Ray's seeds are 32-bit
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
@@ -270,7 +269,7 @@ def _storage(raw: Mapping[str, Any]) -> str:
 
 def check_storage_text(value: str, key: str) -> None:
     """Storage is absolute, ~/..., or a URI: a relative path would depend on where you launch from."""
-    if "://" not in value and not value.startswith("~") and not Path(value).is_absolute():
+    if not is_uri(value) and not value.startswith("~") and not Path(value).is_absolute():
         raise SpecError(
             f"{key}: {shown(value)} is relative, which Ray refuses and which would depend on where you launch "
             "from; use an absolute path, ~/..., or a URI such as s3://bucket/results"

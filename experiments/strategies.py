@@ -13,15 +13,31 @@ from typing import Any, Callable, Mapping
 
 from ray.tune.search import ConcurrencyLimiter
 
-from tunelab.experiments.early_stopping import SCHEDULERS, check_scheduler, with_scheduler
+from tunelab.core.checks import SEED_LIMIT
+from tunelab.experiments.early_stopping import (
+    SCHEDULERS,
+    check_scheduler,
+    with_scheduler,
+)
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.manual import one_factor_at_a_time, published_configs
-from tunelab.experiments.plans import MAX_GRID, MAX_TRIALS, Budget, Option, Plan, check_declared, named_entry
+from tunelab.experiments.plans import (
+    MAX_GRID,
+    MAX_TRIALS,
+    Budget,
+    Option,
+    Plan,
+    check_declared,
+    named_entry,
+)
 from tunelab.experiments.population import PBT_OPTIONS, check_pbt_options, plan_pbt
 from tunelab.experiments.searchers import (
-    ACQUISITIONS, ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher, UnitCubeBayesSearch,
+    ACQUISITIONS,
+    ChainedSearcher,
+    ConfigSequenceSearcher,
+    LabelledSequenceSearcher,
+    UnitCubeBayesSearch,
 )
-from tunelab.experiments.spec import SEED_LIMIT
 from tunelab.searchspaces import Space
 
 __all__ = ["MAX_GRID", "MAX_TRIALS", "SCHEDULERS", "STRATEGIES", "Budget", "Option", "Plan", "Strategy",

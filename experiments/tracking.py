@@ -22,8 +22,8 @@ from typing import Any, Mapping, Sequence
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.experiments.errors import SpecError
 from tunelab.core.user_code import import_module
+from tunelab.experiments.errors import SpecError
 
 _KEYS = ("mlflow", "checkpoint", "callbacks")
 _SERVER_SCHEMES = ("http", "https")

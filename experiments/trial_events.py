@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from tunelab.core.run_folder import EVENTS_FILE, read_json_lines
+from tunelab.core.run_folder import EVENTS_FILE, is_uri, read_json_lines
 
 _APPENDING = threading.Lock()  # callbacks and schedulers append from Ray's driver threads
 
@@ -36,7 +36,7 @@ class TrialEventLog:
 
     def attach(self, experiment_path: str) -> None:
         """Local folders only: on URI storage the events stay unrecorded rather than slow every step."""
-        if "://" not in experiment_path:
+        if not is_uri(experiment_path):
             self._path = Path(experiment_path) / EVENTS_FILE
 
     def last_stop(self, since: float) -> tuple[str, bool] | None:

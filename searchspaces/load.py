@@ -8,11 +8,11 @@ from typing import Any, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.user_code import import_file, import_module
 from tunelab.searchspaces.catalog import CATALOG
 from tunelab.searchspaces.inline import space_from_dict
 from tunelab.searchspaces.params import Fixed, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
-from tunelab.core.user_code import import_file, import_module
 
 
 def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:

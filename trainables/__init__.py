@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from tunelab.trainables.compile import compile_model
 from tunelab.trainables.data import DataError, Dataset, load_dataset
+from tunelab.trainables.data.base import StreamedData
 from tunelab.trainables.keras_trainable import RunSettings, train
 from tunelab.trainables.models import build_model
-from tunelab.trainables.streaming import StreamedData
 
 __all__ = [
     "DataError",

@@ -7,19 +7,30 @@ is all that travels, and each worker reads the data itself (trainables.streaming
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.core.checks import check_int
 from tunelab.trainables.adjustable import apply_adjustable
+from tunelab.trainables.checkpoints import MODEL_FILE, load_model, read_state
 from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
-from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
-from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
-from tunelab.trainables.streaming import StreamedData, streamed_batches
+from tunelab.trainables.data.base import StreamedData
+from tunelab.trainables.data.streaming import streamed_batches
+from tunelab.trainables.model_params import (
+    Declared,
+    Integer,
+    ModelParams,
+    family_params,
+)
+from tunelab.trainables.models import (
+    FAMILIES,
+    FAMILY_PARAMS,
+    build_model,
+    resolve_model_function,
+)
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
 
@@ -149,28 +160,13 @@ def _fit_inputs(data: Dataset | StreamedData, batch_size: int, seed: int) -> tup
 
 def _restore(checkpoint: tune.Checkpoint | None, family: str, built: Callable[[], keras.Model]
              ) -> tuple[keras.Model, int] | None:
-    """The compiled model (optimizer state included) and finished epochs from a checkpoint.
-
-    A user's model function registers its custom layers when its module is imported, so the module
-    is imported first; a model Keras still cannot deserialize is built again by the trial's own
-    builder and given the saved weights and optimizer state.
-    """
+    """The compiled model (optimizer state included) and finished epochs from a checkpoint, as
+    `trainables.checkpoints` loads one: built again by the trial's own builder, then the saved state."""
     if checkpoint is None:
         return None
-    import keras
-
-    from tunelab.trainables.checkpoint_files import MODEL_FILE, STATE_FILE
-
     if family not in FAMILIES:
-        resolve_model_function(family)
+        resolve_model_function(family)  # imports the user's module first: it registers its custom objects
     with checkpoint.as_directory() as folder:
-        path = Path(folder) / MODEL_FILE
-        try:
-            model = keras.models.load_model(path, compile=True)
-        except (TypeError, ValueError):  # a class Keras cannot locate: rebuild, then load what was saved
-            model = built()
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(path)
-        with open(Path(folder) / STATE_FILE) as f:
-            finished_epochs = int(json.load(f)["epoch"])
+        model = load_model(Path(folder) / MODEL_FILE, built)
+        finished_epochs = int(read_state(Path(folder))["epoch"])
     return model, finished_epochs

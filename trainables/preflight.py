@@ -13,9 +13,9 @@ from tunelab.core.errors import InputError, shorter
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.params import Choice, Fixed, Param
 from tunelab.trainables.data import Dataset
+from tunelab.trainables.data.base import StreamedData
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
-from tunelab.trainables.streaming import StreamedData
 
 
 def check_trainable(trainable: str, data: Dataset | StreamedData, config: Mapping[str, Any]) -> None:

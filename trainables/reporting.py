@@ -6,16 +6,13 @@ module imports Keras, so the trainable imports it only after configuring TensorF
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import keras
 from ray import tune
 
-from tunelab.trainables.checkpoint_files import MODEL_FILE, STATE_FILE
+from tunelab.trainables import checkpoints
 
 
 class NonFiniteLossError(RuntimeError):
@@ -56,11 +53,7 @@ class TuneReporter(keras.callbacks.Callback):
         if not improved and finished % self.checkpoint_every and finished != self.total_epochs:
             tune.report(metrics)
             return
-        # report() copies the directory into the trial's storage before it returns.
-        with tempfile.TemporaryDirectory(prefix="tunelab-checkpoint-") as folder:
-            self.model.save(Path(folder) / MODEL_FILE)
-            (Path(folder) / STATE_FILE).write_text(json.dumps({"epoch": finished, "metrics": metrics}))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        checkpoints.report(metrics, [self.model], {"epoch": finished})
 
     def _improves(self, value: float | None) -> bool:
         """Whether `value` beats the best so far (and becomes it); NaN never does."""

@@ -17,7 +17,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tunelab.analysis.load import Results, ResultsError, load
+    from tunelab.analysis.load import load
+    from tunelab.analysis.results import Results, ResultsError
     from tunelab.api import ExperimentError, ExperimentStopped, run
 
 __version__ = "0.1.0"
@@ -27,8 +28,8 @@ _LAZY = {
     "ExperimentError": "tunelab.api",
     "ExperimentStopped": "tunelab.api",
     "load": "tunelab.analysis.load",
-    "Results": "tunelab.analysis.load",
-    "ResultsError": "tunelab.analysis.load",
+    "Results": "tunelab.analysis.results",
+    "ResultsError": "tunelab.analysis.results",
 }
 
 __all__ = ["ExperimentError", "ExperimentStopped", "Results", "ResultsError", "load", "run"]

@@ -10,13 +10,16 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from tunelab.analysis.interactive.curves import best_so_far_figure, learning_curves_figure
+from tunelab.analysis.interactive.curves import (
+    best_so_far_figure,
+    learning_curves_figure,
+)
 from tunelab.analysis.interactive.lineage import lineage_figure
 from tunelab.analysis.interactive.parallel import parallel_coordinates_figure
 from tunelab.analysis.interactive.samples import importance_figure, samples_figure
 from tunelab.analysis.interactive.timeline import timeline_figure
-from tunelab.analysis.load import Results
 from tunelab.analysis.plots import plot_data
+from tunelab.analysis.results import Results
 
 __all__ = [
     "best_so_far_figure", "figure_html", "importance_figure", "interactive_figures", "learning_curves_figure",

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunelab.analysis.load import Results, ResultsError
+from tunelab.analysis.results import Results, ResultsError
 
 OUTCOME_COLORS = {
     "completed": "#2a9d4b", "stopped": "#f08c00", "errored": "#d62728", "paused": "#8e6cc0",

@@ -16,8 +16,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from tunelab.analysis.lineage import exploits_by_trial, lineage, perturbed_params
-from tunelab.analysis.load import Results
 from tunelab.analysis.plots.common import empty_plot, metric_name, mode_of, score_colors
+from tunelab.analysis.results import Results
 
 SURVIVING = ("completed", "running", "paused")  # a model that is still, or was at the end, in the population
 

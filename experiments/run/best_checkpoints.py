@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow.fs
 from ray.tune import Callback
 
-from tunelab.trainables.checkpoint_files import BEST_DIR, STATE_FILE
+from tunelab.trainables.checkpoints import BEST_DIR, STATE_FILE
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
+from tunelab.core.run_folder import is_uri
 from tunelab.experiments.errors import SpecError
 
 
@@ -48,7 +49,7 @@ def check_storage_reachable(storage: str, nodes: list[dict[str, Any]]) -> None:
     is removed afterwards. URIs (s3://, gs://) are every node's by construction.
     """
     alive = [node for node in nodes if node.get("Alive")]
-    if "://" in storage or len(alive) < 2:
+    if is_uri(storage) or len(alive) < 2:
         return
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

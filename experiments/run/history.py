@@ -16,8 +16,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE, is_uri, trial_folder_name
 from tunelab.experiments.trial_events import append_line
-from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE, trial_folder_name
 
 
 class HistoryLog(Callback):
@@ -25,7 +25,7 @@ class HistoryLog(Callback):
     it ends) and appends each reported result (its config left out) to RUN/trial_ID/tunelab_history.jsonl."""
 
     def __init__(self, run_path: str) -> None:
-        self._folder = None if "://" in run_path else Path(run_path)
+        self._folder = None if is_uri(run_path) else Path(run_path)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self._folder is not None:

@@ -20,11 +20,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from tunelab.core.run_folder import (
+    LOCK_FILE,
+    LOCK_STALE_S,
+    is_uri,
+    lock_holder_is_gone,
+    read_lock_holder,
+)
 from tunelab.experiments.errors import SpecError
-from tunelab.core.run_folder import LOCK_FILE
 
 HEARTBEAT_S = 10.0
-STALE_S = 60.0
 
 
 class RunLocked(SpecError):
@@ -37,7 +42,7 @@ def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Non
 
     Folders this call created and left empty (a run refused before it wrote anything) are removed.
     """
-    if "://" in run_path:
+    if is_uri(run_path):
         yield
         return
     folder = Path(run_path)
@@ -66,8 +71,8 @@ def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Non
 
 def check_not_locked(run_folder: Path) -> None:
     """RunLocked when a live driver holds the folder's lock (checked again when the lock is taken)."""
-    holder = read_holder(run_folder / LOCK_FILE)
-    if holder is not None and not holder_is_gone(holder):
+    holder = read_lock_holder(run_folder / LOCK_FILE)
+    if holder is not None and not lock_holder_is_gone(holder):
         raise RunLocked(_in_use(run_folder / LOCK_FILE, holder))
 
 
@@ -81,11 +86,11 @@ def _acquire(lock: Path, holder: dict[str, Any]) -> None:
                 os.link(mine, lock)  # atomic, and fails if the lock exists (also on NFS)
                 return
             except FileExistsError:
-                current = read_holder(lock)
-                if current is None and time.time() - _mtime(lock) < STALE_S:
+                current = read_lock_holder(lock)
+                if current is None and time.time() - _mtime(lock) < LOCK_STALE_S:
                     raise RunLocked(f"{lock.parent}: locked by a driver whose lock file cannot be read ({lock}); "
                                     "if no driver runs this folder, delete it") from None
-                if current is not None and not holder_is_gone(current):
+                if current is not None and not lock_holder_is_gone(current):
                     raise RunLocked(_in_use(lock, current)) from None
                 _take_over(lock, current)
         raise RunLocked(f"{lock.parent}: another driver keeps taking this run folder's lock ({lock}); try again")
@@ -100,30 +105,6 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def read_holder(lock: Path) -> dict[str, Any] | None:
-    """The lock's holder, or None when the file is gone or unreadable (written by no tunelab)."""
-    try:
-        holder = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) and {"host", "pid", "heartbeat"} <= set(holder) else None
-
-
-def holder_is_gone(holder: dict[str, Any], now: float | None = None) -> bool:
-    """Its heartbeat stopped a minute ago, or, on this host, its process no longer runs."""
-    if (now or time.time()) - float(holder["heartbeat"]) > STALE_S:
-        return True
-    if holder["host"] != socket.gethostname():
-        return False
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # a process of another user runs under that pid
-        return False
-    return False
-
-
 def _take_over(lock: Path, stale: dict[str, Any] | None) -> None:
     """Moves a stale lock aside; if a racing driver replaced it meanwhile, puts that one back."""
     aside = lock.with_name(f"{LOCK_FILE}.stale-{uuid.uuid4().hex}")
@@ -131,7 +112,7 @@ def _take_over(lock: Path, stale: dict[str, Any] | None) -> None:
         os.rename(lock, aside)
     except FileNotFoundError:
         return  # another driver took it over first; the next O_EXCL decides
-    if read_holder(aside) != stale:
+    if read_lock_holder(aside) != stale:
         with contextlib.suppress(OSError):
             os.rename(aside, lock)
         return
@@ -142,7 +123,7 @@ def _beat(lock: Path, holder: dict[str, Any], stop: threading.Event, every: floa
     """Renews the heartbeat while the lock is still this driver's; one taken over (this driver stalled
     for a minute) is left to its new holder."""
     while not stop.wait(every):
-        current = read_holder(lock)
+        current = read_lock_holder(lock)
         if current is not None and current.get("token") != holder["token"]:
             return
         holder["heartbeat"] = time.time()
@@ -155,7 +136,7 @@ def _beat(lock: Path, holder: dict[str, Any], stop: threading.Event, every: floa
 
 
 def _release(lock: Path, holder: dict[str, Any]) -> None:
-    current = read_holder(lock)
+    current = read_lock_holder(lock)
     if current is not None and current.get("token") == holder["token"]:
         lock.unlink(missing_ok=True)
 

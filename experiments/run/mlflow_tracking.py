@@ -23,10 +23,16 @@ from typing import Any
 from ray.tune import Callback
 
 from tunelab.analysis.stop_reasons import stop_reason
+from tunelab.core.run_folder import (
+    HISTORY_FILE,
+    is_uri,
+    read_events,
+    read_json_lines,
+    trial_folder_name,
+)
 from tunelab.experiments.run.resume import set_aside_trial_ids
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.core.run_folder import HISTORY_FILE, read_events, read_json_lines, trial_folder_name
-from tunelab.trainables.checkpoint_files import BEST_DIR
+from tunelab.trainables.checkpoints import BEST_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +178,7 @@ class MlflowTracking(Callback):
 
     def _recorded_epochs(self, trial_id: str) -> list[dict]:
         """The epochs the run folder holds for a trial: those a killed driver never sent are logged on resume."""
-        if "://" in self.run_path:
+        if is_uri(self.run_path):
             return []
         return read_json_lines(Path(self.run_path) / trial_folder_name(trial_id) / HISTORY_FILE)[0]
 
@@ -213,7 +219,7 @@ class MlflowTracking(Callback):
         self._log_waiting(trial)
         status = self._unended[trial.trial_id][1]
         epochs = self._logged.get(trial.trial_id, 0)
-        events = read_events(Path(self.run_path)).get(trial.trial_id, []) if "://" not in self.run_path else []
+        events = read_events(Path(self.run_path)).get(trial.trial_id, []) if not is_uri(self.run_path) else []
         reason, detail = ("errored", _error_line(trial)) if status == "FAILED" else stop_reason(
             "TERMINATED", epochs, self.epochs, events)
         self._client.set_tag(run_id, "stop_reason", reason)

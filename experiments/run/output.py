@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from tunelab.core.errors import InputError
-from tunelab.core.run_folder import DRIVER_LOG
-
+from tunelab.core.run_folder import DRIVER_LOG, is_uri
 
 _terminals: list[tuple[TextIO, TextIO]] = []  # the streams to restore, innermost capture last
 
@@ -63,7 +62,7 @@ class DriverLog(io.TextIOBase):
 
     def attach(self, run_path: str) -> Path:
         """Appends to RUN/tunelab_driver.log (a resume adds to it); a URI run logs to a local temp file."""
-        if "://" in run_path:
+        if is_uri(run_path):
             name = run_path.rstrip("/").rsplit("/", 1)[-1]
             self.path = Path(tempfile.gettempdir()) / f"{name}-{DRIVER_LOG}"
         else:

@@ -16,9 +16,9 @@ What is used, and why:
 - BayesOptSearch's warm-up buffer: tunelab does not ask it for a point while asking would only
   advance its random generator (`bayesopt_awaiting_warm_up`); and its points_to_evaluate queue,
   through which it takes a point it did not choose (`bayesopt_take_point`).
-- The experiment snapshot (`experiment_state-*.json`: trial JSON state + run metadata) and the
-  search state Ray saves beside it (`search_gen_state-*.json`, cloudpickled, with the
-  ConcurrencyLimiter's live trials). A trial that finished after Ray's last snapshot is marked
+- The experiment snapshot (trial JSON state + run metadata) and the search state Ray saves beside
+  it (cloudpickled, with the ConcurrencyLimiter's live trials); their names, and the one reader of
+  the snapshot, are in tunelab.core.run_folder. A trial that finished after Ray's last snapshot is marked
   finished there before a resume, so Ray does not train it again (see `carry_completions`); and
   a trial the snapshot lacks but the searcher files already count is taken back from them
   (see `take_back_suggestions`).
@@ -34,10 +34,13 @@ from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining
 
-STATE_PATTERN = "experiment_state-*.json"       # TuneController.CKPT_FILE_TMPL
-SEARCH_STATE_PATTERN = "search_gen_state-*.json"  # SearchGenerator.CKPT_FILE_TMPL
-SEARCHER_STATE_PATTERN = "searcher-state-*.pkl"   # Searcher.CKPT_FILE_TMPL
-FINISHED, UNFINISHED = "TERMINATED", ("PENDING", "RUNNING", "PAUSED")
+from tunelab.core.run_folder import (
+    RAY_FINISHED,
+    RAY_SEARCH_STATE_PATTERN,
+    RAY_SEARCHER_STATE_PATTERN,
+    RAY_STATE_PATTERN,
+    newest,
+)
 
 
 @dataclass(frozen=True)
@@ -47,25 +50,6 @@ class Completion:
     trial_id: str
     folder: str
     last_result: dict
-
-
-def newest(folder: Path, pattern: str) -> Path | None:
-    """The file Ray restores from: the greatest name (Ray's names carry a sortable timestamp)."""
-    files = sorted(folder.glob(pattern))
-    return files[-1] if files else None
-
-
-def unfinished_trials(folder: Path) -> dict[str, str]:
-    """trial_id -> trial folder name, for the trials Ray's newest snapshot holds as not yet finished."""
-    state_file = newest(folder, STATE_PATTERN)
-    if state_file is None:
-        return {}
-    found = {}
-    for trial_json, _ in json.loads(state_file.read_text())["trial_data"]:
-        trial = json.loads(trial_json)
-        if trial["status"] in UNFINISHED:
-            found[trial["trial_id"]] = trial["relative_logdir"]
-    return found
 
 
 def carry_completions(folder: Path, completions: list[Completion], searcher: Any) -> None:
@@ -82,14 +66,14 @@ def carry_completions(folder: Path, completions: list[Completion], searcher: Any
         return
     while hasattr(searcher, "searcher"):  # Ray saves the wrappers' state apart from the searcher's own
         searcher = searcher.searcher
-    searcher_file = newest(folder, SEARCHER_STATE_PATTERN)
+    searcher_file = newest(folder, RAY_SEARCHER_STATE_PATTERN)
     if searcher_file is not None:
         searcher.restore(str(searcher_file))
         for completion in completions:
             searcher.on_trial_complete(completion.trial_id, result=completion.last_result)
         _replace(searcher_file, searcher.save)
 
-    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    search_file = newest(folder, RAY_SEARCH_STATE_PATTERN)
     if search_file is not None:
         state = cloudpickle.loads(search_file.read_bytes())
         limiter = state.get("name:ConcurrencyLimiter")
@@ -100,7 +84,7 @@ def carry_completions(folder: Path, completions: list[Completion], searcher: Any
                     limiter["num_unfinished_live_trials"] -= 1
             _replace(search_file, lambda path: Path(path).write_bytes(cloudpickle.dumps(state)))
 
-    state_file = newest(folder, STATE_PATTERN)
+    state_file = newest(folder, RAY_STATE_PATTERN)
     snapshot = json.loads(state_file.read_text())
     by_id = {completion.trial_id: completion for completion in completions}
     for entry in snapshot["trial_data"]:
@@ -108,7 +92,7 @@ def carry_completions(folder: Path, completions: list[Completion], searcher: Any
         completion = by_id.get(trial["trial_id"])
         if completion is None:
             continue
-        trial["status"] = FINISHED
+        trial["status"] = RAY_FINISHED
         run["last_result"], run["last_result_time"] = completion.last_result, time.time()
         entry[0], entry[1] = json.dumps(trial, indent=2), json.dumps(run, indent=2)
     _replace(state_file, lambda path: Path(path).write_text(json.dumps(snapshot)))
@@ -130,8 +114,8 @@ def take_back_suggestions(folder: Path, trials: dict[str, dict], searcher: Any) 
 
     if not trials:
         return
-    search_file = newest(folder, SEARCH_STATE_PATTERN)
-    state_file = newest(folder, STATE_PATTERN)
+    search_file = newest(folder, RAY_SEARCH_STATE_PATTERN)
+    state_file = newest(folder, RAY_STATE_PATTERN)
     if search_file is not None and state_file is not None:
         state = cloudpickle.loads(search_file.read_bytes())
         in_snapshot = len(json.loads(state_file.read_text())["trial_data"])
@@ -147,7 +131,7 @@ def take_back_suggestions(folder: Path, trials: dict[str, dict], searcher: Any) 
             _replace(search_file, lambda path: Path(path).write_bytes(cloudpickle.dumps(state)))
     while hasattr(searcher, "searcher"):
         searcher = searcher.searcher
-    searcher_file = newest(folder, SEARCHER_STATE_PATTERN)
+    searcher_file = newest(folder, RAY_SEARCHER_STATE_PATTERN)
     if searcher_file is not None and hasattr(searcher, "take_back"):
         searcher.restore(str(searcher_file))
         if searcher.take_back(list(trials.values())):

@@ -15,33 +15,49 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tunelab.analysis.run_files import read_json, trial_states
-from tunelab.experiments.run.ray_internals import (
-    Completion, carry_completions, take_back_suggestions, unfinished_trials,
+from tunelab.core.run_folder import (
+    HISTORY_FILE,
+    PARAMS_FILE,
+    RAY_FINISHED,
+    RAY_SESSION_FILES,
+    RAY_STATE_PATTERN,
+    RESULT_FILE,
+    SET_ASIDE_PREFIX,
+    TRIAL_PREFIX,
+    epochs_by_number,
+    is_uri,
+    ray_state_stamp,
+    ray_trial_states,
+    read_events,
+    read_json,
+    unfinished_trials,
 )
-from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
+from tunelab.experiments.run.ray_internals import (
+    Completion,
+    carry_completions,
+    take_back_suggestions,
+)
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
-SET_ASIDE_PREFIX = ".unrecorded-"
 
 
 def resume_kind(run_path: str, planned_trials: int) -> str:
     """RESTORE Ray's state, RESTART the plan (no state was saved), or COMPLETE (nothing left to run)."""
-    if "://" in run_path:
+    if is_uri(run_path):
         return RESTORE  # URI storage: Ray's own check decides
     folder = Path(run_path)
-    if not any(folder.glob("experiment_state-*.json")):
+    if not any(folder.glob(RAY_STATE_PATTERN)):
         return RESTART
-    states = trial_states(folder)
-    finished = [state for state in states.values() if state.get("status") == "TERMINATED"]
+    states = ray_trial_states(folder)
+    finished = [state for state in states.values() if state.get("status") == RAY_FINISHED]
     return COMPLETE if len(finished) >= planned_trials and len(finished) == len(states) else RESTORE
 
 
 def set_aside_unrecorded_start(run_path: str) -> Path | None:
     """Moves the trial folders and Ray files of a start Ray never recorded into a dot-folder analysis skips."""
     folder = Path(run_path)
-    return _set_aside(folder, [*folder.glob(f"{TRIAL_PREFIX}*"), *folder.glob("tuner.pkl"), *folder.glob("searcher-state-*"),
-                               *folder.glob("search_gen_state-*")], "start")
+    ray_files = [path for pattern in RAY_SESSION_FILES for path in folder.glob(pattern)]
+    return _set_aside(folder, [*folder.glob(f"{TRIAL_PREFIX}*"), *ray_files], "start")
 
 
 def set_aside_unrecorded_trials(run_path: str, searcher: Any) -> Path | None:
@@ -52,13 +68,13 @@ def set_aside_unrecorded_trials(run_path: str, searcher: Any) -> Path | None:
     fell between Ray's saves of the snapshot and of the search state, the search state already
     counts them: they are taken back from it (`searcher`: a fresh instance of the run's own).
     """
-    if "://" in run_path:
+    if is_uri(run_path):
         return None
     folder = Path(run_path)
-    states = sorted(folder.glob("experiment_state-*.json"))
+    states = sorted(folder.glob(RAY_STATE_PATTERN))
     if not states:
         return None
-    recorded = {state.get("dir") for file in states for state in trial_states(folder, file).values()}
+    recorded = {state.get("dir") for file in states for state in ray_trial_states(folder, file).values()}
     newest = states[-1].stat().st_mtime
     unrecorded = [path for path in folder.glob(f"{TRIAL_PREFIX}*")
                   if path.name not in recorded and path.stat().st_mtime >= newest - 1]
@@ -81,7 +97,7 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     and result.json gets the epochs the copy missed (progress.csv and TensorBoard files keep what
     was copied). Returns the ids carried over; none where the records disagree (Ray retrains).
     """
-    if "://" in run_path:
+    if is_uri(run_path):
         return []
     folder = Path(run_path)
     try:
@@ -110,7 +126,7 @@ def _completions_missing_from_snapshot(folder: Path) -> list[Completion]:
 
 def set_aside_trial_ids(run_path: str) -> set[str]:
     """The trials a resume set aside (their configurations run again under new ids)."""
-    if "://" in run_path:
+    if is_uri(run_path):
         return set()
     folders = Path(run_path).glob(f"{SET_ASIDE_PREFIX}*/{TRIAL_PREFIX}*")
     return {path.name.removeprefix(TRIAL_PREFIX) for path in folders}
@@ -123,15 +139,15 @@ def set_aside_damaged_states(run_path: str) -> Path | None:
     the copy leaves it cut short, and Ray's restore would fail on it. Without it Ray restores the
     snapshot before (or, with none left, the plan restarts in place).
     """
-    if "://" in run_path:
+    if is_uri(run_path):
         return None
     folder = Path(run_path)
     damaged: set[Path] = set()
-    for state in folder.glob("experiment_state-*.json"):
+    for state in folder.glob(RAY_STATE_PATTERN):
         try:
             json.loads(state.read_text())
         except (OSError, ValueError):
-            stamp = state.name.removeprefix("experiment_state-").removesuffix(".json")
+            stamp = ray_state_stamp(state)
             damaged.update(path for path in folder.iterdir() if path.is_file() and stamp in path.name)
     return _set_aside(folder, sorted(damaged), "damaged")
 

@@ -18,28 +18,49 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
-from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
-from tunelab.experiments.run.output import DriverLog, captured
+from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
+from tunelab.experiments.run.cluster import (
+    check_address,
+    check_resources,
+    check_storage_reachable,
+)
 from tunelab.experiments.run.guards import EpochBudget, RunGuard
 from tunelab.experiments.run.history import HistoryLog
-from tunelab.experiments.run.interrupts import InterruptWatch, sigint_restored, was_interrupted
-from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
-from tunelab.experiments.run.resume import (
-    COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_damaged_states,
-    set_aside_unrecorded_start, set_aside_unrecorded_trials,
+from tunelab.experiments.run.interrupts import (
+    InterruptWatch,
+    sigint_restored,
+    was_interrupted,
 )
 from tunelab.experiments.run.lock import check_not_locked, run_lock
-from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
+from tunelab.experiments.run.output import DriverLog, captured
+from tunelab.experiments.run.progress import (
+    Progress,
+    ProgressCallback,
+    latest_progress,
+    progress_sink,
+)
+from tunelab.experiments.run.resume import (
+    COMPLETE,
+    RESTART,
+    carry_recorded_completions,
+    resume_kind,
+    set_aside_damaged_states,
+    set_aside_unrecorded_start,
+    set_aside_unrecorded_trials,
+)
+from tunelab.experiments.spec import (
+    ExperimentSpec,
+    check_folder_name,
+    check_storage_text,
+)
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from tunelab.core.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
 from tunelab.trainables.preflight import check_batch_size, check_trainable
-
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,7 @@ class Outcome:
 
 def resolve_storage(storage: str) -> str:
     """An absolute path or a URI: Ray rejects relative storage paths."""
-    if "://" in storage:
+    if is_uri(storage):
         return storage
     path = Path(storage).expanduser().resolve()
     existing = next(p for p in (path, *path.parents) if p.exists())
@@ -111,25 +132,25 @@ def prepare(
     check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
-        if "://" not in root:
+        if not is_uri(root):
             check_not_locked(Path(root) / folder)  # a live driver's run is refused before anything else
-        if "://" not in root and not (Path(root) / folder / SPEC_FILE).is_file():
+        if not is_uri(root) and not (Path(root) / folder / SPEC_FILE).is_file():
             found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
             raise SpecError(f"--resume: {Path(root) / folder} {found}")
     else:
         folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        if "://" not in root and (Path(root) / folder).exists():
+        if not is_uri(root) and (Path(root) / folder).exists():
             raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
     path = f"{root.rstrip('/')}/{folder}"
     complete = resume and resume_kind(path, plan.num_samples) == COMPLETE
     callbacks = () if complete else tracking_callbacks(
         spec.tracking, run_name=folder, run_path=path, metric=spec.metric, mode=spec.mode, epochs=spec.epochs,
-        storage_is_local="://" not in root)
+        storage_is_local=not is_uri(root))
     return Prepared(spec, data, plan, budget.events, root, folder, resume, complete, callbacks)
 
 
 def _latest_run(root: str, experiment: str) -> str:
-    if "://" in root:
+    if is_uri(root):
         raise SpecError("--resume with a URI storage needs --name (the experiment folder to continue)")
     candidates = [Path(root) / experiment, *Path(root).glob(f"{experiment}-*")]
     runs = [p for p in candidates if (p / SPEC_FILE).exists()]
@@ -233,7 +254,7 @@ def _tracking_failures(events: TrialEventLog, since: float) -> str | None:
 
 def _write_failure(run_path: str) -> OSError | None:
     """Whether the run folder still takes writes: a full or read-only disk fails trials and loses state."""
-    if "://" in run_path:
+    if is_uri(run_path):
         return None
     probe = Path(run_path) / ".tunelab-write-probe"
     try:
@@ -344,7 +365,7 @@ def _trainable(prepared: Prepared):
     settings = RunSettings(
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
         gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
-        mode=spec.mode, log_folder=None if "://" in prepared.storage else prepared.path,
+        mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)
@@ -358,7 +379,7 @@ def _write_record(job: RayJob) -> None:
     """Keeps the experiment as run beside Ray's files, so analysis knows the metric, mode and strategy."""
     import pyarrow.fs
 
-    filesystem, root = pyarrow.fs.FileSystem.from_uri(job.path if "://" in job.path else Path(job.path).as_uri())
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(job.path if is_uri(job.path) else Path(job.path).as_uri())
     filesystem.create_dir(root, recursive=True)
     with filesystem.open_output_stream(f"{root}/{SPEC_FILE}") as stream:
         stream.write(yaml.safe_dump(dict(job.record), sort_keys=False).encode())

@@ -22,7 +22,10 @@ from tunelab.experiments.schedulers.rungs import (
     successive_halving_epochs,
     successive_halving_rungs,
 )
-from tunelab.experiments.schedulers.sha import SuccessiveHalvingScheduler, refuse_concurrency_limit
+from tunelab.experiments.schedulers.sha import (
+    SuccessiveHalvingScheduler,
+    refuse_concurrency_limit,
+)
 
 __all__ = [
     "TIME_ATTR",

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
+from tunelab.core.run_folder import DONOR_CHECKPOINT
 from tunelab.experiments.run import ray_internals
 from tunelab.experiments.schedulers.common import TIME_ATTR, store_trial_logs
 from tunelab.experiments.schedulers.explore import explore
 from tunelab.experiments.schedulers.replay import creation_order, restored
 from tunelab.experiments.schedulers.rungs import check_int
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.core.run_folder import DONOR_CHECKPOINT
 from tunelab.searchspaces import Float, Space
-from tunelab.trainables.checkpoint_files import STATE_FILE
+from tunelab.trainables.checkpoints import STATE_FILE
 
 if TYPE_CHECKING:
     from ray.tune import Checkpoint

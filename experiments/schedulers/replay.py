@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from ray.tune.experiment import Trial
 
-from tunelab.experiments.schedulers.common import TIME_ATTR
 from tunelab.core.run_folder import RESULT_FILE
+from tunelab.experiments.schedulers.common import TIME_ATTR
 
 
 def replay_halvings(

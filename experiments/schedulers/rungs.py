@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tunelab.experiments.errors import SpecError
-
 from tunelab.core.checks import check_int
+from tunelab.experiments.errors import SpecError
 
 
 def integer_log(n: int, base: int) -> int:

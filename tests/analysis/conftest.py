@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.analysis import load
 from tests.analysis.helpers import FAILING_UNITS, SEED, TRIALS, tiny_spec
+from tunelab.analysis import load
 
 
 @pytest.fixture(scope="session")

@@ -16,17 +16,22 @@ from typing import Any, Mapping
 
 import yaml
 
-from tunelab.core.run_folder import (EVENTS_FILE, HISTORY_FILE, LOCK_FILE, PARAMS_FILE, SPEC_FILE,
-                                trial_folder_name)
+from tunelab.core.run_folder import (
+    EVENTS_FILE,
+    HISTORY_FILE,
+    LOCK_FILE,
+    PARAMS_FILE,
+    SPEC_FILE,
+    trial_folder_name,
+)
 
 FAILING_UNITS = 16  # the one trial of the tiny experiment with units_1 = 16 fails; see conftest.py
 
 
 def failing_mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int):
     """The built-in MLP, except that a first layer of FAILING_UNITS units raises in a trial: an errored trial."""
-    from tunelab.trainables.models import build_model
-
     from tests.experiments.helpers import in_trial
+    from tunelab.trainables.models import build_model
 
     if config.get("units_1") == FAILING_UNITS and in_trial():  # the driver's check builds it once
         raise ValueError(f"units_1={FAILING_UNITS} is refused by this test model")

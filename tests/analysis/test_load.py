@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunelab.analysis import ResultsError, load
-from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS, DamagedResultsWarning
-from tunelab.analysis.summary import headline, ranked_trials
 from benchmarks.synthetic import write_synthetic_results
 from tests.analysis.helpers import EPOCHS, FAILING_UNITS, TRIALS, HandMadeRun, reported
+from tunelab.analysis import ResultsError, load
+from tunelab.analysis.load import HISTORY_COLUMNS, TRIAL_COLUMNS
+from tunelab.analysis.results import DamagedResultsWarning
+from tunelab.analysis.summary import headline, ranked_trials
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 PARAMS = ("num_layers", "units_1", "units_2", "optimizer", "momentum", "learning_rate", "dropout")

@@ -5,10 +5,6 @@ import random
 
 import pytest
 
-from tunelab.experiments.run.runner import prepare
-from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
-from tunelab.experiments.spec import spec_from_dict
-
 from benchmarks.study import select
 from benchmarks.task import (
     FULL,
@@ -23,6 +19,12 @@ from benchmarks.task import (
     spec_dict,
 )
 from benchmarks.worker_memory import summarize_memory
+from tunelab.experiments.run.runner import prepare
+from tunelab.experiments.schedulers import (
+    successive_halving_epochs,
+    successive_halving_rungs,
+)
+from tunelab.experiments.spec import spec_from_dict
 
 
 def test_the_grid_defines_the_budget():

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.experiments.run.runner import prepare
-from tunelab.experiments.spec import spec_from_dict
-from tunelab.experiments.strategies import STRATEGIES
-
 from benchmarks.long import LONG, LONG_NAMES, PBT, long_entries, pbt_entry
 from benchmarks.study import select
 from benchmarks.task import hyperband_epochs, spec_dict
+from tunelab.experiments.run.runner import prepare
+from tunelab.experiments.spec import spec_from_dict
+from tunelab.experiments.strategies import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_pbt = pytest.mark.skipif(PBT not in STRATEGIES, reason="tunelab has no pbt strategy yet")

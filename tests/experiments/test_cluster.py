@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.experiments.run.cluster import check_address
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.run.cluster import check_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 

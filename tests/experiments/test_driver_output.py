@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from tunelab.experiments.run.output import DriverLog, captured, terminal
-from tunelab.experiments.errors import SpecError
 from tunelab.core.run_folder import DRIVER_LOG
+from tunelab.experiments.errors import SpecError
+from tunelab.experiments.run.output import DriverLog, captured, terminal
 
 
 def test_prints_and_ray_records_go_to_the_log_and_terminal_lines_to_the_user(tmp_path, capsys):

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from tunelab.experiments.run.history import HistoryLog
 from tunelab.core.run_folder import HISTORY_FILE, PARAMS_FILE
+from tunelab.experiments.run.history import HistoryLog
 
 
 def test_a_starting_trial_gets_its_params_json_in_rays_format(tmp_path):

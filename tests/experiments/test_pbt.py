@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.schedulers.explore import explore, within
 from tunelab.experiments.schedulers.pbt import PopulationBasedScheduler
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy
 from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE
 from tunelab.searchspaces import Choice, Fixed, Float, Int, Space
 from tunelab.searchspaces.inline import space_from_dict
 from tunelab.trainables.adjustable import adjustable_params

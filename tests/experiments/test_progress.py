@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tunelab.keras_tuner.display import finished_trial_line
 from tunelab.experiments.run.progress import Progress, ProgressCallback, progress_sink
+from tunelab.keras_tuner.display import finished_trial_line
 
 
 @dataclass

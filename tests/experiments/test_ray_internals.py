@@ -12,25 +12,27 @@ import pytest
 from ray import cloudpickle
 from ray.tune import Checkpoint
 
-from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE
+from tunelab.core.run_folder import (
+    EVENTS_FILE,
+    HISTORY_FILE,
+    RAY_SEARCH_STATE_PATTERN,
+    RAY_SEARCHER_STATE_PATTERN,
+    RAY_STATE_PATTERN,
+    newest,
+    unfinished_trials,
+)
 from tunelab.experiments.run.ray_internals import (
-    SEARCH_STATE_PATTERN,
-    SEARCHER_STATE_PATTERN,
-    STATE_PATTERN,
     AshaInternals,
     PopulationBasedTrainingHooks,
     bayesopt_awaiting_warm_up,
     bayesopt_take_point,
     mark_paused,
-    newest,
     pbt_meet_without_the_failed,
     pbt_rebuild,
-    unfinished_trials,
 )
 from tunelab.experiments.run.resume import carry_recorded_completions
 from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
-
 
 EXPERIMENT = {
     "name": "t", "trainable": "mlp", "data": "digits",
@@ -42,14 +44,14 @@ EXPERIMENT = {
 
 def snapshot_trials(folder: Path) -> dict[str, tuple[dict, dict]]:
     """trial_id -> (trial state, run metadata) from Ray's newest experiment snapshot."""
-    data = json.loads(newest(folder, STATE_PATTERN).read_text())
+    data = json.loads(newest(folder, RAY_STATE_PATTERN).read_text())
     pairs = [(json.loads(trial), json.loads(run)) for trial, run in data["trial_data"]]
     return {trial["trial_id"]: (trial, run) for trial, run in pairs}
 
 
 def make_snapshot_stale(folder: Path, trial_id: str) -> None:
     """What Ray's state holds when the driver dies after `trial_id` finished, before the next snapshot."""
-    state_file = newest(folder, STATE_PATTERN)
+    state_file = newest(folder, RAY_STATE_PATTERN)
     data = json.loads(state_file.read_text())
     for entry in data["trial_data"]:
         trial = json.loads(entry[0])
@@ -57,7 +59,7 @@ def make_snapshot_stale(folder: Path, trial_id: str) -> None:
             trial["status"] = "RUNNING"
             entry[0] = json.dumps(trial)
     state_file.write_text(json.dumps(data))
-    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    search_file = newest(folder, RAY_SEARCH_STATE_PATTERN)
     search = cloudpickle.loads(search_file.read_bytes())
     search["name:ConcurrencyLimiter"]["live_trials"].add(trial_id)
     search["name:ConcurrencyLimiter"]["num_unfinished_live_trials"] += 1
@@ -78,9 +80,9 @@ def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path
     assert {trial["status"] for trial, _ in trials.values()} == {"TERMINATED"}
     assert all((folder / trial["relative_logdir"] / "result.json").is_file() for trial, _ in trials.values())
     assert all(run_metadata["last_result"]["epoch"] == 2 for _, run_metadata in trials.values())
-    limiter = cloudpickle.loads(newest(folder, SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
+    limiter = cloudpickle.loads(newest(folder, RAY_SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
     assert limiter["live_trials"] == set() and limiter["num_unfinished_live_trials"] == 0 and not limiter["batch"]
-    assert newest(folder, SEARCHER_STATE_PATTERN) is not None
+    assert newest(folder, RAY_SEARCHER_STATE_PATTERN) is not None
 
     completed = [json.loads(line) for line in (folder / EVENTS_FILE).read_text().splitlines()]
     last = [event["trial_id"] for event in completed if event["event"] == "completed"][-1]
@@ -91,7 +93,7 @@ def test_a_trial_finished_after_rays_last_snapshot_is_not_trained_again(tmp_path
     assert carry_recorded_completions(str(folder), prepare(spec, name="run", resume=True).plan.searcher) == [last]
     trial, run_metadata = snapshot_trials(folder)[last]
     assert trial["status"] == "TERMINATED" and run_metadata["last_result"]["epoch"] == 2
-    limiter = cloudpickle.loads(newest(folder, SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
+    limiter = cloudpickle.loads(newest(folder, RAY_SEARCH_STATE_PATTERN).read_bytes())["name:ConcurrencyLimiter"]
     assert limiter["live_trials"] == set() and limiter["num_unfinished_live_trials"] == 0
 
     make_snapshot_stale(folder, last)  # and now the whole resume, as `--resume` runs it
@@ -120,12 +122,12 @@ def test_a_trial_the_search_state_counts_but_the_snapshot_lacks_runs_again(tmp_p
     strategy = {**EXPERIMENT["strategy"], "num_samples": 2}
     spec = spec_from_dict({**EXPERIMENT, "storage": str(tmp_path), "strategy": strategy})
     folder = Path(run(prepare(spec, name="run")).path)
-    state_file = newest(folder, STATE_PATTERN)
+    state_file = newest(folder, RAY_STATE_PATTERN)
     snapshot = json.loads(state_file.read_text())
     last = json.loads(snapshot["trial_data"][-1][0])
     snapshot["trial_data"] = snapshot["trial_data"][:-1]  # the snapshot from before the last trial began ...
     state_file.write_text(json.dumps(snapshot))
-    search_file = newest(folder, SEARCH_STATE_PATTERN)
+    search_file = newest(folder, RAY_SEARCH_STATE_PATTERN)
     search = cloudpickle.loads(search_file.read_bytes())  # ... the search state from after: it counts it
     assert search["counter"] == 2
     search["name:ConcurrencyLimiter"]["live_trials"].add(last["trial_id"])
@@ -336,6 +338,6 @@ def test_a_snapshot_cut_short_by_a_kill_is_set_aside_with_its_sessions_files(tmp
 
     assert sorted(path.name for path in aside.iterdir()) == sorted(
         [f"experiment_state-{newer}.json", f"search_gen_state-{newer}.json", f"searcher-state-{newer}.pkl"])
-    assert newest(tmp_path, STATE_PATTERN).name == f"experiment_state-{older}.json"  # what Ray restores now
+    assert newest(tmp_path, RAY_STATE_PATTERN).name == f"experiment_state-{older}.json"  # what Ray restores now
     assert (tmp_path / "trial_abc").is_dir()
     assert set_aside_damaged_states(str(tmp_path)) is None  # nothing left to set aside

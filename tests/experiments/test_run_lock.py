@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tunelab.experiments.run.lock import RunLocked, holder_is_gone, read_holder, run_lock
-from tunelab.core.run_folder import LOCK_FILE
+from tunelab.core.run_folder import LOCK_FILE, lock_holder_is_gone, read_lock_holder
+from tunelab.experiments.run.lock import RunLocked, run_lock
 
 
 def dead_pid() -> int:
@@ -29,7 +29,7 @@ def write_lock(folder, **holder) -> None:
 def test_the_holder_is_written_and_the_lock_released(tmp_path):
     run = tmp_path / "run"
     with run_lock(str(run)):
-        holder = read_holder(run / LOCK_FILE)
+        holder = read_lock_holder(run / LOCK_FILE)
         assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
         (run / "trial_x").mkdir()
     assert not (run / LOCK_FILE).exists() and (run / "trial_x").is_dir()
@@ -48,14 +48,14 @@ def test_a_lock_whose_process_is_gone_is_taken_over(tmp_path):
     run = tmp_path / "run"
     write_lock(run, pid=dead_pid())
     with run_lock(str(run)):
-        assert read_holder(run / LOCK_FILE)["pid"] == os.getpid()
+        assert read_lock_holder(run / LOCK_FILE)["pid"] == os.getpid()
     assert sorted(p.name for p in run.iterdir()) == []
 
 
 def test_another_hosts_lock_counts_until_its_heartbeat_is_a_minute_old(tmp_path):
     alive = {"host": "elsewhere", "pid": 1, "heartbeat": time.time() - 30}
-    assert not holder_is_gone(alive)
-    assert holder_is_gone({**alive, "heartbeat": time.time() - 61})
+    assert not lock_holder_is_gone(alive)
+    assert lock_holder_is_gone({**alive, "heartbeat": time.time() - 61})
     write_lock(tmp_path / "run", **alive)
     with pytest.raises(RunLocked, match="pid 1 on elsewhere"):
         with run_lock(str(tmp_path / "run")):
@@ -65,9 +65,9 @@ def test_another_hosts_lock_counts_until_its_heartbeat_is_a_minute_old(tmp_path)
 def test_the_heartbeat_is_renewed_while_the_run_lasts(tmp_path):
     run = tmp_path / "run"
     with run_lock(str(run), heartbeat_s=0.05):
-        first = read_holder(run / LOCK_FILE)["heartbeat"]
+        first = read_lock_holder(run / LOCK_FILE)["heartbeat"]
         time.sleep(0.3)
-        assert read_holder(run / LOCK_FILE)["heartbeat"] > first
+        assert read_lock_holder(run / LOCK_FILE)["heartbeat"] > first
 
 
 def test_a_folder_the_refused_run_created_is_not_left_behind(tmp_path):
@@ -83,8 +83,8 @@ def test_a_driver_whose_lock_was_taken_over_stops_renewing_it(tmp_path):
     with run_lock(str(run), heartbeat_s=0.05):
         write_lock(run, host="elsewhere", pid=1, token="theirs")  # taken over while this driver stalled
         time.sleep(0.3)
-        assert read_holder(run / LOCK_FILE)["token"] == "theirs"
-    assert read_holder(run / LOCK_FILE)["token"] == "theirs"  # and not removed on the way out
+        assert read_lock_holder(run / LOCK_FILE)["token"] == "theirs"
+    assert read_lock_holder(run / LOCK_FILE)["token"] == "theirs"  # and not removed on the way out
 
 
 def test_a_lock_file_being_written_is_not_taken_over(tmp_path):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tunelab.core.run_folder import SPEC_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
-from tunelab.core.run_folder import SPEC_FILE
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 

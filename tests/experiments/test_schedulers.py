@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from ray import tune
 
+from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.schedulers import (
     HyperbandScheduler,
@@ -38,7 +39,6 @@ from tunelab.experiments.schedulers import (
 from tunelab.experiments.schedulers.replay import replay_halvings
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.searchspaces.inline import space_from_dict
 
 # --- integer arithmetic ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.scripts.launched import wait_for
 from tunelab.analysis import load
 from tunelab.core.run_folder import EVENTS_FILE

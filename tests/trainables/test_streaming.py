@@ -11,13 +11,18 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.trainables.streamed_files import FEATURES, tfrecord_data, write_image_folder, write_tfrecord
+from tests.trainables.streamed_files import (
+    FEATURES,
+    tfrecord_data,
+    write_image_folder,
+    write_tfrecord,
+)
 from tunelab.trainables import DataError, StreamedData, load_dataset
 from tunelab.trainables.data import check_data
-from tunelab.trainables.image_folder import ImageFolder
+from tunelab.trainables.data.image_folder import ImageFolder
+from tunelab.trainables.data.streaming import location, streamed_batches
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.preflight import check_trainable
-from tunelab.trainables.streaming import location, streamed_batches
 
 
 def all_batches(dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -27,9 +27,10 @@ def test_the_wheel_holds_tunelab_only_and_every_part_of_it(tmp_path):
     for folder in ("analysis", "experiments", "searchspaces", "trainables", "cli"):
         assert f"tunelab/{folder}/__init__.py" in names
     assert {"tunelab/keras_tuner/tuners.py", "tunelab/searchspaces/catalog/mlp.py",
-            "tunelab/experiments/quickstart.yaml", "tunelab/keras_tuner.py", "tunelab/core/run_folder.py",
+            "tunelab/experiments/quickstart.yaml", "tunelab/keras_tuner/__init__.py", "tunelab/core/run_folder.py",
             "tunelab/experiments/schedulers/sha.py", "tunelab/experiments/searchers/bayes.py",
-            "tunelab/analysis/plots/curves.py"} <= set(names)
+            "tunelab/analysis/plots/curves.py", "tunelab/experiments/run/runner.py", "tunelab/trainables/data/base.py",
+            "tunelab/keras_tuner/trainable.py"} <= set(names)
     assert not [name for name in names if "benchmark" in name or name.startswith("tunelab/tests")]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "tunelab = tunelab.cli:main" in entry_points

@@ -7,6 +7,8 @@ from typing import Any
 
 from tunelab.core.errors import shown
 
+SEED_LIMIT = 2**32 - 1  # NumPy's and Ray's seeds are 32-bit: every seed tunelab takes is checked against it
+
 
 def check_int(name: str, value: Any, low: int, error: type[Exception] = ValueError) -> int:
     """`value` if it is an integer >= `low` (a bool is not), else `error`: `epochs must be an integer >= 1; got 0`."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import pandas as pd
 
-from tunelab.analysis.load import Results, ResultsError, load
+from tunelab.analysis.load import load
+from tunelab.analysis.results import Results, ResultsError
 from tunelab.keras_tuner.discovery import Discovered
 from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.objective import Objective

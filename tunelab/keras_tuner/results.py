@@ -3,20 +3,17 @@ all read from the results folder, so they answer the same during a search, after
 from __future__ import annotations
 
 import dataclasses
-import logging
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
-from tunelab.analysis.checkpoints import BestCheckpoint, best_checkpoint, trial_best_checkpoint
-from tunelab.analysis.load import Results, load
+from tunelab.analysis.checkpoints import BestCheckpoint
+from tunelab.analysis.load import load
+from tunelab.analysis.results import Results
 from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.options import compile_overrides
 from tunelab.keras_tuner.oracle import Oracle
-from tunelab.keras_tuner.trainable import load_model
-
-logger = logging.getLogger(__name__)
+from tunelab.trainables.checkpoints import load_model
 
 
 def ranked(results: Results) -> pd.DataFrame:
@@ -58,12 +55,12 @@ class TunerResults:
         results = load(self.project_dir)
         models = []
         for _, row in ranked(results).head(num_models).iterrows():
-            checkpoint = trial_best_checkpoint(row, results)
+            checkpoint = results.trial_checkpoint(row)
             if checkpoint is None:
                 raise RuntimeError(f"trial {row['trial_id']}: no checkpoint of its best epoch is left")
             hp = self._discovered.hyperparameters(results.config(row))
             keras.backend.clear_session()
-            models.append(_load_best(checkpoint.model_file, lambda hp=hp: self._rebuild(hp)))
+            models.append(load_model(checkpoint.model_file, lambda hp=hp: self._rebuild(hp)))
         return models
 
     def best_model(self) -> Any:
@@ -76,7 +73,7 @@ class TunerResults:
         best = ranked(results)
         if best.empty:
             raise RuntimeError("no trial completed with the objective yet")
-        return best_checkpoint(results, best.iloc[0]["trial_id"])
+        return results.best_checkpoint(best.iloc[0]["trial_id"])
 
     def _rebuild(self, hp: HyperParameters) -> Any:
         """build_model(hp), recompiled with Tuner(optimizer=, loss=, metrics=) as the trials were."""
@@ -111,16 +108,3 @@ class TunerResults:
                 config["when"] = self._discovered.inferred[declaration.name]
             print(f"{declaration.name} ({declaration.kind})")
             print(config)
-
-
-def _load_best(path: Path, build: Callable[[], Any]) -> Any:
-    """As KerasTuner: build_model(hp), then the saved weights; the saved model itself if that fails."""
-    try:
-        model = build()
-        if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
-        model.load_weights(path)
-        return model
-    except Exception as error:
-        logger.warning("%s: loading the saved model instead of rebuilding it (%s)", path, error)
-        return load_model(path, build)

@@ -14,17 +14,15 @@ reports the mean of their metrics each epoch; the checkpoint then holds every mo
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tunelab.keras_tuner.discovery import Discovered
 from tunelab.keras_tuner.hyperparameters import HyperParameters
-from tunelab.trainables.checkpoint_files import STATE_FILE, model_files
+from tunelab.trainables.checkpoints import load_model, model_files, read_state, report
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
 
@@ -223,7 +221,7 @@ def _report_returned(result: Any, objective: str, model: Any, trained: tuple[int
         number, logs = trained
         metrics = {**logs, **_metrics_of(result, objective)}
         _require_objective(objective, metrics)
-        _report({"epoch": number, **metrics}, [model], {"epoch": number, "scores": [metrics[objective]]})
+        report({"epoch": number, **metrics}, [model], {"epoch": number, "scores": [metrics[objective]]})
         return
     if isinstance(result, keras.callbacks.History):
         epochs = max((len(values) for values in result.history.values()), default=0)
@@ -235,7 +233,7 @@ def _report_returned(result: Any, objective: str, model: Any, trained: tuple[int
         raise ValueError("HyperModel.fit trained no epoch and returned no metrics")
     for number, metrics in enumerate(reports, start=1):
         _require_objective(objective, metrics)
-        _report({"epoch": number, **metrics}, [model] if number == len(reports) else None,
+        report({"epoch": number, **metrics}, [model] if number == len(reports) else None,
                 {"epoch": number, "scores": [metrics[objective]]})
 
 
@@ -280,7 +278,7 @@ def _fit_side_by_side(run: HyperModelRun, data: FitData, build: Callable[[int], 
         _require_objective(run.objective, mean)
         stopped = [done or bool(model.stop_training) for model, done in zip(models, stopped)]
         scores = [None if entry is None else entry[run.objective] for entry in logs]
-        _report({"epoch": epoch + 1, **mean}, models, {"epoch": epoch + 1, "stopped": stopped, "scores": scores})
+        report({"epoch": epoch + 1, **mean}, models, {"epoch": epoch + 1, "stopped": stopped, "scores": scores})
         if all(stopped):
             break
     for model_callbacks in callbacks:
@@ -338,40 +336,12 @@ def _forward(hook: str) -> Callable:
 # --- checkpoints --------------------------------------------------------------------------------
 
 
-def _report(metrics: Mapping[str, Any], models: list | None, state: Mapping[str, Any]) -> None:
-    """tune.report, with a checkpoint of `models` and `state` unless models is None."""
-    from ray import tune
-
-    if models is None:
-        tune.report(dict(metrics))
-        return
-    with tempfile.TemporaryDirectory(prefix="tunelab-checkpoint-") as folder:
-        for model, name in zip(models, model_files(len(models))):
-            model.save(Path(folder) / name)
-        (Path(folder) / STATE_FILE).write_text(json.dumps({**state, "metrics": dict(metrics)}))
-        tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(folder))
-
-
 def _restore(checkpoint: tune.Checkpoint | None, run: HyperModelRun, build: Callable[[int], Any]
              ) -> tuple[list, dict] | None:
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as folder:
-        state = json.loads((Path(folder) / STATE_FILE).read_text())
+        state = read_state(Path(folder))
         models = [load_model(Path(folder) / name, lambda k=k: build(k))
                   for k, name in enumerate(model_files(run.executions))]
     return models, state
-
-
-def load_model(path: Path, build: Callable[[], Any]) -> Any:
-    """The saved model with its optimizer state; a model with custom objects Keras cannot
-    deserialize is rebuilt by build_model and gets the saved weights (its optimizer restarts)."""
-    import keras
-
-    try:
-        return keras.models.load_model(path, compile=True)
-    except Exception as error:  # custom layers or losses the worker cannot deserialize
-        logger.warning("%s: rebuilt by build_model and given the saved weights (%s)", path.name, error)
-        model = build()
-        model.load_weights(path)
-        return model

@@ -23,9 +23,16 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from tunelab.analysis.load import ResultsError, load
+from tunelab.analysis.load import load
+from tunelab.analysis.results import ResultsError
 from tunelab.core.checks import check_int
 from tunelab.core.errors import InputError
+from tunelab.core.run_folder import SPEC_FILE, is_uri
+from tunelab.experiments.run.runner import RayJob, resolve_storage, run_job
+from tunelab.experiments.searchers import ConfigSequenceSearcher
+from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
+from tunelab.experiments.tracking import tracking_callbacks
+from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.keras_tuner.discovery import Discovered, discover, space_as_dict
 from tunelab.keras_tuner.display import print_finished_trial
 from tunelab.keras_tuner.hypermodel import get_hypermodel, overrides_fit
@@ -34,12 +41,6 @@ from tunelab.keras_tuner.objective import Objective, create_objective
 from tunelab.keras_tuner.options import compile_overrides, tuner_options
 from tunelab.keras_tuner.results import TunerResults
 from tunelab.keras_tuner.trainable import FitData, HyperModelRun, train_hypermodel
-from tunelab.experiments.run.runner import RayJob, resolve_storage, run_job
-from tunelab.experiments.searchers import ConfigSequenceSearcher
-from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
-from tunelab.experiments.tracking import tracking_callbacks
-from tunelab.experiments.trial_events import TrialEventLog
-from tunelab.core.run_folder import SPEC_FILE
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.inline import space_from_dict
 
@@ -146,7 +147,7 @@ class Tuner(TunerResults, abc.ABC):
             executions=executions, custom_fit=custom_fit, callbacks=callbacks, cpus=self.options.cpus,
             gpus=self.options.gpus, seed=seed, max_model_size=self.options.max_model_size,
             compile_overrides=compile_overrides(self.options),
-            log_folder=None if "://" in self.project_dir else self.project_dir,
+            log_folder=None if is_uri(self.project_dir) else self.project_dir,
         )
         trainable = _trainable(FitData(fit_args, fit_kwargs), run, self.options.resources_per_trial)
         search = self._plan(space, epochs, seed)
@@ -171,7 +172,7 @@ class Tuner(TunerResults, abc.ABC):
             callbacks = tracking_callbacks(
                 self.options.tracking_spec, run_name=self.project_name, run_path=str(self.project_dir),
                 metric=self.objective.name, mode=self.objective.direction, epochs=search.epochs,
-                storage_is_local="://" not in self._storage)
+                storage_is_local=not is_uri(self._storage))
         except InputError as error:
             raise ValueError(str(error)) from None
         job = RayJob(

@@ -13,10 +13,10 @@ import dataclasses
 from typing import Any
 
 from tunelab.core.checks import check_int
-from tunelab.keras_tuner.tuner import Tuner
 from tunelab.experiments.schedulers import hyperband_brackets
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import MAX_GRID, Plan
+from tunelab.keras_tuner.tuner import Tuner
 from tunelab.searchspaces import Fixed, Space
 
 

@@ -19,10 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.trainables.data import (
-    NPZ_LAYOUTS, DataError, check_npz_arrays, encode_labels, example_shape, split_indices,
+from tunelab.core.run_folder import is_uri
+from tunelab.trainables.data.base import (
+    NPZ_LAYOUTS,
+    DataError,
+    Examples,
+    StreamedData,
+    check_npz_arrays,
+    encode_labels,
+    example_shape,
+    split_indices,
 )
-from tunelab.trainables.streaming import Examples, StreamedData, location
+from tunelab.trainables.data.streaming import location
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature, ..., name and extra lengths
 
@@ -58,7 +66,7 @@ class MappedNpz(StreamedData):
 def load_mapped_npz(name: str, path: str, validation_fraction: float, seed: int) -> MappedNpz:
     """The archive's description, its arrays' shapes and labels checked; its features are not read."""
     file = location(name, path)
-    if "://" in file:
+    if is_uri(file):
         raise DataError(f"data.memory_map: {name} is a URI; a memory map needs a file on a local or shared file system")
     arrays = mapped_arrays(name, file)
     layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(arrays)), None)

@@ -13,42 +13,17 @@ from __future__ import annotations
 
 import math
 import os
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tunelab.core.errors import shown
-from tunelab.trainables.data import DataError
+from tunelab.core.run_folder import is_uri
+from tunelab.trainables.data.base import DataError, Examples, StreamedData
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 SHUFFLE_BUFFER = 10_000  # examples a shuffle holds: a larger buffer copies much of a large cached part again
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}  # Keras' names for images of 1, 3 and 4 channels
-
-
-@dataclass(frozen=True)
-class Examples:
-    """One part (train or validation) of a streamed data set in a worker: unbatched, built once."""
-
-    dataset: tf.data.Dataset
-    """(x float32, label int64) pairs; indices of examples when `load` is set."""
-    size: int
-    load: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
-    """A batch of indices -> its (x, label) batch: random access, so the whole part is shuffled each epoch."""
-
-
-@dataclass(frozen=True)
-class StreamedData(ABC):
-    """What a trial needs to read a data set itself; hashable, as a worker keeps its examples by it."""
-
-    name: str                   # the source as the experiment gives it
-    input_shape: tuple[int, ...]
-    num_classes: int
-
-    @abstractmethod
-    def read(self) -> tuple[Examples, Examples]:
-        """The train and validation examples; runs in a worker, on its first trial of this data."""
 
 
 _BUILT: dict[StreamedData, tuple[Examples, Examples]] = {}  # this worker's examples, of one data set at most
@@ -89,7 +64,7 @@ def count(dataset: tf.data.Dataset) -> int:
 
 def location(name: str, path: str) -> str:
     """`path` as every worker reads it: a URI as given, `~` expanded; a relative path is refused."""
-    if "://" in path:
+    if is_uri(path):
         return path
     if not path.startswith("~") and not os.path.isabs(path):
         raise DataError(
@@ -111,7 +86,7 @@ class _LocalFiles:
 
 def file_system(path: str) -> Any:
     """`tf.io.gfile` for a URI, which only TensorFlow reads; the same calls on Python's for a local path."""
-    if "://" in path:
+    if is_uri(path):
         import tensorflow as tf
 
         return tf.io.gfile

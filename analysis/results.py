@@ -1,0 +1,157 @@
+"""What analysis hands its user: `Results` (the trials and history frames, the best trial, its checkpoint
+and model) and the experiments they came from; `analysis.load` builds it from run folders."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from tunelab.analysis.checkpoints import (
+    BestCheckpoint,
+    best_kept_checkpoint,
+    load_checkpoint_model,
+)
+from tunelab.core.errors import InputError
+
+if TYPE_CHECKING:
+    import keras
+
+
+class DamagedResultsWarning(UserWarning):
+    """A file of a trial is cut short or lost; the intact record was read instead (see `trials.damage`)."""
+
+
+class ResultsError(InputError):
+    """The path is not a results directory tunelab can read."""
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """One results folder: its name in the frames, where it lies, and the spec it ran."""
+
+    name: str                   # the `experiment` column
+    path: Path
+    spec: Mapping[str, Any]     # tunelab_experiment.yaml as run; {} when the folder has none
+    space: Any = None           # tunelab.searchspaces.Space resolved from the spec; None when it cannot be here
+    stopped: str | None = None  # why the whole experiment was stopped early (an experiment_stopped event)
+    live: bool = False          # a live driver holds the folder's lock: trials still start and train
+
+    @property
+    def metric(self) -> str | None:
+        return self.spec.get("metric", "val_accuracy") if self.spec else None
+
+    @property
+    def mode(self) -> str | None:
+        return self.spec.get("mode", "max") if self.spec else None
+
+    @property
+    def epochs(self) -> int | None:
+        """The epoch budget of one trial: a trial that trained this many completed."""
+        value = self.spec.get("epochs", 10) if self.spec else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def strategy(self) -> str | None:
+        strategy = self.spec.get("strategy", "random") if self.spec else None
+        return strategy.get("name") if isinstance(strategy, Mapping) else strategy
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """`trials`: one row per trial; `history`: one row per trial and reported epoch.
+
+    Hyperparameters are columns of `trials`, empty where a conditional one was inactive; each
+    metric `m` the trainable reported has `m_best` and `m_last` columns. `history.time` is the
+    wall-clock second each epoch ended (Ray stamps whole seconds; time_since_restore sharpens it).
+    """
+
+    trials: pd.DataFrame
+    history: pd.DataFrame
+    params: tuple[str, ...]    # hyperparameter column names, in the order the space declares them
+    metrics: tuple[str, ...]   # metric names reported by the trainable
+    metric: str | None         # the objective, from the (first) experiment's spec
+    mode: str | None           # max or min
+    experiments: tuple[Experiment, ...] = field(default=())
+
+    @property
+    def objective(self) -> str | None:
+        """The trials column holding each trial's best value of the objective."""
+        return f"{self.metric}_best" if self.metric else None
+
+    @property
+    def log_params(self) -> frozenset[str]:
+        """Hyperparameters some experiment's space searches on a log scale."""
+        names = set()
+        for experiment in self.experiments:
+            if experiment.space is not None:
+                names.update(name for name, param in experiment.space.items() if getattr(param, "log", False))
+        return frozenset(names)
+
+    def best_trial(self) -> pd.Series | None:
+        """The row of the best trial by the objective, or None when no trial reported it."""
+        column = self.objective
+        if column not in self.trials or self.trials[column].dropna().empty:
+            return None
+        values = self.trials[column]
+        return self.trials.loc[values.idxmin() if self.mode == "min" else values.idxmax()]
+
+    def config(self, row: pd.Series) -> dict[str, Any]:
+        """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""
+        return {name: python_value(row[name]) for name in self.params if not is_missing(row[name])}
+
+    def trial(self, trial_id: str) -> pd.Series:
+        """The row of `trial_id`; ResultsError when no trial, or several experiments' trials, have that id."""
+        rows = self.trials[self.trials["trial_id"] == trial_id]
+        if rows.empty:
+            raise ResultsError(f"no trial {trial_id!r} in these results")
+        if len(rows) > 1:
+            raise ResultsError(f"trial {trial_id!r} is in several of these results ({', '.join(rows['experiment'])}); "
+                               "load the one you mean")
+        return rows.iloc[0]
+
+    def trial_checkpoint(self, trial: pd.Series) -> BestCheckpoint | None:
+        """Among a trial's kept checkpoints (the copy of its best and Ray's latest ones), the best scoring.
+
+        A checkpoint's score is the objective it saved in its state.json; the history's value of its
+        epoch where an older trainable saved none.
+        """
+        path = trial.get("path")
+        if not isinstance(path, str) or not self.metric:
+            return None
+        history = self.history
+        history = history[(history["trial_id"] == trial["trial_id"]) & (history["experiment"] == trial["experiment"])]
+        scores = dict(zip(history["epoch"], history[self.metric])) if self.metric in history else {}
+        return best_kept_checkpoint(str(trial["trial_id"]), Path(path), scores, self.metric, self.mode or "max")
+
+    def best_checkpoint(self, trial_id: str | None = None) -> BestCheckpoint:
+        """Where the best trial's (or `trial_id`'s) best epoch is saved: folder, epoch, score, model file."""
+        if trial_id is None:
+            trial = self.best_trial()
+            if trial is None:
+                raise ResultsError(f"no trial reported {self.metric}: there is no best model")
+        else:
+            trial = self.trial(trial_id)
+        checkpoint = self.trial_checkpoint(trial)
+        if checkpoint is None:
+            raise ResultsError(f"trial {trial['trial_id']}: no checkpoint of a scored epoch is left in {trial['path']}")
+        return checkpoint
+
+    def best_model(self, trial_id: str | None = None) -> keras.Model:
+        """The best trial's (or `trial_id`'s) Keras model with the weights of its best epoch (imports Keras)."""
+        checkpoint = self.best_checkpoint(trial_id)
+        folder = checkpoint.folder.resolve()
+        experiment = next((e for e in self.experiments if folder.is_relative_to(Path(e.path).resolve())), None)
+        return load_checkpoint_model(checkpoint, experiment.spec.get("trainable") if experiment else None, ResultsError)
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, NA or NaT: an inactive hyperparameter or a metric never reported."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def python_value(value: Any) -> Any:
+    """numpy and pandas scalars -> Python scalars (for JSON, YAML and TensorBoard)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,167 @@
+"""What every data source is made of: the Dataset a trial fits on (or the StreamedData description a
+worker reads itself), the DataError naming what is wrong, the `FORM:PATH` file form, and the checks
+and splits the sources share."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from tunelab.core.errors import InputError, shown
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+
+LABEL_COLUMN = "label"
+
+
+# Key layouts an .npz file may use; the explicit split wins when a file has both.
+NPZ_LAYOUTS = (("x_train", "y_train", "x_val", "y_val"), ("x", "y"))
+
+
+class DataError(InputError):
+    """A data set name, file or option that cannot be turned into a Dataset."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train/validation arrays a trial fits on; pickled once into Ray's object store."""
+
+    name: str
+    x_train: np.ndarray
+    """float32; images as (n, height, width, channels), tabular data as (n, features)."""
+    y_train: np.ndarray
+    """int64 class indices 0..num_classes-1."""
+    x_val: np.ndarray
+    y_val: np.ndarray
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example, as a model's Input layer wants it."""
+        return tuple(self.x_train.shape[1:])
+
+
+@dataclass(frozen=True)
+class Examples:
+    """One part (train or validation) of a streamed data set in a worker: unbatched, built once."""
+
+    dataset: tf.data.Dataset
+    """(x float32, label int64) pairs; indices of examples when `load` is set."""
+    size: int
+    load: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
+    """A batch of indices -> its (x, label) batch: random access, so the whole part is shuffled each epoch."""
+
+
+@dataclass(frozen=True)
+class StreamedData(ABC):
+    """What a trial needs to read a data set itself; hashable, as a worker keeps its examples by it."""
+
+    name: str                   # the source as the experiment gives it
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+    @abstractmethod
+    def read(self) -> tuple[Examples, Examples]:
+        """The train and validation examples; runs in a worker, on its first trial of this data."""
+
+
+@dataclass(frozen=True)
+class FileForm:
+    """A `FORM:PATH` source: its loader, the options a `data:` mapping may give it, and their check."""
+
+    load: Callable[[str, str, Mapping[str, Any], float, int], Dataset | StreamedData]
+    """(source, path as written, checked options, validation_fraction, seed) -> the data or its description."""
+    options: tuple[str, ...] = ()
+    check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
+    """The options as given -> checked, defaults filled in; raises DataError naming `data.KEY`."""
+
+
+def check_flag(key: str, options: Mapping[str, Any], default: bool = False) -> bool:
+    """A true/false option (`data.cache`): a string or a number is refused, not read as a truth value."""
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise DataError(f"data.{key}: must be true or false, got {shown(value)}")
+    return value
+
+
+def check_npz_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """The arrays of one NPZ_LAYOUTS entry, in its order: numeric examples, one label per example, one
+    example shape for both parts."""
+    keys = tuple(arrays)
+    for x_key, y_key in zip(keys[::2], keys[1::2]):
+        _check_features(name, x_key, arrays[x_key], arrays[y_key], y_key)
+    if "x_train" in arrays and arrays["x_train"].shape[1:] != arrays["x_val"].shape[1:]:
+        raise DataError(
+            f"{name}: x_train examples have shape {arrays['x_train'].shape[1:]} "
+            f"but x_val examples have shape {arrays['x_val'].shape[1:]}"
+        )
+
+
+def example_shape(x: np.ndarray) -> tuple[int, ...]:
+    """One example's shape as a model takes it: (h, w) images get a channel axis."""
+    return (*x.shape[1:], 1) if x.ndim == 3 else tuple(x.shape[1:])
+
+
+def as_features(x: np.ndarray) -> np.ndarray:
+    """Checked examples as float32 (n, features) or (n, h, w, c)."""
+    return x.astype(np.float32).reshape((len(x), *example_shape(x)))
+
+
+def _check_features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: str) -> None:
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{name}: {key} must be numeric; got dtype {x.dtype}")
+    if x.ndim not in (2, 3, 4):
+        raise DataError(
+            f"{name}: {key} must have shape (n, features), (n, h, w) or (n, h, w, c); "
+            f"got {x.shape}"
+        )
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(
+            f"{name}: {y_key} must be one label per row of {key} ({len(x)}); got shape {y.shape}"
+        )
+
+
+def encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct labels and each label's index among them, as int64."""
+    if y.ndim != 1:
+        raise DataError(f"{name}: labels must be one-dimensional; got shape {y.shape}")
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"{name}: needs at least 2 classes; found {classes.tolist()}")
+    return classes, codes.astype(np.int64)
+
+
+def split(
+    name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int
+) -> Dataset:
+    classes, codes = encode_labels(name, y)
+    train, val = split_indices(name, codes, len(classes), validation_fraction, seed)
+    return Dataset(name, x[train], codes[train], x[val], codes[val], num_classes=len(classes))
+
+
+def split_indices(
+    name: str, codes: np.ndarray, num_classes: int, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices of a stratified split, so that small or imbalanced data sets keep
+    every class in both parts; the same for arrays in memory and memory-mapped."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(
+            np.arange(len(codes)), test_size=validation_fraction, random_state=seed, stratify=codes
+        )
+    except ValueError as e:
+        raise DataError(
+            f"{name}: cannot split {len(codes)} examples of {num_classes} classes "
+            f"with validation_fraction={validation_fraction} ({e})"
+        ) from e
+
+
+def require_file(name: str, path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"{name}: file {path} does not exist")

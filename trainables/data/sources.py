@@ -1,0 +1,100 @@
+"""Data sets a trial trains on, by name: built-ins, the Keras cache, or the user's own files.
+
+The `data:` key names a source (`digits`, `csv:PATH`) or maps `source` and that source's options.
+Sources loaded here are numpy and scikit-learn, so the driver loads and validates them (and fails
+before any trial starts) without importing TensorFlow; their arrays travel to the trials. The
+streaming sources (`images:`, `tfrecord:`, memory-mapped `npz:`) are only described here, and
+each worker reads them itself (trainables.streaming).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from tunelab.core.checks import did_you_mean
+from tunelab.core.errors import shown
+from tunelab.trainables.data.arrays import (
+    load_csv,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+    load_npz,
+)
+from tunelab.trainables.data.base import (
+    DataError,
+    Dataset,
+    FileForm,
+    StreamedData,
+    check_flag,
+)
+from tunelab.trainables.data.image_folder import IMAGE_FOLDER
+from tunelab.trainables.data.tfrecord_files import TFRECORD_FILES
+
+
+def load_dataset(
+    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0
+) -> Dataset | StreamedData:
+    """Load `data` (the `data:` key: a source, or a mapping of `source` and options) split into train and validation.
+
+    `validation_fraction` and `seed` drive a stratified split wherever the source has no
+    validation part of its own (mnist and fashion_mnist use their test split). A streaming
+    source is checked and described, not loaded: each worker reads it.
+    """
+    if not 0 < validation_fraction < 1:
+        raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
+    source, form, options = _parsed(data)
+    if form is None:
+        return _NAMED_SOURCES[source](validation_fraction, seed)
+    try:
+        return form.load(source, source.partition(":")[2], options, validation_fraction, seed)
+    except DataError as error:  # a file's own problem: the message starts with the source, so name the key
+        message = str(error)
+        raise DataError(message if message.startswith("data") else f"data: {message}") from None
+
+
+def check_data(data: Any) -> None:
+    """Raises DataError when the `data:` value names no source or gives it options it does not take; reads no file."""
+    _parsed(data)
+
+
+def _parsed(data: Any) -> tuple[str, FileForm | None, dict[str, Any]]:
+    """The source, its file form (None for a named data set) and its checked options."""
+    if isinstance(data, Mapping):
+        where, source, options = "data.source", data.get("source"), {k: v for k, v in data.items() if k != "source"}
+        if source is None:
+            raise DataError("data.source: missing; a data mapping names its source, "
+                            "e.g. {source: images:/data/pets, image_size: [64, 64]}")
+    else:
+        where, source, options = "data", data, {}
+    forms = _FILE_FORMS
+    allowed = ", ".join(DATASETS + tuple(f"{form}:PATH" for form in forms))
+    if not isinstance(source, str) or not source.strip():
+        raise DataError(f"{where}: expected a data set name or FORM:PATH ({allowed}), got {shown(source)}")
+    prefix, _, path = source.partition(":")
+    form = forms.get(prefix) if path else None
+    if form is None and source not in _NAMED_SOURCES:
+        raise DataError(f"{where}: unknown data set {shown(source)}{did_you_mean(source, DATASETS)}; "
+                        f"allowed: {allowed}")
+    takes = form.options if form else ()
+    for key, value in options.items():
+        if key not in takes:
+            raise DataError(f"data.{key}: unknown key for {prefix if form else source}; allowed: "
+                            f"{', '.join(('source', *takes))}{did_you_mean(key, takes)}")
+        if value is None:
+            raise DataError(f"data.{key}: empty; give it a value, or leave the key out for the default")
+    return source, form, form.check(options) if form else {}
+
+
+# The data sources, by name and by file form: adding one is a loader and an entry here.
+_NAMED_SOURCES: dict[str, Callable[[float, int], Dataset]] = {
+    "digits": load_digits,
+    "mnist": lambda validation_fraction, seed: load_mnist(),  # their own test split validates
+    "fashion_mnist": lambda validation_fraction, seed: load_fashion_mnist(),
+}
+DATASETS = tuple(_NAMED_SOURCES)
+_FILE_FORMS: dict[str, FileForm] = {
+    "npz": FileForm(load_npz, ("memory_map",), lambda given: {"memory_map": check_flag("memory_map", given)}),
+    "csv": FileForm(load_csv),
+    "images": IMAGE_FOLDER,
+    "tfrecord": TFRECORD_FILES,
+}
