@@ -1,6 +1,6 @@
 """Ray's private API and private file formats, in one place: a Ray upgrade is checked here.
 
-tests/experiments/test_ray_internals.py holds the canaries: each fails, naming what moved, when a
+tests/experiments/run/test_ray_internals.py holds the canaries: each fails, naming what moved, when a
 Ray release changes one of the things below.
 
 What is used, and why:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.experiments.test_runner import assert_epochs_reported, trials_on_disk
-from tests.trainables.streamed_files import (
+from tests.experiments.run.test_runner import assert_epochs_reported, trials_on_disk
+from tests.trainables.data.streamed_files import (
     tfrecord_data,
     write_image_folder,
     write_tfrecord,

@@ -3,7 +3,7 @@ URI, and the readers every layer shares: tunelab's JSON-lines files (a crash can
 Ray's experiment state, and the driver's lock.
 
 No Ray here: analysis reads run folders without it. Ray's file names and the shape of its state are
-Ray's private format, checked by the canaries in tests/experiments/test_ray_internals.py. A
+Ray's private format, checked by the canaries in tests/experiments/run/test_ray_internals.py. A
 checkpoint's own files are named in `tunelab.trainables.checkpoints`.
 """
 from __future__ import annotations

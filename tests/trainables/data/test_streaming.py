@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.trainables.streamed_files import (
+from tests.trainables.data.streamed_files import (
     FEATURES,
     tfrecord_data,
     write_image_folder,

@@ -14,7 +14,7 @@ import pytest
 import tunelab
 import tunelab.keras_tuner as kt
 from tunelab.searchspaces import Above, OneOf
-from tests.experiments.kt_scripts import (
+from tests.keras_tuner.kt_scripts import (
     InterruptOnce, build_model, build_small, custom_objective_class, digits, hypermodel_class,
 )
 
