@@ -56,7 +56,7 @@ def read_json(path: Path) -> dict:
 
 
 def trial_states(folder: Path, state_file: Path | None = None) -> dict[str, dict]:
-    """trial_id -> status, failures, start time, folder and config, from Ray's newest experiment state
+    """trial_id -> status, failures, start time, folder, config and last epoch, from Ray's newest experiment state
     (or from `state_file`)."""
     files = [state_file] if state_file else sorted(folder.glob("experiment_state-*.json"))
     if not files:
@@ -80,5 +80,6 @@ def trial_states(folder: Path, state_file: Path | None = None) -> dict[str, dict
             "num_failures": run.get("num_failures", 0),
             "start_time": run.get("start_time"),
             "error_filename": run.get("error_filename"),
+            "epoch": (run.get("last_result") or {}).get("epoch"),  # the last one Ray recorded; None before one
         }
     return states

@@ -19,6 +19,7 @@ from tunelab.analysis.run_files import read_json, trial_states
 from tunelab.experiments.ray_internals import (
     Completion, carry_completions, take_back_suggestions, unfinished_trials,
 )
+from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.run_folder import HISTORY_FILE, PARAMS_FILE, RESULT_FILE, TRIAL_PREFIX, epochs_by_number, read_events
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
@@ -94,6 +95,23 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     for completion in completions:
         _complete_result_log(folder / completion.folder, completion.last_result["config"])
     return [completion.trial_id for completion in completions]
+
+
+def record_resumed_trials(run_path: str, events: TrialEventLog) -> list[str]:
+    """A `resumed` event for each trial this resume continues from its checkpoint part-way; returns their ids.
+
+    Those are the ones Ray's snapshot holds as running (or pending again) with an epoch reported: a
+    Ctrl+C or a crash stopped them mid-training. A trial paused at a rung is not one of them: its
+    scheduler resumes it, and records that itself. Without this the trials table's `resumes` stays 0
+    for a trial that was stopped and continued.
+    """
+    if "://" in run_path:
+        return []
+    continued = {trial_id: state["epoch"] for trial_id, state in trial_states(Path(run_path)).items()
+                 if state["status"] in ("RUNNING", "PENDING") and state.get("epoch")}
+    for trial_id, epoch in continued.items():
+        events.record(trial_id, "resumed", epoch=epoch, reason="run resumed")
+    return sorted(continued)
 
 
 def _completions_missing_from_snapshot(folder: Path) -> list[Completion]:

@@ -27,7 +27,7 @@ from tunelab.experiments.history import HistoryLog
 from tunelab.experiments.interrupts import InterruptWatch, sigint_restored, was_interrupted
 from tunelab.experiments.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.resume import (
-    COMPLETE, RESTART, carry_recorded_completions, resume_kind, set_aside_damaged_states,
+    COMPLETE, RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
 from tunelab.experiments.run_lock import check_not_locked, run_lock
@@ -37,6 +37,7 @@ from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.run_folder import SPEC_FILE, trial_folder_name
 from tunelab.searchspaces import SpaceError
+from tunelab.tf_logs import quiet_tensorflow_logs
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
 from tunelab.trainables.preflight import check_batch_size, check_trainable
 
@@ -75,6 +76,8 @@ class Outcome:
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
     interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
+    finished: int = 0            # trials that ended (completed, stopped or errored), the run's earlier fits too
+    planned: int = 0             # trials the plan runs in all
     storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
     tracking_failed: str | None = None  # tracking calls that failed (the results are whole; the tracked copy is not)
@@ -106,9 +109,10 @@ def prepare(
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
-    data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
-    check_batch_size(spec.space, spec.batch_size, data)
-    check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
+    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
+        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+        check_batch_size(spec.space, spec.batch_size, data)
+        check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
         if "://" not in root:
@@ -217,6 +221,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
         outcome = dataclasses.replace(outcome, errored=progress.errored)
     failure = log.failure or _write_failure(job.path)
     outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
+                                  finished=progress.done if progress else 0, planned=job.plan.num_samples,
                                   log=str(log.path) if log.path else None,
                                   storage_error=f"{failure.strerror or failure}" if failure else None,
                                   tracking_failed=_tracking_failures(job.events, started_at))
@@ -289,10 +294,12 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         set_aside_unrecorded_trials(job.path, job.plan.searcher)  # started after Ray's last snapshot: suggested again
         carry_recorded_completions(job.path, job.plan.searcher)  # finished after it: not trained again
         try:
-            return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+            tuner = tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
         except (ImportError, AttributeError) as error:  # pickled by an older tunelab: a class moved or gone
             raise SpecError(f"--resume: {job.path} was written by an older tunelab and cannot be resumed "
                             f"({error}); start a new run") from None
+        record_resumed_trials(job.path, job.events)  # the trials table counts them in `resumes`
+        return tuner
     log.attach(job.path)
     job.events.attach(job.path)
     _write_record(job)

@@ -74,11 +74,27 @@ def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
     first = LabelledSequenceSearcher(configs, labels, budget.events)
     if options["then"] is None:
         return Plan(first, None, len(configs), len(configs) * budget.epochs)
-    then_name, then_options = options["then"]
-    follow = plan_strategy(space, then_name, then_options, budget)
+    search, search_options, scheduler, where = _scheduler_apart(*options["then"])
+    follow = plan_strategy(space, search, search_options, budget)
     count = len(configs) + follow.num_samples
     searcher = ChainedSearcher(first, follow.searcher, budget.metric, budget.mode)
-    return Plan(searcher, follow.scheduler, count, count * budget.epochs, follow.notes)
+    chained = Plan(searcher, None, count, count * budget.epochs, follow.notes)
+    if scheduler is None:
+        return chained
+    if options["scheduler"] is not None:
+        raise SpecError(f"strategy.scheduler: {where} names a scheduler too; give one of the two")
+    # The scheduler takes every trial, the published ones too: built for the search's alone, its
+    # cohorts and brackets would count too few and the plan's totals would disagree with its rungs.
+    return with_scheduler(chained, {"scheduler": scheduler}, budget, where)
+
+
+def _scheduler_apart(name: str, options: Mapping[str, Any]) -> tuple[str, dict, tuple[str, dict] | None, str]:
+    """A `then:` search and its scheduler, apart: (search, its options, (scheduler, options) or None, key)."""
+    if name in SCHEDULERS:  # sha, hyperband, asha: random search under that scheduler
+        searched = {key: options[key] for key in ("num_samples", "seed")}
+        rest = {key: value for key, value in options.items() if key not in searched}
+        return "random", {**searched, "scheduler": None}, (name, rest), "strategy.then"
+    return name, {**options, "scheduler": None}, options.get("scheduler"), "strategy.then.scheduler"
 
 
 def _ofat(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:

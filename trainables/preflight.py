@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from tunelab.errors import InputError, shorter
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.params import Choice, Fixed, Param
+from tunelab.tf_logs import quiet_tensorflow_logs
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape
@@ -44,7 +45,8 @@ def _tensorflow_without_taking_the_gpus() -> Any:
 
     Visibility is left alone: this may be the user's own process (tunelab.run in a notebook).
     """
-    import tensorflow as tf
+    with quiet_tensorflow_logs():  # its C++ lines would come before tunelab's one line on a mistake
+        import tensorflow as tf
 
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
