@@ -14,13 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.trainables.checkpoints import (
-    BEST_DIR,
-    STATE_FILE,
-    import_user_module,
-    load_model,
-    model_files,
-)
+from tunelab.trainables.checkpoints import BEST_DIR, STATE_FILE, import_user_module, load_model, model_files
 
 if TYPE_CHECKING:
     import keras

@@ -19,24 +19,12 @@ import numpy as np
 import pandas as pd
 
 from tunelab.analysis.lineage import copied_from
-from tunelab.analysis.results import (
-    DamagedResultsWarning,
-    Experiment,
-    Results,
-    ResultsError,
-    is_missing,
-)
+from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results, ResultsError, is_missing
 from tunelab.analysis.run_files import error_line, read_spec
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
 from tunelab.core.run_folder import (
-    PARAMS_FILE,
-    TRIAL_LOG,
-    TRIAL_PREFIX,
-    ray_trial_states,
-    read_events,
-    read_json,
-    run_is_live,
+    PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, run_is_live,
 )
 
 # Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.

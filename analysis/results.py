@@ -9,11 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import pandas as pd
 
-from tunelab.analysis.checkpoints import (
-    BestCheckpoint,
-    best_kept_checkpoint,
-    load_checkpoint_model,
-)
+from tunelab.analysis.checkpoints import BestCheckpoint, best_kept_checkpoint, load_checkpoint_model
 from tunelab.core.errors import InputError
 
 if TYPE_CHECKING:

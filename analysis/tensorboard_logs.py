@@ -34,13 +34,7 @@ from typing import Any
 import pandas as pd
 
 from tunelab.analysis.load import load
-from tunelab.analysis.results import (
-    DamagedResultsWarning,
-    Experiment,
-    Results,
-    is_missing,
-    python_value,
-)
+from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results, is_missing, python_value
 from tunelab.core.errors import InputError
 
 LOG_FOLDER = "tensorboard"

@@ -16,12 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunelab.core.run_folder import (
-    HISTORY_FILE,
-    PROGRESS_FILE,
-    RESULT_FILE,
-    read_json_lines,
-)
+from tunelab.core.run_folder import HISTORY_FILE, PROGRESS_FILE, RESULT_FILE, read_json_lines
 
 SOURCES = (HISTORY_FILE, RESULT_FILE, PROGRESS_FILE)  # most trusted first
 

@@ -12,14 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.task import (
-    STUDY_FIX,
-    TUNELAB,
-    Entry,
-    StudyTask,
-    entries,
-    tunelab_epochs,
-)
+from benchmarks.task import STUDY_FIX, TUNELAB, Entry, StudyTask, entries, tunelab_epochs
 from tunelab.core.errors import InputError
 from tunelab.experiments.strategies import STRATEGIES
 

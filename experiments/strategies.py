@@ -14,29 +14,13 @@ from typing import Any, Callable, Mapping
 from ray.tune.search import ConcurrencyLimiter
 
 from tunelab.core.checks import SEED_LIMIT
-from tunelab.experiments.early_stopping import (
-    SCHEDULERS,
-    check_scheduler,
-    with_scheduler,
-)
+from tunelab.experiments.early_stopping import SCHEDULERS, check_scheduler, with_scheduler
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.manual import one_factor_at_a_time, published_configs
-from tunelab.experiments.plans import (
-    MAX_GRID,
-    MAX_TRIALS,
-    Budget,
-    Option,
-    Plan,
-    check_declared,
-    named_entry,
-)
+from tunelab.experiments.plans import MAX_GRID, MAX_TRIALS, Budget, Option, Plan, check_declared, named_entry
 from tunelab.experiments.population import PBT_OPTIONS, check_pbt_options, plan_pbt
 from tunelab.experiments.searchers import (
-    ACQUISITIONS,
-    ChainedSearcher,
-    ConfigSequenceSearcher,
-    LabelledSequenceSearcher,
-    UnitCubeBayesSearch,
+    ACQUISITIONS, ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher, UnitCubeBayesSearch,
 )
 from tunelab.searchspaces import Space
 
@@ -90,11 +74,27 @@ def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
     first = LabelledSequenceSearcher(configs, labels, budget.events)
     if options["then"] is None:
         return Plan(first, None, len(configs), len(configs) * budget.epochs)
-    then_name, then_options = options["then"]
-    follow = plan_strategy(space, then_name, then_options, budget)
+    search, search_options, scheduler, where = _scheduler_apart(*options["then"])
+    follow = plan_strategy(space, search, search_options, budget)
     count = len(configs) + follow.num_samples
     searcher = ChainedSearcher(first, follow.searcher, budget.metric, budget.mode)
-    return Plan(searcher, follow.scheduler, count, count * budget.epochs, follow.notes)
+    chained = Plan(searcher, None, count, count * budget.epochs, follow.notes)
+    if scheduler is None:
+        return chained
+    if options["scheduler"] is not None:
+        raise SpecError(f"strategy.scheduler: {where} names a scheduler too; give one of the two")
+    # The scheduler takes every trial, the published ones too: built for the search's alone, its
+    # cohorts and brackets would count too few and the plan's totals would disagree with its rungs.
+    return with_scheduler(chained, {"scheduler": scheduler}, budget, where)
+
+
+def _scheduler_apart(name: str, options: Mapping[str, Any]) -> tuple[str, dict, tuple[str, dict] | None, str]:
+    """A `then:` search and its scheduler, apart: (search, its options, (scheduler, options) or None, key)."""
+    if name in SCHEDULERS:  # sha, hyperband, asha: random search under that scheduler
+        searched = {key: options[key] for key in ("num_samples", "seed")}
+        rest = {key: value for key, value in options.items() if key not in searched}
+        return "random", {**searched, "scheduler": None}, (name, rest), "strategy.then"
+    return name, {**options, "scheduler": None}, options.get("scheduler"), "strategy.then.scheduler"
 
 
 def _ofat(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:

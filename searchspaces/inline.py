@@ -17,16 +17,7 @@ from typing import Any, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.searchspaces.params import (
-    Above,
-    Bool,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    Param,
-    SpaceError,
-)
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, Param, SpaceError
 from tunelab.searchspaces.space import Space, per_layer
 
 _FIELDS = {

@@ -10,16 +10,7 @@ import random
 from typing import Any, Iterator, Mapping, Sequence
 
 from tunelab.core.errors import shown
-from tunelab.searchspaces.params import (
-    Above,
-    Fixed,
-    Float,
-    Int,
-    OneOf,
-    Param,
-    SpaceError,
-    _is_number,
-)
+from tunelab.searchspaces.params import Above, Fixed, Float, Int, OneOf, Param, SpaceError, _is_number
 
 Config = dict[str, Any]
 

@@ -2,7 +2,7 @@
 
 Used as `tune.with_resources(tune.with_parameters(train, data=data, run=settings), ...)`: a Dataset's
 arrays travel through Ray's object store once, not once per trial; a streamed source's description
-is all that travels, and each worker reads the data itself (trainables.streaming).
+is all that travels, and each worker reads the data itself (trainables.data.streaming).
 """
 
 from __future__ import annotations
@@ -19,18 +19,8 @@ from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.data.base import StreamedData
 from tunelab.trainables.data.streaming import streamed_batches
-from tunelab.trainables.model_params import (
-    Declared,
-    Integer,
-    ModelParams,
-    family_params,
-)
-from tunelab.trainables.models import (
-    FAMILIES,
-    FAMILY_PARAMS,
-    build_model,
-    resolve_model_function,
-)
+from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
+from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
 

@@ -12,13 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tunelab.core.user_code import import_module
-from tunelab.trainables.model_params import (
-    Declared,
-    Integer,
-    Number,
-    OneOf,
-    TrainableError,
-)
+from tunelab.trainables.model_params import Declared, Integer, Number, OneOf, TrainableError
 
 if TYPE_CHECKING:
     import keras

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from tunelab.core.errors import InputError, shorter
+from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.params import Choice, Fixed, Param
 from tunelab.trainables.data import Dataset
@@ -44,7 +45,8 @@ def _tensorflow_without_taking_the_gpus() -> Any:
 
     Visibility is left alone: this may be the user's own process (tunelab.run in a notebook).
     """
-    import tensorflow as tf
+    with quiet_tensorflow_logs():  # its C++ lines would come before tunelab's one line on a mistake
+        import tensorflow as tf
 
     for gpu in tf.config.list_physical_devices("GPU"):
         try:

@@ -59,6 +59,10 @@ def trial_log(run_folder: str | None, trial_id: str) -> Iterator[None]:
     try:
         with contextlib.redirect_stdout(_Tee(sys.stdout, log)), contextlib.redirect_stderr(_Tee(sys.stderr, log)):
             yield
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            log.write(traceback.format_exc())
+        raise  # exit 0 is how Ray stops a trial it pauses, ends early or leaves at Ctrl+C: no error to show
     except BaseException:
         log.write(traceback.format_exc())
         raise

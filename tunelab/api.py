@@ -48,12 +48,7 @@ def prepare_experiment(experiment: str | Path | Mapping[str, Any], overrides: Ov
     as `--set strategy={...}` does); a list or a string holds `--set` texts.
     """
     from tunelab.experiments.run.runner import prepare
-    from tunelab.experiments.spec import (
-        apply_override,
-        read_experiment,
-        set_key,
-        spec_from_dict,
-    )
+    from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
 
     try:
         raw = _plain(experiment) if isinstance(experiment, Mapping) else read_experiment(experiment)

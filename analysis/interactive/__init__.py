@@ -10,10 +10,7 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from tunelab.analysis.interactive.curves import (
-    best_so_far_figure,
-    learning_curves_figure,
-)
+from tunelab.analysis.interactive.curves import best_so_far_figure, learning_curves_figure
 from tunelab.analysis.interactive.lineage import lineage_figure
 from tunelab.analysis.interactive.parallel import parallel_coordinates_figure
 from tunelab.analysis.interactive.samples import importance_figure, samples_figure

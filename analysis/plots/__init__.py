@@ -15,51 +15,19 @@ from typing import Callable, Union
 from matplotlib.figure import Figure
 
 from tunelab.analysis.importance import Importance
-from tunelab.analysis.plots.common import (
-    DPI,
-    OUTCOME_COLORS,
-    checked_params,
-    default_pair,
-    metric_name,
-    varying,
-)
+from tunelab.analysis.plots.common import DPI, OUTCOME_COLORS, checked_params, default_pair, metric_name, varying
 from tunelab.analysis.plots.curves import (
-    BestSoFar,
-    BestSoFarSeries,
-    Curve,
-    LearningCurves,
-    best_so_far_data,
-    learning_curves_data,
-    render_best_so_far,
+    BestSoFar, BestSoFarSeries, Curve, LearningCurves, best_so_far_data, learning_curves_data, render_best_so_far,
     render_learning_curves,
 )
-from tunelab.analysis.plots.lineage import (
-    Lineage,
-    Lineages,
-    lineage_data,
-    render_lineage,
-)
+from tunelab.analysis.plots.lineage import Lineage, Lineages, lineage_data, render_lineage
 from tunelab.analysis.plots.parallel import (
-    INACTIVE,
-    Axis,
-    ParallelCoordinates,
-    parallel_coordinates_data,
-    render_parallel_coordinates,
+    INACTIVE, Axis, ParallelCoordinates, parallel_coordinates_data, render_parallel_coordinates,
 )
 from tunelab.analysis.plots.samples import (
-    SamplePanel,
-    Samples,
-    importance_data,
-    render_importance,
-    render_samples,
-    samples_data,
+    SamplePanel, Samples, importance_data, render_importance, render_samples, samples_data,
 )
-from tunelab.analysis.plots.timeline import (
-    Segment,
-    Timeline,
-    render_timeline,
-    timeline_data,
-)
+from tunelab.analysis.plots.timeline import Segment, Timeline, render_timeline, timeline_data
 from tunelab.analysis.results import Results
 
 __all__ = [

@@ -9,12 +9,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from tunelab.analysis.plots.common import (
-    OUTCOME_COLORS,
-    experiment_start,
-    metric_name,
-    mode_of,
-    panel_row,
-    trial_outcomes,
+    OUTCOME_COLORS, experiment_start, metric_name, mode_of, panel_row, trial_outcomes,
 )
 from tunelab.analysis.results import Results
 

@@ -7,14 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunelab.analysis.plots.common import (
-    checked_params,
-    empty_plot,
-    metric_name,
-    mode_of,
-    score_colors,
-    varying,
-)
+from tunelab.analysis.plots.common import checked_params, empty_plot, metric_name, mode_of, score_colors, varying
 from tunelab.analysis.results import Results
 
 # --- parallel coordinates ---------------------------------------------------------------------

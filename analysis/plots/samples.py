@@ -10,17 +10,8 @@ from matplotlib.figure import Figure
 
 from tunelab.analysis.importance import Importance, hyperparameter_importance
 from tunelab.analysis.plots.common import (
-    axis_positions,
-    category_order,
-    checked_params,
-    default_pair,
-    empty_plot,
-    metric_name,
-    mode_of,
-    panel_row,
-    score_colors,
-    strategy_of,
-    varying,
+    axis_positions, category_order, checked_params, default_pair, empty_plot, metric_name, mode_of, panel_row,
+    score_colors, strategy_of, varying,
 )
 from tunelab.analysis.results import Results
 

@@ -7,12 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from tunelab.analysis.plots.common import (
-    OUTCOME_COLORS,
-    empty_plot,
-    experiment_start,
-    trial_outcomes,
-)
+from tunelab.analysis.plots.common import OUTCOME_COLORS, empty_plot, experiment_start, trial_outcomes
 from tunelab.analysis.results import Results
 
 # --- timeline ---------------------------------------------------------------------------------

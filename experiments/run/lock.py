@@ -20,13 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from tunelab.core.run_folder import (
-    LOCK_FILE,
-    LOCK_STALE_S,
-    is_uri,
-    lock_holder_is_gone,
-    read_lock_holder,
-)
+from tunelab.core.run_folder import LOCK_FILE, LOCK_STALE_S, is_uri, lock_holder_is_gone, read_lock_holder
 from tunelab.experiments.errors import SpecError
 
 HEARTBEAT_S = 10.0

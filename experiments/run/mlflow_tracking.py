@@ -23,13 +23,7 @@ from typing import Any
 from ray.tune import Callback
 
 from tunelab.analysis.stop_reasons import stop_reason
-from tunelab.core.run_folder import (
-    HISTORY_FILE,
-    is_uri,
-    read_events,
-    read_json_lines,
-    trial_folder_name,
-)
+from tunelab.core.run_folder import HISTORY_FILE, is_uri, read_events, read_json_lines, trial_folder_name
 from tunelab.experiments.run.resume import set_aside_trial_ids
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.trainables.checkpoints import BEST_DIR

@@ -6,8 +6,9 @@ Ray release changes one of the things below.
 What is used, and why:
 - `TuneController._set_trial_status`: successive halving puts a survivor that waited at its rung
   back to PAUSED after a crash (`mark_paused`).
-- AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, and
-  a resumed run puts back the rung values of restored trials (`AshaInternals`).
+- AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, a
+  resumed run puts back the rung values of restored trials, and `--dry-run` shows the rungs Ray
+  built (`AshaInternals`).
 - PopulationBasedTraining's searcher check and its exploit step: PBT admits tunelab's population
   from a Searcher, and a copied trial restores tunelab's own copy of the donor's checkpoint, which
   Ray never deletes (`PopulationBasedTrainingHooks`); after a crash its per-trial state and next
@@ -35,11 +36,7 @@ from typing import Any
 from ray.tune.schedulers import PopulationBasedTraining
 
 from tunelab.core.run_folder import (
-    RAY_FINISHED,
-    RAY_SEARCH_STATE_PATTERN,
-    RAY_SEARCHER_STATE_PATTERN,
-    RAY_STATE_PATTERN,
-    newest,
+    RAY_FINISHED, RAY_SEARCH_STATE_PATTERN, RAY_SEARCHER_STATE_PATTERN, RAY_STATE_PATTERN, newest,
 )
 
 
@@ -180,6 +177,11 @@ class AshaInternals:
     def sign(self) -> float:
         """+1 when higher is better, -1 when lower is (Ray keeps every value as sign * value)."""
         return self._scheduler._metric_op
+
+    def milestones(self) -> list[list[int]]:
+        """Each bracket's rungs, ascending, as Ray built them (its floating-point logarithm decides how
+        many, so they are read, not recomputed); a trial goes to one bracket, drawn at random."""
+        return [sorted(int(milestone) for milestone, _ in bracket._rungs) for bracket in self._scheduler._brackets]
 
     def knows(self, trial_id: str) -> bool:
         """Whether the trial is in one of ASHA's brackets (Ray drops it once it ends)."""

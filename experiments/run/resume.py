@@ -16,27 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.core.run_folder import (
-    HISTORY_FILE,
-    PARAMS_FILE,
-    RAY_FINISHED,
-    RAY_SESSION_FILES,
-    RAY_STATE_PATTERN,
-    RESULT_FILE,
-    SET_ASIDE_PREFIX,
-    TRIAL_PREFIX,
-    epochs_by_number,
-    is_uri,
-    ray_state_stamp,
-    ray_trial_states,
-    read_events,
-    read_json,
+    HISTORY_FILE, PARAMS_FILE, RAY_FINISHED, RAY_SESSION_FILES, RAY_STATE_PATTERN, RESULT_FILE, SET_ASIDE_PREFIX,
+    TRIAL_PREFIX, epochs_by_number, is_uri, ray_state_stamp, ray_trial_states, read_events, read_json,
     unfinished_trials,
 )
-from tunelab.experiments.run.ray_internals import (
-    Completion,
-    carry_completions,
-    take_back_suggestions,
-)
+from tunelab.experiments.run.ray_internals import Completion, carry_completions, take_back_suggestions
+from tunelab.experiments.trial_events import TrialEventLog
 
 RESTORE, RESTART, COMPLETE = "restore", "restart", "complete"
 
@@ -110,6 +95,23 @@ def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
     for completion in completions:
         _complete_result_log(folder / completion.folder, completion.last_result["config"])
     return [completion.trial_id for completion in completions]
+
+
+def record_resumed_trials(run_path: str, events: TrialEventLog) -> list[str]:
+    """A `resumed` event for each trial this resume continues from its checkpoint part-way; returns their ids.
+
+    Those are the ones Ray's snapshot holds as running (or pending again) with an epoch reported: a
+    Ctrl+C or a crash stopped them mid-training. A trial paused at a rung is not one of them: its
+    scheduler resumes it, and records that itself. Without this the trials table's `resumes` stays 0
+    for a trial that was stopped and continued.
+    """
+    if is_uri(run_path):
+        return []
+    continued = {trial_id: state["epoch"] for trial_id, state in ray_trial_states(Path(run_path)).items()
+                 if state["status"] in ("RUNNING", "PENDING") and state.get("epoch")}
+    for trial_id, epoch in continued.items():
+        events.record(trial_id, "resumed", epoch=epoch, reason="run resumed")
+    return sorted(continued)
 
 
 def _completions_missing_from_snapshot(folder: Path) -> list[Completion]:

@@ -19,42 +19,21 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
+from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
-from tunelab.experiments.run.cluster import (
-    check_address,
-    check_resources,
-    check_storage_reachable,
-)
+from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
 from tunelab.experiments.run.guards import EpochBudget, RunGuard
 from tunelab.experiments.run.history import HistoryLog
-from tunelab.experiments.run.interrupts import (
-    InterruptWatch,
-    sigint_restored,
-    was_interrupted,
-)
+from tunelab.experiments.run.interrupts import InterruptWatch, sigint_restored, was_interrupted
 from tunelab.experiments.run.lock import check_not_locked, run_lock
 from tunelab.experiments.run.output import DriverLog, captured
-from tunelab.experiments.run.progress import (
-    Progress,
-    ProgressCallback,
-    latest_progress,
-    progress_sink,
-)
+from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.run.resume import (
-    COMPLETE,
-    RESTART,
-    carry_recorded_completions,
-    resume_kind,
-    set_aside_damaged_states,
-    set_aside_unrecorded_start,
-    set_aside_unrecorded_trials,
+    COMPLETE, RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
+    set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
-from tunelab.experiments.spec import (
-    ExperimentSpec,
-    check_folder_name,
-    check_storage_text,
-)
+from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
@@ -96,6 +75,8 @@ class Outcome:
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
     interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
+    finished: int = 0            # trials that ended (completed, stopped or errored), the run's earlier fits too
+    planned: int = 0             # trials the plan runs in all
     storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
     tracking_failed: str | None = None  # tracking calls that failed (the results are whole; the tracked copy is not)
@@ -127,9 +108,10 @@ def prepare(
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
-    data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
-    check_batch_size(spec.space, spec.batch_size, data)
-    check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
+    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
+        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+        check_batch_size(spec.space, spec.batch_size, data)
+        check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
         if not is_uri(root):
@@ -238,6 +220,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
         outcome = dataclasses.replace(outcome, errored=progress.errored)
     failure = log.failure or _write_failure(job.path)
     outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
+                                  finished=progress.done if progress else 0, planned=job.plan.num_samples,
                                   log=str(log.path) if log.path else None,
                                   storage_error=f"{failure.strerror or failure}" if failure else None,
                                   tracking_failed=_tracking_failures(job.events, started_at))
@@ -310,10 +293,12 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         set_aside_unrecorded_trials(job.path, job.plan.searcher)  # started after Ray's last snapshot: suggested again
         carry_recorded_completions(job.path, job.plan.searcher)  # finished after it: not trained again
         try:
-            return tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
+            tuner = tune.Tuner.restore(job.path, trainable=job.trainable, resume_errored=True)
         except (ImportError, AttributeError) as error:  # pickled by an older tunelab: a class moved or gone
             raise SpecError(f"--resume: {job.path} was written by an older tunelab and cannot be resumed "
                             f"({error}); start a new run") from None
+        record_resumed_trials(job.path, job.events)  # the trials table counts them in `resumes`
+        return tuner
     log.attach(job.path)
     job.events.attach(job.path)
     _write_record(job)

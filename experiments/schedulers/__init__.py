@@ -11,21 +11,10 @@ from tunelab.experiments.schedulers.common import TIME_ATTR
 from tunelab.experiments.schedulers.hyperband import HyperbandScheduler
 from tunelab.experiments.schedulers.pbt import PopulationBasedScheduler
 from tunelab.experiments.schedulers.rungs import (
-    halving_to_one_rungs,
-    halvings_to_one,
-    hyperband_brackets,
-    hyperband_epochs,
-    hyperband_rungs,
-    integer_log,
-    refuse_without_checkpoints,
-    rung_trials,
-    successive_halving_epochs,
-    successive_halving_rungs,
+    halving_to_one_rungs, halvings_to_one, hyperband_brackets, hyperband_epochs, hyperband_fill, hyperband_rungs,
+    integer_log, refuse_without_checkpoints, rung_trials, successive_halving_epochs, successive_halving_rungs,
 )
-from tunelab.experiments.schedulers.sha import (
-    SuccessiveHalvingScheduler,
-    refuse_concurrency_limit,
-)
+from tunelab.experiments.schedulers.sha import SuccessiveHalvingScheduler, refuse_concurrency_limit
 
 __all__ = [
     "TIME_ATTR",
@@ -37,6 +26,7 @@ __all__ = [
     "halvings_to_one",
     "hyperband_brackets",
     "hyperband_epochs",
+    "hyperband_fill",
     "hyperband_rungs",
     "integer_log",
     "refuse_concurrency_limit",

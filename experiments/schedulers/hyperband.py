@@ -15,7 +15,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from tunelab.experiments.schedulers.common import check_mode, conflicts
 from tunelab.experiments.schedulers.replay import creation_order, restored
-from tunelab.experiments.schedulers.rungs import hyperband_brackets, successive_halving_rungs
+from tunelab.experiments.schedulers.rungs import hyperband_brackets, hyperband_place, successive_halving_rungs
 from tunelab.experiments.schedulers.sha import SuccessiveHalvingScheduler
 from tunelab.experiments.trial_events import TrialEventLog
 
@@ -113,12 +113,7 @@ class HyperbandScheduler(TrialScheduler):
                ) -> None:
         """Puts the trial at `position` of the creation order into its bracket (`record`: in the events
         file too, as Ray keeps no record of it; `add`: and tells the bracket, which a rebuild does itself)."""
-        per_band = sum(size for size, _ in self.brackets)
-        band, slot = divmod(position, per_band)
-        index = 0
-        while slot >= self.brackets[index][0]:
-            slot -= self.brackets[index][0]
-            index += 1
+        band, index = hyperband_place(position, self.brackets)  # as the plan counted them (`hyperband_fill`)
         while len(self._bands) <= band:
             self._bands.append([self._new_bracket(size, first) for size, first in self.brackets])
         bracket = self._bands[band][index]

@@ -130,17 +130,38 @@ def hyperband_rungs(max_t: int, reduction_factor: int = 3) -> list[int]:
     })
 
 
+def hyperband_place(position: int, brackets: list[tuple[int, int]]) -> tuple[int, int]:
+    """(band, bracket index) of the trial at `position` of the creation order: the brackets fill in
+    order, most aggressive first, band after band."""
+    band, slot = divmod(position, sum(size for size, _ in brackets))
+    index = 0
+    while slot >= brackets[index][0]:
+        slot -= brackets[index][0]
+        index += 1
+    return band, index
+
+
+def hyperband_fill(num_trials: int, max_t: int, reduction_factor: int = 3) -> list[tuple[int, int, int]]:
+    """(band, bracket index, trials it gets) of every bracket `num_trials` reach, in the order they fill.
+
+    A bracket that gets fewer trials than its size halves what it gets: its first rung is decided
+    once the searcher has no more trials to give (`SuccessiveHalvingScheduler.rung_complete`).
+    """
+    brackets = hyperband_brackets(max_t, reduction_factor)
+    filled: dict[tuple[int, int], int] = {}
+    for position in range(num_trials):
+        place = hyperband_place(position, brackets)
+        filled[place] = filled.get(place, 0) + 1
+    return [(band, index, trials) for (band, index), trials in filled.items()]
+
+
 def hyperband_epochs(num_trials: int, max_t: int, reduction_factor: int = 3) -> int:
     """Epochs Hyperband trains in all for `num_trials`, filling its brackets in order, band after band."""
-    total, left = 0, num_trials
-    while left > 0:
-        for size, first in hyperband_brackets(max_t, reduction_factor):
-            trials = min(size, left)
-            if trials:
-                total += successive_halving_epochs(
-                    trials, successive_halving_rungs(max_t, reduction_factor, first), reduction_factor)
-            left -= trials
-    return total
+    brackets = hyperband_brackets(max_t, reduction_factor)
+    return sum(
+        successive_halving_epochs(trials, successive_halving_rungs(max_t, reduction_factor, brackets[index][1]),
+                                  reduction_factor)
+        for _, index, trials in hyperband_fill(num_trials, max_t, reduction_factor))
 
 
 def refuse_without_checkpoints(checkpoint_every: int, rungs: Iterable[int], strategy: str) -> None:

@@ -15,21 +15,8 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import TrialScheduler
 
 from tunelab.experiments.run import ray_internals
-from tunelab.experiments.schedulers.common import (
-    TIME_ATTR,
-    badness,
-    check_mode,
-    conflicts,
-    store_trial_logs,
-)
-from tunelab.experiments.schedulers.replay import (
-    creation_order,
-    ended,
-    epoch_of,
-    replay_halvings,
-    reported,
-    restored,
-)
+from tunelab.experiments.schedulers.common import TIME_ATTR, badness, check_mode, conflicts, store_trial_logs
+from tunelab.experiments.schedulers.replay import creation_order, ended, epoch_of, replay_halvings, reported, restored
 from tunelab.experiments.schedulers.rungs import check_int, kept
 from tunelab.experiments.trial_events import TrialEventLog
 

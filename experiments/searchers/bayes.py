@@ -18,10 +18,7 @@ from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 from sklearn.gaussian_process.kernels import Matern
 
-from tunelab.experiments.run.ray_internals import (
-    bayesopt_awaiting_warm_up,
-    bayesopt_take_point,
-)
+from tunelab.experiments.run.ray_internals import bayesopt_awaiting_warm_up, bayesopt_take_point
 from tunelab.experiments.searchers.sequence import StateSearcher
 from tunelab.searchspaces.params import Fixed, SpaceError
 from tunelab.searchspaces.space import Config, Space

@@ -16,14 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from tunelab.core.run_folder import (
-    EVENTS_FILE,
-    HISTORY_FILE,
-    LOCK_FILE,
-    PARAMS_FILE,
-    SPEC_FILE,
-    trial_folder_name,
-)
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE, LOCK_FILE, PARAMS_FILE, SPEC_FILE, trial_folder_name
 
 FAILING_UNITS = 16  # the one trial of the tiny experiment with units_1 = 16 fails; see conftest.py
 

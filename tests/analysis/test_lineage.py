@@ -16,13 +16,7 @@ from tunelab.analysis import load
 from tunelab.analysis.interactive import lineage_figure
 from tunelab.analysis.lineage import copied_from, lineage
 from tunelab.analysis.plots import lineage_data, png_bytes, render_lineage
-from tunelab.core.run_folder import (
-    EVENTS_FILE,
-    HISTORY_FILE,
-    PARAMS_FILE,
-    SPEC_FILE,
-    trial_folder_name,
-)
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE, PARAMS_FILE, SPEC_FILE, trial_folder_name
 
 SPACE = {"units_1": 16, "num_layers": 1, "learning_rate": {"type": "float", "low": 1.0e-4, "high": 0.1, "log": True}}
 FINAL = {"a": 0.90, "b": 0.95, "c": 0.97}

@@ -7,23 +7,12 @@ import pytest
 
 from benchmarks.study import select
 from benchmarks.task import (
-    FULL,
-    NAMES,
-    QUICK,
-    QUICK_LEAVES_OUT,
-    StudyTask,
-    asha_epochs,
-    entries,
-    hyperband_epochs,
-    kt_hyperband_epochs,
+    FULL, NAMES, QUICK, QUICK_LEAVES_OUT, StudyTask, asha_epochs, entries, hyperband_epochs, kt_hyperband_epochs,
     spec_dict,
 )
 from benchmarks.worker_memory import summarize_memory
 from tunelab.experiments.run.runner import prepare
-from tunelab.experiments.schedulers import (
-    successive_halving_epochs,
-    successive_halving_rungs,
-)
+from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from tunelab.experiments.spec import spec_from_dict
 
 

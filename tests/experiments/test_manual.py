@@ -8,11 +8,7 @@ from ray.tune.search import Searcher
 
 from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.experiments.manual import one_factor_at_a_time, published_configs
-from tunelab.experiments.searchers import (
-    ChainedSearcher,
-    ConfigSequenceSearcher,
-    LabelledSequenceSearcher,
-)
+from tunelab.experiments.searchers import ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import Above, Choice, Fixed, Float, Int, Space, SpaceError
 

@@ -22,21 +22,12 @@ from ray import tune
 from tunelab.core.run_folder import EVENTS_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.schedulers import (
-    HyperbandScheduler,
-    RecordingASHAScheduler,
-    SuccessiveHalvingScheduler,
-    halving_to_one_rungs,
-    halvings_to_one,
-    hyperband_brackets,
-    hyperband_epochs,
-    hyperband_rungs,
-    integer_log,
-    refuse_without_checkpoints,
-    rung_trials,
-    successive_halving_epochs,
-    successive_halving_rungs,
+    HyperbandScheduler, RecordingASHAScheduler, SuccessiveHalvingScheduler, halving_to_one_rungs, halvings_to_one,
+    hyperband_brackets, hyperband_epochs, hyperband_fill, hyperband_rungs, integer_log, refuse_without_checkpoints,
+    rung_trials, successive_halving_epochs, successive_halving_rungs,
 )
 from tunelab.experiments.schedulers.replay import replay_halvings
+from tunelab.experiments.schedulers.rungs import hyperband_place
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.searchspaces.inline import space_from_dict
@@ -121,6 +112,15 @@ def test_hyperband_epochs_fill_the_brackets_most_aggressive_first():
     assert hyperband_epochs(9, 9, 3) == 9 * 1 + 3 * 2 + 1 * 6
     assert hyperband_epochs(14, 9, 3) == 21 + 5 * 3 + 2 * 6
     assert hyperband_epochs(17 + 2, 9, 3) == 21 + 27 + 3 * 9 + 2 * 1 + 1 * 2 + 1 * 6  # a second band begins
+
+
+def test_hyperband_fills_what_its_trials_reach_and_places_each_trial_there():
+    """The plan's counts (`hyperband_fill`) and the scheduler's placing (`hyperband_place`) are one rule."""
+    assert hyperband_fill(12, 9, 3) == [(0, 0, 9), (0, 1, 3)]  # not the whole band of 9 + 5 + 3
+    assert hyperband_fill(20, 9, 3) == [(0, 0, 9), (0, 1, 5), (0, 2, 3), (1, 0, 3)]
+    brackets = hyperband_brackets(9, 3)
+    assert [hyperband_place(position, brackets) for position in (0, 8, 9, 13, 14, 16, 17, 19)] == [
+        (0, 0), (0, 0), (0, 1), (0, 1), (0, 2), (0, 2), (1, 0), (1, 0)]
 
 
 def test_hyperband_brackets_match_the_paper():

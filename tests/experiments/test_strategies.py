@@ -73,7 +73,8 @@ def test_search_strategies_combine_with_schedulers():
     bayes = check_options("bayes", {"num_samples": 4, "max_concurrent": 4, "scheduler": "hyperband"})
     plan = plan_strategy(SPACE, "bayes", bayes, Budget("val_accuracy", "max", epochs=9))
     assert type(plan.scheduler).__name__ == "HyperbandScheduler"
-    assert "hyperband: 3 brackets" in plan.notes[0]
+    assert plan.notes[0].startswith("hyperband: 4 trials in 1 of its 3 brackets of 9 + 5 + 3")
+    assert plan.notes[1:] == ("  bracket 1, from epoch 1 (4 of its 9): epoch 1: 4, epoch 3: 2, epoch 9: 1",)
 
 
 def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
@@ -86,6 +87,23 @@ def test_named_scheduler_strategies_are_random_search_under_a_scheduler():
                          Budget("acc", "max", epochs=9)).max_epochs == 21 + 27 + 27  # exact: brackets of 9, 5, 3
     asha = plan_strategy(SPACE, "asha", check_options("asha", {"grace_period": 2}), Budget("acc", "max", epochs=9))
     assert type(asha.scheduler).__name__ == "RecordingASHAScheduler"
+    assert asha.notes[0].startswith("asha: 10 trials, rungs at epochs 2, 6; ")  # Ray's own, read from it
+    assert asha.notes[0].endswith("each trial trains 2 to 9 epochs")
+
+
+def test_a_manual_start_and_the_search_after_it_are_halved_together():
+    """The scheduler of `then:` takes the published configurations too: built for the search's 9 alone,
+    its cohort would close before the 11th trial and the plan's totals would count trials it has not."""
+    published = [{"source": f"paper {k}", "params": {"optimizer": "adam", "units": 8 * k}} for k in (1, 2)]
+    for then in ({"name": "sha", "num_samples": 9}, {"name": "random", "num_samples": 9, "scheduler": "sha"}):
+        options = check_options("manual", {"configs": published, "then": then})
+        plan = plan_strategy(SPACE, "manual", options, Budget("acc", "max", epochs=27))
+        assert plan.num_samples == 11 and plan.scheduler._num_trials == 11
+        assert plan.notes[-1].startswith("sha: 11 configurations, 3 halvings")
+    with pytest.raises(SpecError, match="^strategy.scheduler: strategy.then.scheduler names a scheduler too"):
+        plan_strategy(SPACE, "manual", check_options("manual", {
+            "configs": published, "then": {"name": "random", "scheduler": "asha"}, "scheduler": "asha"}),
+            Budget("acc", "max", epochs=9))
 
 
 @pytest.mark.parametrize(

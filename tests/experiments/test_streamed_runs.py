@@ -10,11 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.experiments.run.test_runner import assert_epochs_reported, trials_on_disk
-from tests.trainables.data.streamed_files import (
-    tfrecord_data,
-    write_image_folder,
-    write_tfrecord,
-)
+from tests.trainables.data.streamed_files import tfrecord_data, write_image_folder, write_tfrecord
 from tunelab.experiments.run.runner import prepare, run
 from tunelab.experiments.spec import spec_from_dict
 

@@ -7,16 +7,7 @@ import pytest
 
 from tunelab.keras_tuner.discovery import discover, space_as_dict
 from tunelab.keras_tuner.hyperparameters import HyperParameters
-from tunelab.searchspaces import (
-    Above,
-    Bool,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    OneOf,
-    SpaceError,
-)
+from tunelab.searchspaces import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
 from tunelab.searchspaces.inline import space_from_dict
 
 

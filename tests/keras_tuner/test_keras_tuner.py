@@ -13,10 +13,10 @@ import pytest
 
 import tunelab
 import tunelab.keras_tuner as kt
-from tunelab.searchspaces import Above, OneOf
 from tests.keras_tuner.kt_scripts import (
     InterruptOnce, build_model, build_small, custom_objective_class, digits, hypermodel_class,
 )
+from tunelab.searchspaces import Above, OneOf
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
 

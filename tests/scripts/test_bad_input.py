@@ -6,6 +6,7 @@ check, which run it as a user would, in a subprocess.
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -246,6 +247,19 @@ def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
         "launch.py: error: quikstart: experiment file does not exist; shipped experiments: digits_asha, "
         "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pbt, "
         "digits_random, digits_sha, quickstart")
+
+
+def test_a_model_module_importing_tensorflow_leaves_tunelabs_line_alone_on_stderr(tmp_path):
+    """TensorFlow's C++ lines (oneDNN, cuda drivers, cuInit, cpu_feature_guard) used to come first. A new
+    user's shell sets no TF_CPP_MIN_LOG_LEVEL (tests/conftest.py does, for this process): none here."""
+    experiment = write_case(tmp_path, ("trainable", "tests.scripts.tensorflow_user_code:build"))
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(experiment)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "launch.py: error: trainable: tests.scripts.tensorflow_user_code:build(config, (8, 8, 1), 10) raised "
+        "ValueError: this model refuses every configuration"], done.stderr
 
 
 @pytest.mark.slow

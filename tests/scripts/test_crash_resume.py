@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import tunelab
 from benchmarks.mlflow_server import mlflow_server
 from tests.scripts.launched import wait_for
 from tunelab.searchspaces import load_space
@@ -92,6 +93,13 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     assert "launch.py: interrupted; Ray saved the run. Continue with:" in out, out[-3000:]
     command = out.strip().splitlines()[-1].strip()
     assert command == f"python scripts/launch.py {spec} --resume --name crash"
+    at_ctrl_c = epochs_on_disk(path)
+    stopped_part_way = {trial for trial, epochs in at_ctrl_c.items() if len(set(epochs)) < EPOCHS}
+    assert stopped_part_way, at_ctrl_c  # the third trial, its first epochs trained
+    # The closing block reads as an interrupted run, not a finished one of the trials Ray had created.
+    finished = len(at_ctrl_c) - len(stopped_part_way)
+    assert "interrupted after " in out and f": {finished} of 4 trials finished (0 errored)" in out, out[-3000:]
+    assert "best val_accuracy so far: " in out and " trials in " not in out, out[-3000:]
 
     resumed = launch(*command.split()[2:])
     out, _ = resumed.communicate(timeout=600)
@@ -121,3 +129,8 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
         if f"trial_{trial}" in after:  # (a trial Ray never saved is set aside and its run deleted)
             assert tracked[trial]["id"] == run["id"]
     assert sorted(set(ended.read_text().split())) == sorted(tracked)  # the user's own callback, restored too
+
+    resumes = tunelab.load(path).trials.set_index("trial_id")["resumes"]
+    assert all(resumes[trial.removeprefix("trial_")] >= 1 for trial in stopped_part_way), resumes  # Ctrl+C, then on
+    for log in path.glob("trial_*/trial.log"):  # Ray stops a trial at Ctrl+C with exit 0: a clean stop, no traceback
+        assert "Traceback" not in log.read_text(), (log, log.read_text()[-2000:])

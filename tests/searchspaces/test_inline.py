@@ -5,16 +5,7 @@ import pytest
 
 from tunelab.core.checks import did_you_mean
 from tunelab.searchspaces.inline import space_from_dict
-from tunelab.searchspaces.params import (
-    Above,
-    Bool,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    OneOf,
-    SpaceError,
-)
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
 
 DOCSTRING_EXAMPLE = {

@@ -36,3 +36,14 @@ def test_a_retry_appends_and_no_folder_means_no_log(tmp_path):
     with trial_log(None, "t"):
         print("nowhere")
     assert "nowhere" not in (tmp_path / "trial_t" / TRIAL_LOG).read_text()
+
+
+@pytest.mark.parametrize("code, traceback_kept", [(0, False), (None, False), (3, True)])
+def test_rays_clean_stop_leaves_no_traceback(tmp_path, code, traceback_kept):
+    """Ray stops a trial it pauses, ends early or leaves at Ctrl+C by `sys.exit(0)` in its report call."""
+    with pytest.raises(SystemExit):
+        with trial_log(str(tmp_path), "t"):
+            print("epoch 3 reported")
+            raise SystemExit(code)
+    text = (tmp_path / "trial_t" / TRIAL_LOG).read_text()
+    assert text.startswith("epoch 3 reported") and ("Traceback" in text) == traceback_kept, text

@@ -73,3 +73,89 @@ def test_no_module_imports_a_subpackage_by_its_bare_name():
     offenders = [str(path.relative_to(ROOT)) for folder in folders for path in (ROOT / folder).rglob("*.py")
                  if bare.search(path.read_text())]
     assert offenders == []
+
+
+# --- the dry run's totals and its rungs count the same trials --------------------------------------
+
+DRY_RUNS = [  # every scheduler, as a strategy and as a search's `scheduler:`, with trials that fill part of a plan
+    ("digits_sha",), ("digits_sha", "strategy.num_samples=10"),
+    ("digits_hyperband",), ("digits_hyperband", "strategy.num_samples=12"),
+    ("digits_hyperband", "strategy.num_samples=20"), ("digits_hyperband", "strategy.num_samples=60"),
+    ("digits_asha",), ("digits_asha", "strategy.brackets=3"), ("digits_asha", "strategy.grace_period=9"),
+    ("digits_bayes_asha",), ("digits_random", "strategy.scheduler=asha"),
+    ("digits_random", "strategy.scheduler=hyperband", "max_concurrent_trials=0", "epochs=9"),
+    ("digits_grid", "strategy.scheduler={name: sha, reduction_factor: 4}", "max_concurrent_trials=0", "epochs=16"),
+    ("digits_manual", "strategy.then={name: sha, num_samples: 9, seed: 0}", "max_concurrent_trials=0", "epochs=27"),
+    ("digits_manual", "strategy.then={name: random, num_samples: 9, scheduler: hyperband}",
+     "max_concurrent_trials=0", "epochs=9"),
+    ("digits_pbt",),
+]
+
+
+def trained(line: str) -> tuple[int, int]:
+    """(trials, epochs) of a rung line `epoch 1: 9, epoch 3: 3, epoch 9: 1`: each trains to its last rung."""
+    import re
+
+    rungs = [(int(epoch), int(count)) for epoch, count in re.findall(r"epoch (\d+): (\d+)", line)]
+    epochs = sum(count * (epoch - earlier) for (epoch, count), (earlier, _) in zip(rungs, [(0, 0), *rungs]))
+    return rungs[0][1], epochs
+
+
+@pytest.mark.parametrize("case", DRY_RUNS, ids=[" ".join(case) for case in DRY_RUNS])
+def test_the_dry_runs_totals_agree_with_its_rungs_and_brackets(case, tmp_path, capsys):
+    """What was wrong: 12 Hyperband trials printed beside its 17-trial band, ASHA printed no rungs,
+    and a manual start's scheduler counted only the search that followed it."""
+    import re
+
+    from tunelab.cli.run import main
+
+    experiment, *overrides = case
+    args = [experiment, "--dry-run", "--storage", str(tmp_path)]
+    for override in overrides:
+        args += ["--set", override]
+    assert main(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    trials, epochs, per_trial = map(int, re.search(
+        r"trials: at most (\d+), epochs: at most (\d+) \((\d+) per trial\)", out).groups())
+    lines = out.splitlines()
+    scheduler = next(line.split(":")[0].strip() for line in lines if re.match(r"  (sha|hyperband|asha|pbt):", line))
+    if scheduler == "sha":
+        line = next(line for line in lines if line.startswith("  sha:"))
+        assert f"sha: {trials} configurations" in line and trained(line.split("at each rung:")[1]) == (trials, epochs)
+    elif scheduler == "hyperband":
+        assert f"hyperband: {trials} trials in" in out
+        counted = [0, 0]
+        for line in lines:
+            if line.startswith("    ") and "from epoch" in line:  # a bracket: how many and how far its trials train
+                bands = re.match(r"    bands 1-(\d+)", line)
+                rungs = re.sub(r"^.*?from epoch \d+( \(\d+ of its \d+\))?: ", "", line)
+                for k, value in enumerate(trained(rungs)):
+                    counted[k] += value * (int(bands.group(1)) if bands else 1)
+        assert counted == [trials, epochs], out
+    elif scheduler == "asha":
+        assert f"asha: {trials} trials" in out and epochs == trials * per_trial, out  # at most: none stopped
+        assert re.search(rf"(each trial trains \d+ to|every trial trains all) {per_trial} epochs", out), out
+        if "rungs at epochs" in out:  # every rung comes before the last epoch, each bracket's first is the least
+            listed = re.sub(r"\(bracket \d+\)", "", out.split("rungs at epochs")[1].split("; a trial")[0])
+            rungs = [int(rung) for rung in re.findall(r"\d+", listed)]
+            assert rungs and max(rungs) < per_trial and f"trains {min(rungs)} to {per_trial}" in out, out
+    else:
+        assert f"pbt: population {trials};" in out and epochs == trials * per_trial, out
+
+
+def test_an_interrupted_runs_closing_block_says_so_with_the_trials_finished_of_those_planned(capsys):
+    """It used to read "6 trials in 84s (0 errored)" and "best configuration", as if done, with 4 of 12 finished."""
+    from types import SimpleNamespace
+
+    from tunelab.cli.run import print_outcome
+    from tunelab.experiments.run.runner import Outcome
+
+    prepared = SimpleNamespace(spec=SimpleNamespace(metric="val_accuracy", tracking=SimpleNamespace(mlflow=None)),
+                               name="qs")
+    outcome = Outcome("/r/qs", 6, 0, "trial_ab", 0.95, {"units": 8}, 84.2, interrupted=True, finished=4, planned=12)
+    print_outcome(outcome, prepared)
+    out = capsys.readouterr().out
+    assert out.splitlines()[1] == ("interrupted after 84s: 4 of 12 trials finished (0 errored); Ray saved the run, "
+                                   "and the command below continues it")
+    assert "best val_accuracy so far: 0.9500 (trial_ab)" in out and "best configuration so far:" in out
+    assert "6 trials in" not in out

@@ -3,13 +3,7 @@ whole on the driver (arrays), those each worker reads itself (streaming: image f
 memory-mapped npz), and what they share (base)."""
 from __future__ import annotations
 
-from tunelab.trainables.data.base import (
-           LABEL_COLUMN,
-           DataError,
-           Dataset,
-           FileForm,
-           StreamedData,
-)
+from tunelab.trainables.data.base import LABEL_COLUMN, DataError, Dataset, FileForm, StreamedData
 from tunelab.trainables.data.sources import DATASETS, check_data, load_dataset
 
 __all__ = ["DATASETS", "LABEL_COLUMN", "DataError", "Dataset", "FileForm", "StreamedData", "check_data",

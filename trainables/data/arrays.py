@@ -14,16 +14,8 @@ import numpy as np
 
 from tunelab.core.errors import shown
 from tunelab.trainables.data.base import (
-    LABEL_COLUMN,
-    NPZ_LAYOUTS,
-    DataError,
-    Dataset,
-    StreamedData,
-    as_features,
-    check_npz_arrays,
-    encode_labels,
-    require_file,
-    split,
+    LABEL_COLUMN, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, check_npz_arrays, encode_labels,
+    require_file, split,
 )
 from tunelab.trainables.data.mapped_npz import load_mapped_npz
 

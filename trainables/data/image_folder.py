@@ -16,21 +16,8 @@ from typing import Any, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.trainables.data.base import (
-    DataError,
-    Examples,
-    FileForm,
-    StreamedData,
-    check_flag,
-)
-from tunelab.trainables.data.streaming import (
-    COLOR_MODES,
-    count,
-    file_system,
-    image_header,
-    location,
-    positive_ints,
-)
+from tunelab.trainables.data.base import DataError, Examples, FileForm, StreamedData, check_flag
+from tunelab.trainables.data.streaming import COLOR_MODES, count, file_system, image_header, location, positive_ints
 
 IMAGE_FILES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what image_dataset_from_directory reads
 SPLIT_FOLDERS = ["train", "val"]

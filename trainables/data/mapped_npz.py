@@ -21,14 +21,7 @@ import numpy as np
 
 from tunelab.core.run_folder import is_uri
 from tunelab.trainables.data.base import (
-    NPZ_LAYOUTS,
-    DataError,
-    Examples,
-    StreamedData,
-    check_npz_arrays,
-    encode_labels,
-    example_shape,
-    split_indices,
+    NPZ_LAYOUTS, DataError, Examples, StreamedData, check_npz_arrays, encode_labels, example_shape, split_indices,
 )
 from tunelab.trainables.data.streaming import location
 

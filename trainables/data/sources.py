@@ -4,7 +4,7 @@ The `data:` key names a source (`digits`, `csv:PATH`) or maps `source` and that 
 Sources loaded here are numpy and scikit-learn, so the driver loads and validates them (and fails
 before any trial starts) without importing TensorFlow; their arrays travel to the trials. The
 streaming sources (`images:`, `tfrecord:`, memory-mapped `npz:`) are only described here, and
-each worker reads them itself (trainables.streaming).
+each worker reads them itself (trainables.data.streaming).
 """
 
 from __future__ import annotations
@@ -13,20 +13,8 @@ from typing import Any, Callable, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.trainables.data.arrays import (
-    load_csv,
-    load_digits,
-    load_fashion_mnist,
-    load_mnist,
-    load_npz,
-)
-from tunelab.trainables.data.base import (
-    DataError,
-    Dataset,
-    FileForm,
-    StreamedData,
-    check_flag,
-)
+from tunelab.trainables.data.arrays import load_csv, load_digits, load_fashion_mnist, load_mnist, load_npz
+from tunelab.trainables.data.base import DataError, Dataset, FileForm, StreamedData, check_flag
 from tunelab.trainables.data.image_folder import IMAGE_FOLDER
 from tunelab.trainables.data.tfrecord_files import TFRECORD_FILES
 

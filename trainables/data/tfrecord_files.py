@@ -23,20 +23,8 @@ from typing import Any, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.trainables.data.base import (
-    LABEL_COLUMN,
-    DataError,
-    Examples,
-    FileForm,
-    StreamedData,
-    check_flag,
-)
-from tunelab.trainables.data.streaming import (
-    count,
-    image_header,
-    location,
-    positive_ints,
-)
+from tunelab.trainables.data.base import LABEL_COLUMN, DataError, Examples, FileForm, StreamedData, check_flag
+from tunelab.trainables.data.streaming import count, image_header, location, positive_ints
 
 DTYPES = {"float32": "float_list", "int64": "int64_list", "png": "bytes_list", "jpeg": "bytes_list"}
 LABEL = LABEL_COLUMN  # the label feature is named as the label column of a CSV is

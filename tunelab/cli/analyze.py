@@ -117,12 +117,7 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
 
 
 def _summary(results: Any, args: argparse.Namespace, prog: str) -> int:
-    from tunelab.analysis.summary import (
-        errored_lines,
-        format_table,
-        headline,
-        ranked_trials,
-    )
+    from tunelab.analysis.summary import errored_lines, format_table, headline, ranked_trials
 
     print(headline(results))
     print(format_table(ranked_trials(results, args.top)))
@@ -172,11 +167,7 @@ def _tensorboard(results: Any, args: argparse.Namespace, prog: str) -> int:
     import signal
     import threading
 
-    from tunelab.analysis.tensorboard import (
-        RELOAD_S,
-        TensorBoardError,
-        start_tensorboard,
-    )
+    from tunelab.analysis.tensorboard import RELOAD_S, TensorBoardError, start_tensorboard
     from tunelab.analysis.tensorboard_logs import TensorBoardLogs, follow
 
     logs = TensorBoardLogs(args.logdir)

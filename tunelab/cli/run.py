@@ -78,15 +78,22 @@ def print_plan(prepared: Prepared) -> None:
 
 
 def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
+    """The closing block; after Ctrl+C it says so, with the trials that finished of those planned, since the
+    trials Ray created include the ones it stopped part-way (the command that continues them follows)."""
     metric = prepared.spec.metric
-    print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
-    if outcome.best_config is None and outcome.best_value is not None:
-        print(f"best {metric} reported: {outcome.best_value:.4f}")
-    elif outcome.best_config is None:
-        print(f"no trial reported {metric}")
+    so_far = " so far" if outcome.interrupted else ""
+    if outcome.interrupted:
+        print(f"\ninterrupted after {outcome.wall_seconds:.0f}s: {outcome.finished} of {outcome.planned} trials "
+              f"finished ({outcome.errored} errored); Ray saved the run, and the command below continues it")
     else:
-        print(f"best {metric}: {outcome.best_value:.4f} ({outcome.best_trial})")
-        print("best configuration:")
+        print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
+    if outcome.best_config is None and outcome.best_value is not None:
+        print(f"best {metric} reported{so_far}: {outcome.best_value:.4f}")
+    elif outcome.best_config is None:
+        print(f"no trial reported {metric}{so_far}")
+    else:
+        print(f"best {metric}{so_far}: {outcome.best_value:.4f} ({outcome.best_trial})")
+        print(f"best configuration{so_far}:")
         print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
     print(f"results: {outcome.path}")
     if outcome.log:

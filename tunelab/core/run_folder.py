@@ -110,8 +110,8 @@ def ray_state_stamp(state_file: Path) -> str:
 
 
 def ray_trial_states(folder: Path, state_file: Path | None = None) -> dict[str, dict[str, Any]]:
-    """trial_id -> status, folder ("dir"), config, failures, start time and error file, from Ray's newest
-    experiment state (or `state_file`); {} when there is none or it cannot be read (cut short, damaged)."""
+    """trial_id -> status, folder ("dir"), config, failures, start time, error file and last epoch, from Ray's
+    newest experiment state (or `state_file`); {} when there is none or it cannot be read (cut short, damaged)."""
     state_file = state_file or newest(folder, RAY_STATE_PATTERN)
     if state_file is None:
         return {}
@@ -132,6 +132,7 @@ def ray_trial_states(folder: Path, state_file: Path | None = None) -> dict[str, 
                 "num_failures": run.get("num_failures", 0),
                 "start_time": run.get("start_time"),
                 "error_filename": run.get("error_filename"),
+                "epoch": (run.get("last_result") or {}).get("epoch"),  # the last one Ray recorded; None before one
             }
         except (ValueError, TypeError, KeyError, AttributeError):
             continue

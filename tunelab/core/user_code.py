@@ -2,7 +2,8 @@
 
 A module that fails on import, or a file that is no module at all (`space: setup.py` runs
 setuptools, which exits the program), is a mistake in the experiment, not a tunelab bug: it is
-reported as the key that names it, with what the import raised.
+reported as the key that names it, with what the import raised. TensorFlow's C++ log lines, which
+a module importing it prints, are kept out of the terminal (`tf_logs`), so that line stands alone.
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pathlib import Path
 from types import ModuleType
 
 from tunelab.core.errors import InputError, shorter
+from tunelab.core.tf_logs import quiet_tensorflow_logs
 
 
 def import_module(name: str, key: str, error: type[InputError]) -> ModuleType:
     """`importlib.import_module(name)`; `error` naming `key` if it cannot be imported."""
     try:
-        return importlib.import_module(name)
+        with quiet_tensorflow_logs():  # the module may import TensorFlow: its C++ lines are not the user's news
+            return importlib.import_module(name)
     except ImportError as raised:
         raise error(f"{key}: cannot import module {name!r} ({raised})") from None
     except (Exception, SystemExit) as raised:
@@ -31,7 +34,8 @@ def import_file(path: Path, key: str, error: type[InputError]) -> ModuleType:
         raise error(f"{key}: {path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with quiet_tensorflow_logs():
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as raised:
         raise error(f"{key}: {path} failed to load: {_describe(raised)}") from None
     return module

@@ -29,12 +29,7 @@ from tunelab.keras_tuner.hyperparameters import HyperParameters  # noqa: E402
 from tunelab.keras_tuner.objective import Objective  # noqa: E402
 from tunelab.keras_tuner.options import TunerOptions  # noqa: E402
 from tunelab.keras_tuner.tuner import SearchInterrupted, Tuner  # noqa: E402
-from tunelab.keras_tuner.tuners import (  # noqa: E402
-    BayesianOptimization,
-    GridSearch,
-    Hyperband,
-    RandomSearch,
-)
+from tunelab.keras_tuner.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch  # noqa: E402
 
 
 def _module(name: str, doc: str, **members: object) -> types.ModuleType:

@@ -7,15 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
-from tunelab.searchspaces.params import (
-    Bool,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    Param,
-    SpaceError,
-)
+from tunelab.searchspaces.params import Bool, Choice, Fixed, Float, Int, Param, SpaceError
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 _ALL_VALUES_LIMIT = 32  # an Int that changes what build_model declares is tried at this many of its values

@@ -13,24 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from tunelab.keras_tuner.declarations import (
-    BooleanDeclaration,
-    ChoiceDeclaration,
-    Declaration,
-    IntDeclaration,
-)
+from tunelab.keras_tuner.declarations import BooleanDeclaration, ChoiceDeclaration, Declaration, IntDeclaration
 from tunelab.keras_tuner.hyperparameters import HyperParameters
-from tunelab.searchspaces.params import (
-    Above,
-    Bool,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    OneOf,
-    Param,
-    SpaceError,
-)
+from tunelab.searchspaces.params import Above, Bool, Choice, Fixed, Float, Int, OneOf, Param, SpaceError
 from tunelab.searchspaces.space import Space
 
 MAX_BUILDS = 100        # discovery gives up exploring (and says so) after this many builds

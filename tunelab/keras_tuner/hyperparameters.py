@@ -11,12 +11,7 @@ import contextlib
 import copy
 from typing import Any, Iterator, Sequence
 
-from tunelab.keras_tuner.declarations import (
-    SAMPLINGS,
-    Declaration,
-    Scope,
-    make_declaration,
-)
+from tunelab.keras_tuner.declarations import SAMPLINGS, Declaration, Scope, make_declaration
 
 
 class HyperParameters:

@@ -13,22 +13,12 @@ from ray import cloudpickle
 from ray.tune import Checkpoint
 
 from tunelab.core.run_folder import (
-    EVENTS_FILE,
-    HISTORY_FILE,
-    RAY_SEARCH_STATE_PATTERN,
-    RAY_SEARCHER_STATE_PATTERN,
-    RAY_STATE_PATTERN,
-    newest,
+    EVENTS_FILE, HISTORY_FILE, RAY_SEARCH_STATE_PATTERN, RAY_SEARCHER_STATE_PATTERN, RAY_STATE_PATTERN, newest,
     unfinished_trials,
 )
 from tunelab.experiments.run.ray_internals import (
-    AshaInternals,
-    PopulationBasedTrainingHooks,
-    bayesopt_awaiting_warm_up,
-    bayesopt_take_point,
-    mark_paused,
-    pbt_meet_without_the_failed,
-    pbt_rebuild,
+    AshaInternals, PopulationBasedTrainingHooks, bayesopt_awaiting_warm_up, bayesopt_take_point, mark_paused,
+    pbt_meet_without_the_failed, pbt_rebuild,
 )
 from tunelab.experiments.run.resume import carry_recorded_completions
 from tunelab.experiments.run.runner import prepare, run
@@ -158,6 +148,26 @@ def test_a_history_that_does_not_reach_the_recorded_completion_is_trained_again(
     assert list(unfinished_trials(folder)) == [trial_id]
 
 
+def test_a_resume_counts_a_resume_for_each_trial_it_continues_part_way(tmp_path):
+    """Those Ray's snapshot holds as running (or pending again) with an epoch: Ctrl+C or a crash stopped them.
+    A trial paused at a rung waits for its scheduler, which records its own resume; a new one only starts."""
+    from tunelab.experiments.run.resume import record_resumed_trials
+    from tunelab.experiments.trial_events import TrialEventLog
+
+    trials = [("running", "RUNNING", {"epoch": 2}), ("new", "PENDING", {}), ("again", "PENDING", {"epoch": 1}),
+              ("paused", "PAUSED", {"epoch": 3}), ("done", "TERMINATED", {"epoch": 6})]
+    snapshot = {"trial_data": [[json.dumps({"trial_id": trial, "status": status, "relative_logdir": f"trial_{trial}"}),
+                                json.dumps({"last_result": result})] for trial, status, result in trials]}
+    (tmp_path / "experiment_state-2026-12-06_08-00-00.json").write_text(json.dumps(snapshot))
+    events = TrialEventLog()
+    events.attach(str(tmp_path))
+
+    assert record_resumed_trials(str(tmp_path), events) == ["again", "running"]
+    recorded = [json.loads(line) for line in (tmp_path / EVENTS_FILE).read_text().splitlines()]
+    assert [(e["trial_id"], e["event"], e["epoch"], e["reason"]) for e in recorded] == [
+        ("running", "resumed", 2, "run resumed"), ("again", "resumed", 1, "run resumed")]
+
+
 def test_the_controller_still_sets_a_trial_status_privately():
     from ray.tune.execution.tune_controller import TuneController
 
@@ -182,6 +192,9 @@ def test_asha_keeps_its_rungs_per_trial_as_the_schedulers_read_them():
     view.rungs("t1")[-1][1]["t2"] = 0.5  # Ray's own dict: the value counts at that rung
     assert asha._trial_info["t1"]._rungs[-1][1] == {"t2": 0.5}
     assert view.cutoff("t1", {"t2": 0.5, "t3": 0.9}) == pytest.approx(0.5 + (0.9 - 0.5) * 2 / 3)  # 1 - 1/3 quantile
+    brackets = AshaInternals(AsyncHyperBandScheduler(time_attr="epoch", metric="score", mode="max", max_t=9,
+                                                     grace_period=1, reduction_factor=3, brackets=3))
+    assert brackets.milestones() == [[1, 3, 9], [3, 9], [9]]  # what --dry-run shows (last: max_t, no stop)
 
 
 class RecordingHooks(PopulationBasedTrainingHooks):

@@ -17,12 +17,7 @@ import pytest
 from tests.experiments.test_spec import VALID
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.spec import load_spec, spec_from_dict
-from tunelab.experiments.tracking import (
-    TrackingSpec,
-    check_mlflow,
-    describe,
-    tracking_callbacks,
-)
+from tunelab.experiments.tracking import TrackingSpec, check_mlflow, describe, tracking_callbacks
 
 mlflow = pytest.importorskip("mlflow", reason="the tracking tests need mlflow (pip install -e '.[test]')")
 
@@ -244,10 +239,7 @@ def test_an_errored_trial_ends_failed_with_its_error_and_checkpoints_are_artifac
 
 
 def test_a_store_that_fails_never_stops_the_run_and_what_waited_is_logged_later(run_folder, store):
-    from tunelab.experiments.run.mlflow_tracking import (
-        PAUSE_AFTER_FAILURE_S,
-        MlflowTracking,
-    )
+    from tunelab.experiments.run.mlflow_tracking import PAUSE_AFTER_FAILURE_S, MlflowTracking
 
     callback = MlflowTracking("http://127.0.0.1:9", run_folder.name, str(run_folder), metric="val_accuracy",
                               mode="max", epochs=3)  # nothing answers there: every call fails at once

@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.trainables.data.streamed_files import (
-    FEATURES,
-    tfrecord_data,
-    write_image_folder,
-    write_tfrecord,
-)
+from tests.trainables.data.streamed_files import FEATURES, tfrecord_data, write_image_folder, write_tfrecord
 from tunelab.trainables import DataError, StreamedData, load_dataset
 from tunelab.trainables.data import check_data
 from tunelab.trainables.data.image_folder import ImageFolder
