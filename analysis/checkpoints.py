@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from tunelab.core.objective import Objective
 from tunelab.trainables.checkpoints import BEST_DIR, STATE_FILE, import_user_module, load_model, model_files
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class BestCheckpoint:
     folder: Path
     epoch: int
     score: float
-    mode: str               # of the objective: which execution's score is best
+    objective: Objective    # which execution's score is best
     state: dict[str, Any]
 
     @property
@@ -38,7 +39,7 @@ class BestCheckpoint:
         if len(scores) > 1:
             candidates = [(score, k) for k, score in enumerate(scores) if score is not None]
             if candidates:
-                execution = (max if self.mode == "max" else min)(candidates)[1]
+                execution = self.objective.best(candidates)[1]
                 path = self.folder / model_files(len(scores))[execution]
                 if path.exists():
                     return path
@@ -53,6 +54,7 @@ def best_kept_checkpoint(trial_id: str, trial_dir: Path, scores: Mapping[int, fl
     history) where an older trainable saved none; a checkpoint cut short is passed over.
     """
     folders = [*sorted(trial_dir.glob("checkpoint_*")), *sorted(trial_dir.glob(f"{BEST_DIR}*"))]
+    objective = Objective(metric, mode)
     best = None
     for folder in folders:
         state = _state(folder)
@@ -61,8 +63,8 @@ def best_kept_checkpoint(trial_id: str, trial_dir: Path, scores: Mapping[int, fl
         score = state.get("metrics", {}).get(metric, scores.get(int(state["epoch"])))
         if not isinstance(score, (int, float)) or not math.isfinite(score):
             continue
-        if best is None or (score > best.score if mode == "max" else score < best.score):
-            best = BestCheckpoint(trial_id, folder, int(state["epoch"]), float(score), mode, state)
+        if objective.better(score, best.score if best else None):
+            best = BestCheckpoint(trial_id, folder, int(state["epoch"]), float(score), objective, state)
     return best
 
 

@@ -23,6 +23,7 @@ from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results,
 from tunelab.analysis.run_files import error_line, read_spec
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
+from tunelab.core.objective import Objective
 from tunelab.core.run_folder import (
     PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, run_is_live,
 )
@@ -217,7 +218,7 @@ def _per_trial(history: pd.DataFrame, experiment: Experiment) -> dict[str, dict[
     if metric in history and history[metric].notna().any():
         values = history[metric].dropna()
         best = values.groupby(history.loc[values.index, "trial_id"], sort=False)
-        index = best.idxmin() if experiment.mode == "min" else best.idxmax()
+        index = best.idxmin() if Objective(metric, experiment.mode).ascending else best.idxmax()
         summary["best_epoch"] = pd.Series(history.loc[index, "epoch"].to_numpy(), index=index.index)
     else:
         summary["best_epoch"] = np.nan
@@ -278,7 +279,7 @@ def _metric_columns(metrics: Iterable[str]) -> list[str]:
 
 def _minimize(metric: str, experiment: Experiment) -> bool:
     if experiment.metric == metric:
-        return experiment.mode == "min"
+        return Objective(metric, experiment.mode).ascending
     return "loss" in metric or "error" in metric
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from tunelab.analysis.checkpoints import BestCheckpoint, best_kept_checkpoint, load_checkpoint_model
 from tunelab.core.errors import InputError
+from tunelab.core.objective import Objective
 
 if TYPE_CHECKING:
     import keras
@@ -92,7 +93,7 @@ class Results:
         if column not in self.trials or self.trials[column].dropna().empty:
             return None
         values = self.trials[column]
-        return self.trials.loc[values.idxmin() if self.mode == "min" else values.idxmax()]
+        return self.trials.loc[values.idxmin() if Objective(self.metric, self.mode).ascending else values.idxmax()]
 
     def config(self, row: pd.Series) -> dict[str, Any]:
         """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""

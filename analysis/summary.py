@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 
 
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
@@ -20,7 +21,9 @@ def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
             columns.remove(optional)
     frame = results.trials.reindex(columns=columns)
     if column in results.trials:
-        frame = frame.sort_values(column, ascending=results.mode == "min", na_position="last", kind="stable")
+        # A folder without a spec has no objective: its default column, maximised, as the spec's defaults.
+        objective = Objective(results.metric or "val_accuracy", results.mode or "max")
+        frame = frame.sort_values(column, ascending=objective.ascending, na_position="last", kind="stable")
     return frame.head(top) if top else frame
 
 

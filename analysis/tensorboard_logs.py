@@ -36,6 +36,7 @@ import pandas as pd
 from tunelab.analysis.load import load
 from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results, is_missing, python_value
 from tunelab.core.errors import InputError
+from tunelab.core.objective import Objective
 
 LOG_FOLDER = "tensorboard"
 _SESSION_END = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "errored": "STATUS_FAILURE"}
@@ -181,7 +182,9 @@ def _append_trial(log: _ExperimentLog, written: _TrialLog | None, trial: pd.Seri
         events += [_event(scalar.scalar_pb(name, float(row[name])), wall, epoch)
                    for name in metrics if not is_missing(row[name])]
         if objective and not is_missing(row[experiment.metric]):
-            written.best = _better(written.best, float(row[experiment.metric]), experiment.mode)
+            value = float(row[experiment.metric])
+            if Objective(experiment.metric, experiment.mode).better(value, written.best):
+                written.best = value
             events.append(_event(_objective_pb(objective, written.best, experiment), wall, epoch))
         written.last_epoch, written.time = epoch, wall
     status = _SESSION_END.get(trial["stop_reason"])
@@ -196,12 +199,6 @@ def _append_trial(log: _ExperimentLog, written: _TrialLog | None, trial: pd.Seri
     if events:
         _append(log.folder / written.events_file, events)
     return written
-
-
-def _better(best: float | None, value: float, mode: str | None) -> float:
-    if best is None:
-        return value
-    return min(best, value) if mode == "min" else max(best, value)
 
 
 def _objective_pb(objective: str, value: float, experiment: Experiment) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 from ray import tune
 
+from tunelab.core.objective import Objective
 from tunelab.trainables import checkpoints
 
 
@@ -59,7 +60,7 @@ class TuneReporter(keras.callbacks.Callback):
         """Whether `value` beats the best so far (and becomes it); NaN never does."""
         if value is None or not math.isfinite(value):
             return False
-        if self._best is not None and (value <= self._best if self.mode == "max" else value >= self._best):
+        if not Objective(self.metric, self.mode).better(value, self._best):
             return False
         self._best = value
         return True

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, sequential
 from plotly.subplots import make_subplots
 
+from tunelab.core.objective import Objective
+
 FONT = "-apple-system, 'Segoe UI', Roboto, sans-serif"  # the report's own
 UNSCORED = "#999999"  # a trial that did not report the metric, as on the PNGs
 
@@ -54,22 +56,22 @@ def message_figure(title: str, message: str, height: int) -> go.Figure:
     return figure
 
 
-def score_scale(mode: str) -> list[str]:
+def score_scale(objective: Objective) -> list[str]:
     """Viridis, brighter for better: reversed when the objective is minimised (as the PNGs)."""
-    return sequential.Viridis[::-1] if mode == "min" else sequential.Viridis
+    return sequential.Viridis[::-1] if objective.ascending else sequential.Viridis
 
 
-def score_axis(values: list[float], mode: str, title: str) -> dict[str, Any]:
+def score_axis(values: list[float], objective: Objective, title: str) -> dict[str, Any]:
     """The layout's colour axis for scores: one scale and one colour bar for every panel."""
     finite = [v for v in values if math.isfinite(v)]
-    return {"colorscale": score_scale(mode), "cmin": min(finite, default=0.0), "cmax": max(finite, default=1.0),
+    return {"colorscale": score_scale(objective), "cmin": min(finite, default=0.0), "cmax": max(finite, default=1.0),
             "colorbar": {"title": {"text": text(title), "side": "right"}, "thickness": 14}}
 
 
-def score_colors(values: list[float], mode: str) -> list[str]:
+def score_colors(values: list[float], objective: Objective) -> list[str]:
     """One colour per value on `score_axis`'s scale, for lines (which cannot take a colour scale)."""
     finite = [v for v in values if math.isfinite(v)]
     low, high = min(finite, default=0.0), max(finite, default=1.0)
     span = (high - low) or 1.0
-    colors = iter(sample_colorscale(score_scale(mode), [(v - low) / span for v in finite]))
+    colors = iter(sample_colorscale(score_scale(objective), [(v - low) / span for v in finite]))
     return [next(colors) if math.isfinite(v) else UNSCORED for v in values]

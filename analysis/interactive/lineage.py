@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from tunelab.analysis.interactive.common import layout, message_figure, number, score_colors, text
 from tunelab.analysis.plots import Lineages
 from tunelab.analysis.plots.lineage import switches
+from tunelab.core.objective import Objective
 
 TITLE = "PBT lineages: the hyperparameters each final model was trained with"
 
@@ -23,7 +24,7 @@ def lineage_figure(data: Lineages) -> go.Figure:
                            horizontal_spacing=0.08, subplot_titles=[text(experiment) for experiment in experiments])
     figure.update_layout(**layout(TITLE, height, showlegend=False))
     colors = dict(zip(((item.experiment, item.trial_id) for item in data.lineages),
-                      score_colors([item.final for item in data.lineages], data.mode)))
+                      score_colors([item.final for item in data.lineages], Objective(data.metric, data.mode))))
     for column, experiment in enumerate(experiments, start=1):
         best = data.best(experiment)
         own = sorted((item for item in data.lineages if item.experiment == experiment), key=lambda item: item is best)

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from tunelab.analysis.interactive.common import layout, message_figure, number, score_axis, score_colors, text
 from tunelab.analysis.plots import INACTIVE, Axis, ParallelCoordinates
+from tunelab.core.objective import Objective
 
 
 def parallel_coordinates_figure(data: ParallelCoordinates) -> go.Figure:
@@ -17,11 +18,12 @@ def parallel_coordinates_figure(data: ParallelCoordinates) -> go.Figure:
     title = f"Parallel coordinates: {len(data.trial_ids)} trials"
     if not data.trial_ids:
         return message_figure(title, f"no trial reported {data.metric}", 480)
-    colors = score_colors(data.objective, data.mode)
+    objective = Objective(data.metric, data.mode)
+    colors = score_colors(data.objective, objective)
     several = len(set(data.experiments)) > 1
     xs = list(range(len(data.axes)))
-    order = sorted(range(len(data.trial_ids)), key=lambda i: data.objective[i], reverse=data.mode == "min")
-    figure = go.Figure(layout=layout(title, 480, coloraxis=score_axis(data.objective, data.mode,
+    order = sorted(range(len(data.trial_ids)), key=lambda i: data.objective[i], reverse=objective.ascending)
+    figure = go.Figure(layout=layout(title, 480, coloraxis=score_axis(data.objective, objective,
                                                                         f"{data.metric} (best)")))
     for index in order:
         figure.add_trace(go.Scatter(

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from tunelab.analysis.importance import Importance
 from tunelab.analysis.interactive.common import UNSCORED, layout, message_figure, number, panels, score_axis, text
 from tunelab.analysis.plots import SamplePanel, Samples
+from tunelab.core.objective import Objective
 
 
 def samples_figure(data: Samples) -> go.Figure:
@@ -18,7 +19,7 @@ def samples_figure(data: Samples) -> go.Figure:
     figure = panels(titles, f"Configurations tried: {data.x_name} against {data.y_name}", 440)
     values = [v for panel in data.panels for v in panel.objective]
     if any(math.isfinite(v) for v in values):
-        figure.update_layout(coloraxis=score_axis(values, data.mode, f"{data.metric} (best)"))
+        figure.update_layout(coloraxis=score_axis(values, Objective(data.metric, data.mode), f"{data.metric} (best)"))
     for column, panel in enumerate(data.panels, start=1):
         scored = [i for i, v in enumerate(panel.objective) if math.isfinite(v)]
         unscored = [i for i, v in enumerate(panel.objective) if not math.isfinite(v)]

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tunelab.analysis.results import Results, ResultsError
+from tunelab.core.objective import Objective
 
 OUTCOME_COLORS = {
     "completed": "#2a9d4b", "stopped": "#f08c00", "errored": "#d62728", "paused": "#8e6cc0",
@@ -99,7 +100,7 @@ def panel_row(count: int, sharey: bool, height: float = 4.2) -> tuple[Figure, li
     return figure, list(axes)
 
 
-def score_colors(values: list[float], mode: str) -> tuple[list, Any]:
+def score_colors(values: list[float], objective: Objective) -> tuple[list, Any]:
     """Viridis, brighter for better: reversed when the objective is minimised."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
@@ -107,7 +108,7 @@ def score_colors(values: list[float], mode: str) -> tuple[list, Any]:
 
     finite = [v for v in values if v is not None and math.isfinite(v)]
     norm = Normalize(min(finite, default=0.0), max(finite, default=1.0))
-    cmap = colormaps["viridis_r" if mode == "min" else "viridis"]
+    cmap = colormaps["viridis_r" if objective.ascending else "viridis"]
     colors = [cmap(norm(v)) if v is not None and math.isfinite(v) else (0.6, 0.6, 0.6, 1.0) for v in values]
     return colors, ScalarMappable(norm=norm, cmap=cmap)
 

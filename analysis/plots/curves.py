@@ -12,6 +12,7 @@ from tunelab.analysis.plots.common import (
     OUTCOME_COLORS, experiment_start, metric_name, mode_of, panel_row, trial_outcomes,
 )
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 
 # --- learning curves --------------------------------------------------------------------------
 
@@ -87,6 +88,7 @@ def best_so_far_data(results: Results, metric: str | None = None) -> BestSoFar:
     """The best value found against the budget spent, per experiment: how fast a strategy gets there."""
     metric = metric_name(results, metric)
     mode = mode_of(results, metric)
+    objective = Objective(metric, mode)
     series = []
     for experiment, rows in results.history.groupby("experiment", sort=False):
         rows = rows[rows[metric].notna()]
@@ -94,7 +96,7 @@ def best_so_far_data(results: Results, metric: str | None = None) -> BestSoFar:
             continue
         rows = rows.sort_values("time", kind="stable")
         values = rows[metric].to_numpy(dtype="float64")
-        best = np.minimum.accumulate(values) if mode == "min" else np.maximum.accumulate(values)
+        best = np.minimum.accumulate(values) if objective.ascending else np.maximum.accumulate(values)
         improved = np.r_[True, best[1:] != best[:-1]]
         holder = np.maximum.accumulate(np.where(improved, np.arange(len(rows)), 0))
         best_trials = rows["trial_id"].to_numpy(dtype=object)[holder].tolist()

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from tunelab.analysis.lineage import exploits_by_trial, lineage, perturbed_params
 from tunelab.analysis.plots.common import empty_plot, metric_name, mode_of, score_colors
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 
 SURVIVING = ("completed", "running", "paused")  # a model that is still, or was at the end, in the population
 
@@ -44,8 +45,7 @@ class Lineages(NamedTuple):
     def best(self, experiment: str) -> Lineage | None:
         """The lineage of the experiment's trial with the best final value."""
         scored = [item for item in self.lineages if item.experiment == experiment and not math.isnan(item.final)]
-        pick = min if self.mode == "min" else max
-        return pick(scored, key=lambda item: item.final) if scored else None
+        return Objective(self.metric, self.mode).best(scored, key=lambda item: item.final)
 
 
 def lineage_data(results: Results, metric: str | None = None) -> Lineages:
@@ -93,7 +93,7 @@ def render_lineage(data: Lineages) -> Figure:
     if data.message:
         figure.suptitle(title, fontsize=11)
         return empty_plot(figure, axes[0][0], data.message)
-    colors, mappable = score_colors([item.final for item in data.lineages], data.mode)
+    colors, mappable = score_colors([item.final for item in data.lineages], Objective(data.metric, data.mode))
     color_of = {(item.experiment, item.trial_id): color for item, color in zip(data.lineages, colors)}
     for column, experiment in enumerate(experiments):
         best = data.best(experiment)

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from tunelab.analysis.plots.common import checked_params, empty_plot, metric_name, mode_of, score_colors, varying
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 
 # --- parallel coordinates ---------------------------------------------------------------------
 
@@ -80,10 +81,11 @@ def render_parallel_coordinates(data: ParallelCoordinates) -> Figure:
     ax = figure.subplots()
     if not data.trial_ids:
         return empty_plot(figure, ax, f"no trial reported {data.metric}")
-    colors, mappable = score_colors(data.objective, data.mode)
+    objective = Objective(data.metric, data.mode)
+    colors, mappable = score_colors(data.objective, objective)
     xs = list(range(len(data.axes)))
     order = np.argsort(data.objective)  # the best drawn last, on top
-    order = order[::-1] if data.mode == "min" else order
+    order = order[::-1] if objective.ascending else order
     for index in order:
         ax.plot(xs, [axis.positions[index] for axis in data.axes], color=colors[index], alpha=0.8, linewidth=1.2)
     for x, axis in zip(xs, data.axes):

@@ -14,6 +14,7 @@ from tunelab.analysis.plots.common import (
     score_colors, strategy_of, varying,
 )
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 
 # --- the configurations a strategy tried, on two hyperparameters ------------------------------
 
@@ -71,7 +72,7 @@ def samples_data(results: Results, x: str | None = None, y: str | None = None,
 def render_samples(data: Samples) -> Figure:
     figure, axes = panel_row(len(data.panels) or 1, sharey=True, height=4.4)
     values = [v for panel in data.panels for v in panel.objective]
-    colors, mappable = score_colors(values, data.mode)
+    colors, mappable = score_colors(values, Objective(data.metric, data.mode))
     offset = 0
     for ax, panel in zip(axes, data.panels):
         count = len(panel.trial_ids)

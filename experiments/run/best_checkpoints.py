@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow.fs
 from ray.tune import Callback
 
+from tunelab.core.objective import Objective
 from tunelab.trainables.checkpoints import BEST_DIR, STATE_FILE
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class BestCheckpointKeeper(Callback):
     """Copies a trial's checkpoint to TRIAL/best_checkpoint-epochN/ when its `metric` beats every kept copy."""
 
     def __init__(self, metric: str, mode: str) -> None:
-        self._metric, self._mode = metric, mode
+        self._metric, self._objective = metric, Objective(metric, mode)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         filesystem, path = checkpoint.filesystem, checkpoint.path
@@ -62,7 +63,7 @@ class BestCheckpointKeeper(Callback):
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     def _beats(self, score: float, kept: float) -> bool:
-        return score > kept if self._mode == "max" else score < kept
+        return self._objective.better(score, kept)
 
 
 def _kept(filesystem: pyarrow.fs.FileSystem, trial_dir: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ray.tune import Callback
 
+from tunelab.core.objective import Objective
 from tunelab.experiments.run.output import terminal
 
 
@@ -78,7 +79,8 @@ class ProgressCallback(Callback):
 
     def __init__(self, run_path: str, metric: str, mode: str, total: int, interval: float = 10.0, *,
                  planned_epochs: int = 0, epochs_per_trial: int = 0, exact_plan: bool = False) -> None:
-        self._path, self._metric, self._mode, self._total = run_path, metric, mode, total
+        self._path, self._metric, self._total = run_path, metric, total
+        self._objective = Objective(metric, mode)
         self._interval = interval
         self._planned, self._per_trial = planned_epochs, epochs_per_trial
         self._exact = exact_plan  # the plan already counts early stops (sha) or a cap: nothing to take off
@@ -119,7 +121,7 @@ class ProgressCallback(Callback):
     def _count(self, trial_id: str, result: dict) -> None:
         value = result.get(self._metric)
         if isinstance(value, (int, float)) and math.isfinite(value):
-            if self._best is None or (value > self._best if self._mode == "max" else value < self._best):
+            if self._objective.better(value, self._best):
                 self._best = float(value)
         epoch = result.get("epoch")  # a stopped trial's last result carries done=True: it counts too
         if isinstance(epoch, int):

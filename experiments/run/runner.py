@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from tunelab.core.objective import Objective
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
 from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
@@ -372,14 +373,15 @@ def _write_record(job: RayJob) -> None:
 
 def summarize(results: Any, path: str, metric: str, mode: str, wall: float) -> Outcome:
     """The best trial by its best reported value of `metric` (not only its last epoch)."""
+    objective = Objective(metric, mode)
     best = None
     for result in results:
         frame = result.metrics_dataframe
         if frame is None or metric not in frame or frame[metric].dropna().empty:
             continue
         column = frame[metric].dropna()
-        value = float(column.max() if mode == "max" else column.min())
-        if best is None or (value > best[0] if mode == "max" else value < best[0]):
+        value = float(objective.best(column))
+        if objective.better(value, best[0] if best else None):
             best = (value, result)
     errored = sum(1 for result in results if result.error is not None)
     if best is None:

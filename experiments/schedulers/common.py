@@ -1,8 +1,7 @@
-"""What every scheduler here shares: the epoch they count in, ranking, argument checks, and
+"""What every scheduler here shares: the epoch they count in, argument checks, and
 keeping a paused trial's result files whole."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from ray.tune.experiment import Trial
@@ -12,13 +11,6 @@ from tunelab.core.run_folder import PROGRESS_FILE, RESULT_FILE
 
 TIME_ATTR = "epoch"
 """The trainable's own 1-based epoch counter; unlike training_iteration it survives restores."""
-
-
-def badness(value: float | None, mode: str | None) -> tuple[bool, float]:
-    """Sort key, best first; a missing value or NaN (a diverged trial) ranks last."""
-    if value is None or math.isnan(value):
-        return True, 0.0
-    return False, -value if mode == "max" else value
 
 
 def check_mode(mode: str | None) -> str | None:

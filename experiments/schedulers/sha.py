@@ -14,8 +14,9 @@ from ray.tune.experiment import Trial
 from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import TrialScheduler
 
+from tunelab.core.objective import Objective
 from tunelab.experiments.run import ray_internals
-from tunelab.experiments.schedulers.common import TIME_ATTR, badness, check_mode, conflicts, store_trial_logs
+from tunelab.experiments.schedulers.common import TIME_ATTR, check_mode, conflicts, store_trial_logs
 from tunelab.experiments.schedulers.replay import creation_order, ended, epoch_of, replay_halvings, reported, restored
 from tunelab.experiments.schedulers.rungs import check_int, kept
 from tunelab.experiments.trial_events import TrialEventLog
@@ -186,9 +187,10 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         """
         trials = sorted(trials, key=creation_order)
         self._arrival = {trial: index for index, trial in enumerate(trials)}
+        objective = Objective(self._metric, self._mode)
         halvings, survivors, losers = replay_halvings(
             trials, self.rungs, keep=lambda _, reached: kept(reached, self._eta),
-            rank=lambda trial: (badness(reported(trial).get(self._metric), self._mode), self._arrival[trial]),
+            rank=lambda trial: (objective.sort_key(reported(trial).get(self._metric)), self._arrival[trial]),
             first_rung_complete=len(trials) >= self._num_trials or tune_controller.search_alg.is_finished(),
         )
         self._rung, self._cohort, self._to_resume, self._errored = halvings, {}, [], set()
@@ -230,7 +232,8 @@ class SuccessiveHalvingScheduler(TrialScheduler):
     def halve(self, tune_controller: TuneController, current: Trial | None) -> str:
         """Resumes the best ceil(n / eta) of the cohort and stops the rest; the answer for `current`."""
         rung, results = self.rungs[self._rung], dict(self._cohort)
-        ranked = sorted(results, key=lambda trial: (badness(results[trial][self._metric], self._mode),
+        objective = Objective(self._metric, self._mode)
+        ranked = sorted(results, key=lambda trial: (objective.sort_key(results[trial][self._metric]),
                                                     self._arrival[trial]))
         keep = kept(len(ranked), self._eta)
         winners, losers = ranked[:keep], ranked[keep:]

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tunelab.core.objective import Objective as CoreObjective
+
 _MAXIMIZED = {
     "acc", "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
@@ -26,8 +28,14 @@ class Objective:
         if self.direction not in ("min", "max"):
             raise ValueError(f"Objective {self.name!r}: direction must be 'min' or 'max', got {self.direction!r}")
 
+    @property
+    def core(self) -> CoreObjective:
+        """The same objective in tunelab's own terms (metric and mode), which every comparison of scores uses."""
+        return CoreObjective(self.name, self.direction)
+
     def better_than(self, a: float, b: float) -> bool:
-        return a > b if self.direction == "max" else a < b
+        """Whether `a` is a strictly better score than `b` (KerasTuner's name for it)."""
+        return self.core.better(a, b)
 
     def __str__(self) -> str:
         return f'Objective(name="{self.name}", direction="{self.direction}")'

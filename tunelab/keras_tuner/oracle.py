@@ -7,13 +7,13 @@ trial is Ray's searchers' work, not the oracle's.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from tunelab.analysis.load import load
 from tunelab.analysis.results import Results, ResultsError
+from tunelab.core.objective import Objective as CoreObjective
 from tunelab.keras_tuner.discovery import Discovered
 from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.objective import Objective
@@ -38,10 +38,8 @@ class TrialMetrics:
         return values[-1] if values else None
 
     def get_best_value(self, name: str) -> float | None:
-        values = [value for value in self.get_history(name) if not math.isnan(value)]
-        if not values:
-            return None
-        return min(values) if self.direction.get(name, "min") == "min" else max(values)
+        """The metric's best value at any epoch (by its direction; a metric without one is minimised)."""
+        return CoreObjective(name, self.direction.get(name, "min")).best(self.get_history(name))
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ class Oracle:
         """Completed trials best first, then (as KerasTuner) the others when too few completed."""
         trials = self._read()
         completed = [trial for trial in trials if trial.status == COMPLETED and trial.score is not None]
-        completed.sort(key=lambda trial: trial.score, reverse=self.objective.direction == "max")
+        completed.sort(key=lambda trial: self.objective.core.sort_key(trial.score))
         if len(completed) < num_trials:
             completed += [trial for trial in trials if trial not in completed]
         return completed[:num_trials]

@@ -10,6 +10,7 @@ import pandas as pd
 from tunelab.analysis.checkpoints import BestCheckpoint
 from tunelab.analysis.load import load
 from tunelab.analysis.results import Results
+from tunelab.core.objective import Objective
 from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.options import compile_overrides
 from tunelab.keras_tuner.oracle import Oracle
@@ -22,7 +23,7 @@ def ranked(results: Results) -> pd.DataFrame:
     if column not in results.trials:
         return results.trials.iloc[0:0]
     trials = results.trials[results.trials[column].notna() & (results.trials["stop_reason"] != "errored")]
-    return trials.sort_values(column, ascending=results.mode == "min", kind="stable")
+    return trials.sort_values(column, ascending=Objective(results.metric, results.mode).ascending, kind="stable")
 
 
 class TunerResults:
