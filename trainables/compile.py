@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.trainables.model_params import Declared, Number, OneOf, family_params
+from tunelab.trainables.model_params import Among, Declared, Number, family_params
 
 if TYPE_CHECKING:
     import keras
@@ -22,11 +22,11 @@ LOSSES = (
     "mean_squared_error",
 )
 LEARNING_PARAMS: tuple[Declared, ...] = (
-    Declared("optimizer", OneOf(OPTIMIZERS), "adam"),
+    Declared("optimizer", Among(OPTIMIZERS), "adam"),
     Declared("learning_rate", Number(0.0, low_open=True), 1e-3),
     Declared("momentum", Number(0.0, 1.0), 0.0),  # used by sgd and rmsprop
-    Declared("lr_schedule", OneOf(LR_SCHEDULES), "constant"),
-    Declared("loss", OneOf(LOSSES), "categorical_crossentropy"),
+    Declared("lr_schedule", Among(LR_SCHEDULES), "constant"),
+    Declared("loss", Among(LOSSES), "categorical_crossentropy"),
 )
 REPORTED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what fit reports with metrics=["accuracy"]
 

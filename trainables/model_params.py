@@ -83,7 +83,9 @@ class Number(Domain):
 
 
 @dataclass(frozen=True)
-class OneOf(Domain):
+class Among(Domain):
+    """A name among `values` (an activation, an optimizer); not searchspaces' OneOf, which is a condition."""
+
     values: tuple[str, ...]
 
     def accepts(self, value: Any) -> bool:
@@ -202,7 +204,7 @@ def _check_param(param: Param, item: Declared, where: str, family: str) -> None:
     for value in _reachable(param):
         if not item.domain.accepts(value):
             found = shown(value) if isinstance(param, Fixed) else f"{param.describe()} reaches {shown(value)}"
-            hint = did_you_mean(value, item.domain.values) if isinstance(item.domain, OneOf) else ""
+            hint = did_you_mean(value, item.domain.values) if isinstance(item.domain, Among) else ""
             raise TrainableError(f"{where}: {found}; model {family} reads {item.name} as "
                                  f"{item.domain.describe()}{hint}")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tunelab.core.user_code import import_module
-from tunelab.trainables.model_params import Declared, Integer, Number, OneOf, TrainableError
+from tunelab.trainables.model_params import Among, Declared, Integer, Number, TrainableError
 
 if TYPE_CHECKING:
     import keras
@@ -22,9 +22,9 @@ REGULARIZATIONS = ("none", "l1", "l2", "l1_l2")
 PADDINGS = ("same", "valid")
 
 _SHARED = (
-    Declared("activation", OneOf(ACTIVATIONS), "relu"),
+    Declared("activation", Among(ACTIVATIONS), "relu"),
     Declared("dropout", Number(0.0, 1.0), 0.0),  # after each hidden Dense layer, and after the cnn's conv stack
-    Declared("regularization", OneOf(REGULARIZATIONS), "none"),  # on every Conv and Dense kernel
+    Declared("regularization", Among(REGULARIZATIONS), "none"),  # on every Conv and Dense kernel
     Declared("regularization_strength", Number(0.0), 1e-4),
 )
 MLP_PARAMS: tuple[Declared, ...] = (
@@ -37,7 +37,7 @@ CNN_PARAMS: tuple[Declared, ...] = (
     Declared("filters", Integer(1), 32, per_layer="num_conv_layers"),  # filters_1 .. filters_{num_conv_layers}
     Declared("kernel_size", Integer(1), 3),
     Declared("stride", Integer(1), 1),
-    Declared("padding", OneOf(PADDINGS), "same"),
+    Declared("padding", Among(PADDINGS), "same"),
     Declared("dense_units", Integer(1), 64),
     *_SHARED,
 )
