@@ -23,7 +23,7 @@ from tunelab.experiments.searchers.sequence import StateSearcher
 from tunelab.searchspaces.params import Fixed, SpaceError
 from tunelab.searchspaces.space import Config, Space
 
-ACQUISITIONS = ("ucb", "ei", "poi")  # the acquisition functions bayesian-optimization 1.4.3 implements
+ACQUISITIONS = ("ucb", "ei", "poi")  # the acquisition functions bayesian-optimization 1.4 implements
 
 _ASKS = 5                   # GP suggestions per trial before falling back to a random untried config
 _RANDOM_DRAWS = 1000        # random draws for an untried config of a space too large to enumerate
