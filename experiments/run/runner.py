@@ -11,6 +11,7 @@ import datetime
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
 from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
 from tunelab.experiments.run.guards import EpochBudget, RunGuard
 from tunelab.experiments.run.history import HistoryLog
-from tunelab.experiments.run.interrupts import InterruptWatch, sigint_restored, was_interrupted
+from tunelab.experiments.run.interrupts import InterruptWatch, stop_signal, stop_signals_kept, stop_signals_restored
 from tunelab.experiments.run.lock import check_not_locked, run_lock
 from tunelab.experiments.run.output import DriverLog, captured
 from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
@@ -75,12 +76,19 @@ class Outcome:
     wall_seconds: float
     stopped: str | None = None   # why the experiment was stopped early, if it was
     bad_input: bool = False      # the stop was a user mistake (a metric never reported)
-    interrupted: bool = False    # Ctrl+C ended the run: Ray saved it, and --resume continues it
+    stop_signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP): --resume continues it
     finished: int = 0            # trials that ended (completed, stopped or errored), the run's earlier fits too
+    ended_well: int = 0          # of those, the ones that completed or that the strategy stopped early
+    errored_trials: tuple[str, ...] = ()  # folders of the trials that errored past their retries
     planned: int = 0             # trials the plan runs in all
     storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
     tracking_failed: str | None = None  # tracking calls that failed (the results are whole; the tracked copy is not)
+
+    @property
+    def interrupted(self) -> bool:
+        """A stop signal ended the run before its plan did: Ray saved it."""
+        return self.stop_signal is not None
 
 
 def resolve_storage(storage: str) -> str:
@@ -135,8 +143,9 @@ def prepare(
 def _latest_run(root: str, experiment: str) -> str:
     if is_uri(root):
         raise SpecError("--resume with a URI storage needs --name (the experiment folder to continue)")
-    candidates = [Path(root) / experiment, *Path(root).glob(f"{experiment}-*")]
-    runs = [p for p in candidates if (p / SPEC_FILE).exists()]
+    # Its own runs only: `probe` must not resume `probe-big-20261201-120000`, a run of another experiment.
+    own = re.compile(rf"{re.escape(experiment)}(-\d{{8}}-\d{{6}})?")
+    runs = [p for p in Path(root).glob(f"{experiment}*") if own.fullmatch(p.name) and (p / SPEC_FILE).exists()]
     if not runs:
         raise SpecError(f"--resume: no earlier run of {experiment!r} under {root}")
     return max(runs, key=lambda p: p.stat().st_mtime).name
@@ -195,9 +204,10 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with run_lock(job.path), sigint_restored(), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
+    with run_lock(job.path), stop_signals_restored(), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
         if owns_ray:
-            _start_ray(address)
+            with stop_signals_kept():
+                _start_ray(address)
         try:
             nodes = ray.nodes()
             check_resources(job.resources, nodes)
@@ -220,8 +230,9 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     if progress is not None and progress.errored > outcome.errored:
         outcome = dataclasses.replace(outcome, errored=progress.errored)
     failure = log.failure or _write_failure(job.path)
-    outcome = dataclasses.replace(outcome, interrupted=was_interrupted(job.path),
+    outcome = dataclasses.replace(outcome, stop_signal=stop_signal(job.path),
                                   finished=progress.done if progress else 0, planned=job.plan.num_samples,
+                                  ended_well=progress.completed + progress.stopped if progress else 0,
                                   log=str(log.path) if log.path else None,
                                   storage_error=f"{failure.strerror or failure}" if failure else None,
                                   tracking_failed=_tracking_failures(job.events, started_at))
@@ -383,11 +394,11 @@ def summarize(results: Any, path: str, metric: str, mode: str, wall: float) -> O
         value = float(objective.best(column))
         if objective.better(value, best[0] if best else None):
             best = (value, result)
-    errored = sum(1 for result in results if result.error is not None)
+    errored = tuple(sorted(Path(result.path).name for result in results if result.error is not None))
     if best is None:
-        return Outcome(path, len(results), errored, None, None, None, wall)
+        return Outcome(path, len(results), len(errored), None, None, None, wall, errored_trials=errored)
     value, result = best
     return Outcome(
-        path, len(results), errored, Path(result.path).name, value if math.isfinite(value) else None,
-        dict(result.config), wall,
+        path, len(results), len(errored), Path(result.path).name, value if math.isfinite(value) else None,
+        dict(result.config), wall, errored_trials=errored,
     )

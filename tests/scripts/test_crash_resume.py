@@ -1,6 +1,6 @@
-"""kill -9 of a running launch.py, then Ctrl+C of its --resume, then --resume: nothing finished re-runs,
-nothing trained twice, and the trials' MLflow runs (a real tracking server) and the user's own callbacks
-carry on."""
+"""kill -9 of a running launch.py, then Ctrl+C of its --resume, SIGTERM of the next, then --resume: nothing
+finished re-runs, nothing trained twice, and the trials' MLflow runs (a real tracking server) and the user's
+own callbacks carry on."""
 from __future__ import annotations
 
 import json
@@ -66,7 +66,8 @@ def tracking_server(tmp_path):
 
 def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     """kill -9 with one trial finished and the next part-way; the resume, interrupted by Ctrl+C once a
-    third trial trains, exits 130 with the resume command; that command completes the run. (One chain:
+    third trial trains, exits 130 with the resume command; SIGTERM of that command exits 143 with the same
+    command; that command completes the run. (One chain:
     each launch starts Python, TensorFlow and Ray anew, most of a run's time.)"""
     spec = tmp_path / "crash.yaml"
     ended = tmp_path / "ended.txt"
@@ -90,7 +91,7 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     os.kill(interrupted.pid, signal.SIGINT)  # Ctrl+C reaches the driver; Ray saves the run
     out, _ = interrupted.communicate(timeout=300)
     assert interrupted.returncode == 130, out[-3000:]
-    assert "launch.py: interrupted; Ray saved the run. Continue with:" in out, out[-3000:]
+    assert "launch.py: interrupted (SIGINT); Ray saved the run. Continue with:" in out, out[-3000:]
     command = out.strip().splitlines()[-1].strip()
     assert command == f"python scripts/launch.py {spec} --resume --name crash"
     at_ctrl_c = epochs_on_disk(path)
@@ -98,8 +99,20 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     assert stopped_part_way, at_ctrl_c  # the third trial, its first epochs trained
     # The closing block reads as an interrupted run, not a finished one of the trials Ray had created.
     finished = len(at_ctrl_c) - len(stopped_part_way)
-    assert "interrupted after " in out and f": {finished} of 4 trials finished (0 errored)" in out, out[-3000:]
+    assert "interrupted (SIGINT) after " in out and f": {finished} of 4 trials finished (0 errored)" in out, out[-3000:]
     assert "best val_accuracy so far: " in out and " trials in " not in out, out[-3000:]
+
+    # SIGTERM (a cluster scheduler, docker stop) ends the next resume as Ctrl+C did: the run saved, the lock
+    # released, exit 128 + 15 with the same command, and none of Ray's C++ stack dump.
+    terminated = launch(*command.split()[2:], start_new_session=True)
+    wait_for(lambda: any(len(e) > len(at_ctrl_c.get(t, [])) for t, e in epochs_on_disk(path).items()), terminated,
+             "one more epoch after the resume", timeout=300)
+    os.kill(terminated.pid, signal.SIGTERM)
+    out, _ = terminated.communicate(timeout=300)
+    assert terminated.returncode == 143, out[-3000:]
+    assert "interrupted (SIGTERM) after " in out and out.strip().splitlines()[-1].strip() == command, out[-3000:]
+    assert "*** SIGTERM received" not in out and "Stack trace" not in out, out[-3000:]
+    assert not (path / "tunelab.lock").exists()
 
     resumed = launch(*command.split()[2:])
     out, _ = resumed.communicate(timeout=600)
@@ -109,8 +122,8 @@ def test_kill_9_then_ctrl_c_then_resume(tmp_path, tracking_server):
     assert len(after) == 4, after
     assert all(sorted(set(epochs)) == list(range(1, EPOCHS + 1)) for epochs in after.values()), after
     assert "4 trials in" in out and "(0 errored)" in out, out[-3000:]
-    assert sum(map(len, after.values())) - 4 * EPOCHS <= 2, after  # at most the epochs in flight at the kill
-    # and at the Ctrl+C, again
+    assert sum(map(len, after.values())) - 4 * EPOCHS <= 3, after  # at most the epochs in flight at the kill,
+    # the Ctrl+C and the SIGTERM, again
     for trial, text in finished_before.items():
         assert (path / trial / "tunelab_history.jsonl").read_text() == text  # finished trials did not run again
     configs = sorted(json.dumps(json.loads((p / "params.json").read_text()), sort_keys=True)

@@ -159,3 +159,28 @@ def test_an_interrupted_runs_closing_block_says_so_with_the_trials_finished_of_t
                                    "and the command below continues it")
     assert "best val_accuracy so far: 0.9500 (trial_ab)" in out and "best configuration so far:" in out
     assert "6 trials in" not in out
+
+
+@pytest.mark.parametrize("errored, ended_well, status, message", [
+    ((), 3, 0, None),
+    (("trial_b",), 2, 1, "1 of 3 trials errored past their retries; what they printed and the traceback that ended "
+                         "them:\n  RUN/trial_b/trial.log"),
+    ((), 0, 1, "no trial completed (of 3 planned)"),
+])
+def test_the_exit_status_tells_whether_every_planned_trial_ended_well(tmp_path, capsys, errored, ended_well, status,
+                                                                      message):
+    """A run whose trials errored past their retries, or where none completed, is no success: exit 1, naming them."""
+    import argparse
+
+    from tunelab.cli.run import finish
+    from tunelab.experiments.run.runner import Outcome, prepare
+    from tunelab.experiments.spec import spec_from_dict
+
+    prepared = prepare(spec_from_dict({"name": "x", "trainable": "mlp", "data": "digits", "space": {"units_1": 8},
+                                       "storage": str(tmp_path)}))
+    outcome = Outcome("RUN", 3, len(errored), None, None, None, 9.0, planned=3, finished=3, ended_well=ended_well,
+                      errored_trials=errored)
+    args = argparse.Namespace(experiment="x.yaml", storage=None, address=None, overrides=[])
+    assert finish(outcome, prepared, args, "tunelab run") == status
+    err = capsys.readouterr().err
+    assert (f"tunelab run: error: {message}" in err) if message else err == ""

@@ -6,9 +6,11 @@ plans the trials with Ray's search classes but never imports TensorFlow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -56,12 +58,13 @@ def print_progress(progress: Progress) -> None:
     if progress.errored:
         ended.append(f"{progress.errored} errored")
     eta = "" if progress.eta is None or progress.done == progress.total else f"; ETA {progress.eta:.0f}s"
-    print(
-        f"[{progress.elapsed:5.0f}s] {progress.done}/{progress.total} trials done ({', '.join(ended)}), "
-        f"{progress.running} running; {progress.epochs}/{progress.planned_epochs} epochs; best {best}{eta} "
-        f"({progress.event})",
-        flush=True,
-    )
+    with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) must not fail the run it is stopping
+        print(
+            f"[{progress.elapsed:5.0f}s] {progress.done}/{progress.total} trials done ({', '.join(ended)}), "
+            f"{progress.running} running; {progress.epochs}/{progress.planned_epochs} epochs; best {best}{eta} "
+            f"({progress.event})",
+            flush=True,
+        )
 
 
 def print_plan(prepared: Prepared) -> None:
@@ -83,8 +86,9 @@ def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
     metric = prepared.spec.metric
     so_far = " so far" if outcome.interrupted else ""
     if outcome.interrupted:
-        print(f"\ninterrupted after {outcome.wall_seconds:.0f}s: {outcome.finished} of {outcome.planned} trials "
-              f"finished ({outcome.errored} errored); Ray saved the run, and the command below continues it")
+        print(f"\ninterrupted ({signal.Signals(outcome.stop_signal).name}) after {outcome.wall_seconds:.0f}s: "
+              f"{outcome.finished} of {outcome.planned} trials finished ({outcome.errored} errored); Ray saved the "
+              "run, and the command below continues it")
     else:
         print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
     if outcome.best_config is None and outcome.best_value is not None:
@@ -123,7 +127,22 @@ def resume_command(args: argparse.Namespace, prog: str, name: str) -> str:
 
 
 def run_command(args: argparse.Namespace, prog: str) -> int:
-    """Exit status: 0 done, 1 stopped (failing trials), 2 a user mistake, 130 interrupted."""
+    """Exit status: 0 every planned trial completed or was stopped by the strategy; 1 a trial errored past its
+    retries, none completed, or the run was stopped (failing trials, a full disk); 2 a user mistake; 128 + the
+    signal that stopped it (129 SIGHUP, 130 Ctrl+C, 143 SIGTERM), with the command that continues the run."""
+    from tunelab.experiments.run.interrupts import StopSignal, stop_signals_raise
+
+    try:
+        with stop_signals_raise():
+            return _run_command(args, prog)
+    except StopSignal as stop:
+        with contextlib.suppress(OSError):  # stderr may be gone with the terminal
+            again = f"\n  {resume_command(args, prog, args.name)}" if args.name else " the same command again"
+            print(f"{prog}: stopped by {stop} before any trial trained; run{again}", file=sys.stderr)
+        return 128 + stop.signum
+
+
+def _run_command(args: argparse.Namespace, prog: str) -> int:
     from tunelab.api import prepare_experiment
     from tunelab.core.errors import InputError
     from tunelab.experiments.run.cluster import check_address
@@ -151,7 +170,13 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    print_outcome(outcome, prepared)
+    return finish(outcome, prepared, args, prog)
+
+
+def finish(outcome: Outcome, prepared: Prepared, args: argparse.Namespace, prog: str) -> int:
+    """The closing block, then the exit status and, where the run is no success, why (on stderr)."""
+    with contextlib.suppress(OSError):  # a closed terminal (SIGHUP): the resume command still goes to stderr
+        print_outcome(outcome, prepared)
     if outcome.storage_error:
         print(f"{prog}: error: could not write to {outcome.path} ({outcome.storage_error}); {outcome.errored} "
               "trials errored and the run's files are incomplete (Ray keeps what it could not write in its "
@@ -162,10 +187,26 @@ def run_command(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: experiment stopped early: {outcome.stopped}", file=sys.stderr)
         return 2 if outcome.bad_input else 1
     if outcome.interrupted:
-        print(f"{prog}: interrupted; Ray saved the run. Continue with:\n"
-              f"  {resume_command(args, prog, prepared.name)}", file=sys.stderr)
-        return 130
+        with contextlib.suppress(OSError):
+            print(f"{prog}: interrupted ({signal.Signals(outcome.stop_signal).name}); Ray saved the run. Continue "
+                  f"with:\n  {resume_command(args, prog, prepared.name)}", file=sys.stderr)
+        return 128 + outcome.stop_signal
+    if outcome.errored or not outcome.ended_well:
+        with contextlib.suppress(OSError):
+            print(f"{prog}: error: {_failed(outcome)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _failed(outcome: Outcome) -> str:
+    """Why a run that went to its end is no success: trials that errored past their retries, or none ended well."""
+    from tunelab.core.run_folder import TRIAL_LOG
+
+    if not outcome.errored:
+        return f"no trial completed (of {outcome.planned} planned)"
+    logs = "".join(f"\n  {outcome.path}/{folder}/{TRIAL_LOG}" for folder in outcome.errored_trials)
+    return (f"{outcome.errored} of {outcome.planned} trials errored past their retries; what they printed and the "
+            f"traceback that ended them:{logs}")
 
 
 def main(argv: list[str] | None = None, prog: str = "tunelab run") -> int:

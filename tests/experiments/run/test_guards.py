@@ -61,8 +61,9 @@ def test_a_diverging_trial_errors_with_its_epoch_and_is_retried(tmp_path, ray_se
     space = {"num_layers": 1, "units_1": 16, "optimizer": "sgd", "learning_rate": 1.0e30}
     raw = experiment(tmp_path, space=space, strategy={"name": "random", "num_samples": 1}, max_failures=1)
     outcome = run(prepare(spec_from_dict(raw)))
-    assert outcome.errored == 1
+    assert outcome.errored == 1 and outcome.ended_well == 0  # the command exits 1, naming the trial
     errors = list(Path(outcome.path).glob("trial_*/error.txt"))
+    assert outcome.errored_trials == (errors[0].parent.name,)
     text = errors[0].read_text()
     assert "NonFiniteLossError" in text and "loss became nan at epoch 1" in text
     assert text.count("Failure #") == 2  # the first try and one retry, as max_failures says
