@@ -145,6 +145,7 @@ def test_the_dry_runs_totals_agree_with_its_rungs_and_brackets(case, tmp_path, c
 
 def test_an_interrupted_runs_closing_block_says_so_with_the_trials_finished_of_those_planned(capsys):
     """It used to read "6 trials in 84s (0 errored)" and "best configuration", as if done, with 4 of 12 finished."""
+    import signal
     from types import SimpleNamespace
 
     from tunelab.cli.run import print_outcome
@@ -152,11 +153,12 @@ def test_an_interrupted_runs_closing_block_says_so_with_the_trials_finished_of_t
 
     prepared = SimpleNamespace(spec=SimpleNamespace(metric="val_accuracy", tracking=SimpleNamespace(mlflow=None)),
                                name="qs")
-    outcome = Outcome("/r/qs", 6, 0, "trial_ab", 0.95, {"units": 8}, 84.2, interrupted=True, finished=4, planned=12)
+    outcome = Outcome("/r/qs", 6, 0, "trial_ab", 0.95, {"units": 8}, 84.2, stop_signal=signal.SIGTERM, finished=4,
+                      planned=12)
     print_outcome(outcome, prepared)
     out = capsys.readouterr().out
-    assert out.splitlines()[1] == ("interrupted after 84s: 4 of 12 trials finished (0 errored); Ray saved the run, "
-                                   "and the command below continues it")
+    assert out.splitlines()[1] == ("interrupted (SIGTERM) after 84s: 4 of 12 trials finished (0 errored); Ray saved "
+                                   "the run, and the command below continues it")
     assert "best val_accuracy so far: 0.9500 (trial_ab)" in out and "best configuration so far:" in out
     assert "6 trials in" not in out
 
