@@ -3,9 +3,11 @@
 Two launches with one --name, or a --resume while the first driver still runs, would both write
 the folder: trials trained twice, a finished trial marked errored. The lock is a file created
 with O_EXCL in the run folder (atomic on a local disk and on shared filesystems such as NFS v3+),
-holding the holder's host, pid and a heartbeat the holder renews every 10 s. A lock whose holder is
-gone is taken over: on the same host when its process no longer runs, anywhere when its heartbeat
-is older than a minute. URI storage (s3://, gs://) has no atomic create, so it is not locked.
+holding the holder's host, pid (with its process's start) and a heartbeat the holder renews every
+10 s. A lock whose holder is gone is taken over: on the same host when its process no longer runs
+(a driver stopped with Ctrl+Z, or too busy to beat, keeps its run), from another host when its
+heartbeat is older than a minute. URI storage (s3://, gs://) has no atomic create, so it is not
+locked.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from tunelab.core.run_folder import LOCK_FILE, LOCK_STALE_S, is_uri, lock_holder_is_gone, read_lock_holder
+from tunelab.core.run_folder import (
+    LOCK_FILE, LOCK_STALE_S, is_uri, lock_holder_is_gone, process_start, read_lock_holder,
+)
 from tunelab.experiments.errors import SpecError
 
 HEARTBEAT_S = 10.0
@@ -43,8 +47,8 @@ def run_lock(run_path: str, *, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Non
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if left empty
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_FILE
-    holder = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,
-              "since": time.time(), "heartbeat": time.time()}
+    holder = {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid()),
+              "token": uuid.uuid4().hex, "since": time.time(), "heartbeat": time.time()}
     try:
         _acquire(lock, holder)
     except BaseException:

@@ -41,7 +41,7 @@ RAY_SEARCHER_STATE_PATTERN = "searcher-state-*.pkl"   # Searcher.CKPT_FILE_TMPL
 RAY_SESSION_FILES = (RAY_TUNER_FILE, "searcher-state-*", "search_gen_state-*")  # with any temporary copies
 RAY_FINISHED, RAY_UNFINISHED = "TERMINATED", ("PENDING", "RUNNING", "PAUSED")
 
-LOCK_STALE_S = 60.0  # a lock whose heartbeat is older belongs to a driver that is gone
+LOCK_STALE_S = 60.0  # another host's lock whose heartbeat is older belongs to a driver that is gone
 
 
 def is_uri(storage: str) -> bool:
@@ -155,18 +155,28 @@ def read_lock_holder(lock: Path) -> dict[str, Any] | None:
 
 
 def lock_holder_is_gone(holder: dict[str, Any], now: float | None = None) -> bool:
-    """Its heartbeat stopped a minute ago, or, on this host, its process no longer runs."""
-    if (now or time.time()) - float(holder["heartbeat"]) > LOCK_STALE_S:
-        return True
+    """On this host, whether its process no longer runs (a stopped or busy driver keeps its run, however old
+    its heartbeat: Ctrl+Z, a debugger); on another host, whether its heartbeat stopped a minute ago."""
     if holder["host"] != socket.gethostname():
-        return False
+        return (now or time.time()) - float(holder["heartbeat"]) > LOCK_STALE_S
+    pid = int(holder["pid"])
     try:
-        os.kill(int(holder["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # a process of another user runs under that pid
-        return False
-    return False
+        pass
+    started = holder.get("started")  # its process's start: a pid reused by a later process is not the holder
+    return started is not None and process_start(pid) not in (None, started)
+
+
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (Linux's /proc); None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return int(fields[19])  # starttime, the 22nd field of the whole line
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_is_live(folder: Path) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from tunelab.core.run_folder import LOCK_FILE, lock_holder_is_gone, read_lock_holder
+from tunelab.core.run_folder import LOCK_FILE, lock_holder_is_gone, process_start, read_lock_holder
 from tunelab.experiments.run.lock import RunLocked, run_lock
 
 
@@ -94,3 +95,22 @@ def test_a_lock_file_being_written_is_not_taken_over(tmp_path):
     with pytest.raises(RunLocked, match="cannot be read"):
         with run_lock(str(run)):
             pass
+
+
+def test_a_stopped_driver_on_this_host_keeps_its_run_however_old_its_heartbeat(tmp_path):
+    """Ctrl+Z for longer than a minute used to hand the run to a --resume; then both drivers wrote it."""
+    stopped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        os.kill(stopped.pid, signal.SIGSTOP)
+        holder = {"host": socket.gethostname(), "pid": stopped.pid, "started": process_start(stopped.pid),
+                  "heartbeat": time.time() - 3600}
+        assert not lock_holder_is_gone(holder)
+        write_lock(tmp_path / "run", **holder)
+        with pytest.raises(RunLocked, match=f"pid {stopped.pid} on "):
+            with run_lock(str(tmp_path / "run")):
+                pass
+        assert lock_holder_is_gone({**holder, "started": holder["started"] + 1})  # its pid, reused by another
+    finally:
+        stopped.kill()
+        stopped.wait()
+    assert lock_holder_is_gone(holder)
