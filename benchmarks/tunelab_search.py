@@ -8,7 +8,8 @@ from benchmarks.memory import PeakMemory
 from benchmarks.record import RunRecord, history_from_results
 from benchmarks.task import Entry, StudyTask, spec_dict
 from tunelab.analysis.load import load
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 

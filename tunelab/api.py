@@ -22,7 +22,7 @@ from tunelab.experiments.errors import SpecError
 if TYPE_CHECKING:
     from tunelab.analysis.results import Results
     from tunelab.experiments.run.progress import Progress
-    from tunelab.experiments.run.runner import Prepared
+    from tunelab.experiments.run.prepare import Prepared
 
 
 class ExperimentError(SpecError):
@@ -47,7 +47,7 @@ def prepare_experiment(experiment: str | Path | Mapping[str, Any], overrides: Ov
     A mapping override sets each dotted key to its value (a mapping value replaces the whole key,
     as `--set strategy={...}` does); a list or a string holds `--set` texts.
     """
-    from tunelab.experiments.run.runner import prepare
+    from tunelab.experiments.run.prepare import prepare
     from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
 
     try:

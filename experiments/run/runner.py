@@ -1,17 +1,13 @@
-"""Runs an ExperimentSpec on Ray: prepare everything that can fail, then start Ray and fit.
-
-`prepare` loads the data, plans the strategy and resolves the storage path without starting
-Ray or writing anything, so bad input fails before a single trial exists. `run` connects to
-(or starts) Ray, builds the Tuner and returns an `Outcome` the script prints.
+"""Runs a prepared experiment on Ray: `run` connects to (or starts) Ray, builds the Tuner, fits and
+returns an `Outcome` the script prints. Everything that can fail without Ray was checked before, by
+`prepare` (experiments/run/prepare.py), so bad input fails before a single trial exists.
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 import math
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,46 +17,23 @@ import yaml
 
 from tunelab.core.objective import Objective
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
-from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
 from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
 from tunelab.experiments.run.guards import EpochBudget, RunGuard
 from tunelab.experiments.run.history import HistoryLog
 from tunelab.experiments.run.interrupts import InterruptWatch, stop_signal, stop_signals_kept, stop_signals_restored
-from tunelab.experiments.run.lock import check_not_locked, run_lock
+from tunelab.experiments.run.lock import run_lock
 from tunelab.experiments.run.output import DriverLog, captured
+from tunelab.experiments.run.prepare import Prepared
 from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.run.resume import (
-    COMPLETE, RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
+    RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
-from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
-from tunelab.experiments.strategies import Budget, Plan, plan_strategy
-from tunelab.experiments.tracking import tracking_callbacks
+from tunelab.experiments.strategies import Plan
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
-from tunelab.searchspaces import SpaceError
-from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
-from tunelab.trainables.preflight import check_batch_size, check_trainable
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything a run needs, checked: the spec, its data, its Ray pieces and where results go."""
-
-    spec: ExperimentSpec
-    data: Dataset | StreamedData  # arrays, or the description of a source each worker reads itself
-    plan: Plan
-    events: TrialEventLog  # scheduler decisions and trial outcomes, written once the run starts
-    storage: str          # absolute path or URI
-    name: str             # folder under storage
-    resume: bool
-    complete: bool = False  # a --resume of a run whose planned trials have all finished: nothing to run
-    callbacks: tuple[Any, ...] = ()  # tracking (MLflow) and the user's own Ray callbacks, built and checked
-
-    @property
-    def path(self) -> str:
-        return f"{self.storage.rstrip('/')}/{self.name}"
+from tunelab.trainables import RunSettings
 
 
 @dataclass(frozen=True)
@@ -89,66 +62,6 @@ class Outcome:
     def interrupted(self) -> bool:
         """A stop signal ended the run before its plan did: Ray saved it."""
         return self.stop_signal is not None
-
-
-def resolve_storage(storage: str) -> str:
-    """An absolute path or a URI: Ray rejects relative storage paths."""
-    if is_uri(storage):
-        return storage
-    path = Path(storage).expanduser().resolve()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise SpecError(f"storage: {path} is not a writable directory (nearest existing: {existing})")
-    return str(path)
-
-
-def prepare(
-    spec: ExperimentSpec, *, storage: str | None = None, name: str | None = None, resume: bool = False
-) -> Prepared:
-    """Validates everything that does not need Ray; raises an InputError (SpecError, SpaceError, DataError)."""
-    if storage is not None:
-        check_storage_text(storage, "--storage")
-    if name is not None:
-        check_folder_name(name, "--name")
-    root = resolve_storage(storage or spec.storage)
-    try:
-        budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
-                        spec.max_concurrent_trials, trainable=spec.trainable)
-        plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
-    except SpaceError as error:
-        raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
-    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
-        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
-        check_batch_size(spec.space, spec.batch_size, data)
-        check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
-    if resume:
-        folder = name or _latest_run(root, spec.name)
-        if not is_uri(root):
-            check_not_locked(Path(root) / folder)  # a live driver's run is refused before anything else
-        if not is_uri(root) and not (Path(root) / folder / SPEC_FILE).is_file():
-            found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
-            raise SpecError(f"--resume: {Path(root) / folder} {found}")
-    else:
-        folder = name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        if not is_uri(root) and (Path(root) / folder).exists():
-            raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
-    path = f"{root.rstrip('/')}/{folder}"
-    complete = resume and resume_kind(path, plan.num_samples) == COMPLETE
-    callbacks = () if complete else tracking_callbacks(
-        spec.tracking, run_name=folder, run_path=path, metric=spec.metric, mode=spec.mode, epochs=spec.epochs,
-        storage_is_local=not is_uri(root))
-    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete, callbacks)
-
-
-def _latest_run(root: str, experiment: str) -> str:
-    if is_uri(root):
-        raise SpecError("--resume with a URI storage needs --name (the experiment folder to continue)")
-    # Its own runs only: `probe` must not resume `probe-big-20261201-120000`, a run of another experiment.
-    own = re.compile(rf"{re.escape(experiment)}(-\d{{8}}-\d{{6}})?")
-    runs = [p for p in Path(root).glob(f"{experiment}*") if own.fullmatch(p.name) and (p / SPEC_FILE).exists()]
-    if not runs:
-        raise SpecError(f"--resume: no earlier run of {experiment!r} under {root}")
-    return max(runs, key=lambda p: p.stat().st_mtime).name
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from tunelab.analysis import load
 @pytest.fixture(scope="session")
 def tiny_experiment(tmp_path_factory, ray_session) -> Path:
     """The results folder of the tiny experiment (read-only by convention: copy it to change it)."""
-    from tunelab.experiments.run.runner import prepare, run
+    from tunelab.experiments.run.prepare import prepare
+    from tunelab.experiments.run.runner import run
     from tunelab.experiments.spec import spec_from_dict
 
     storage = tmp_path_factory.mktemp("analysis")

@@ -11,7 +11,7 @@ from benchmarks.task import (
     spec_dict,
 )
 from benchmarks.worker_memory import summarize_memory
-from tunelab.experiments.run.runner import prepare
+from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.schedulers import successive_halving_epochs, successive_halving_rungs
 from tunelab.experiments.spec import spec_from_dict
 

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.long import LONG, LONG_NAMES, PBT, long_entries, pbt_entry
 from benchmarks.study import select
 from benchmarks.task import hyperband_epochs, spec_dict
-from tunelab.experiments.run.runner import prepare
+from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.strategies import STRATEGIES
 

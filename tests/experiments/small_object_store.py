@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 import ray
 
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 STORE = 80 * 2**20  # a little above Ray's smallest object store

@@ -14,7 +14,8 @@ from typing import Callable
 import pytest
 
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.searchers.bayes import UnitCubeBayesSearch
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy

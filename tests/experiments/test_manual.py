@@ -148,7 +148,8 @@ def test_manual_hands_fix_pins_to_the_trainable(tmp_path, ray_session):
     """The issue's case: `fix: {optimizer: sgd, loss: categorical_hinge}` used to reach the trials as nothing."""
     from pathlib import Path
 
-    from tunelab.experiments.run.runner import prepare, run
+    from tunelab.experiments.run.prepare import prepare
+    from tunelab.experiments.run.runner import run
     from tunelab.experiments.spec import spec_from_dict
 
     spec = spec_from_dict({

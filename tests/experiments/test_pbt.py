@@ -176,7 +176,8 @@ def history(run: Path, trial_id: str) -> dict[int, dict]:
 def test_pbt_on_digits_copies_the_better_trials_and_records_every_exploit(tmp_path, ray_session):
     from tunelab.analysis import load
     from tunelab.analysis.plots import lineage_data
-    from tunelab.experiments.run.runner import prepare, run
+    from tunelab.experiments.run.prepare import prepare
+    from tunelab.experiments.run.runner import run
     from tunelab.experiments.spec import spec_from_dict
 
     spec = spec_from_dict({**DIGITS, "storage": str(tmp_path)})

@@ -11,7 +11,8 @@ import pytest
 
 from tests.experiments.run.test_runner import assert_epochs_reported, trials_on_disk
 from tests.trainables.data.streamed_files import tfrecord_data, write_image_folder, write_tfrecord
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 pytestmark = pytest.mark.slow  # real runs: left out of `pytest -m "not slow"`

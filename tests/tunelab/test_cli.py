@@ -175,7 +175,8 @@ def test_the_exit_status_tells_whether_every_planned_trial_ended_well(tmp_path, 
     import argparse
 
     from tunelab.cli.run import finish
-    from tunelab.experiments.run.runner import Outcome, prepare
+    from tunelab.experiments.run.prepare import prepare
+    from tunelab.experiments.run.runner import Outcome
     from tunelab.experiments.spec import spec_from_dict
 
     prepared = prepare(spec_from_dict({"name": "x", "trainable": "mlp", "data": "digits", "space": {"units_1": 8},

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tunelab.experiments.run.progress import Progress
-    from tunelab.experiments.run.runner import Outcome, Prepared
+    from tunelab.experiments.run.prepare import Prepared
+    from tunelab.experiments.run.runner import Outcome
 
 DESCRIPTION = "Run a tunelab experiment: on an embedded local Ray by default, on a cluster with --address."
 EXAMPLES = """examples:
@@ -78,6 +79,8 @@ def print_plan(prepared: Prepared) -> None:
     for line in describe(spec.tracking):
         print(f"  {line}")
     print(f"  results: {prepared.path}")
+    if prepared.afresh:
+        print("  (that folder held only a lock, left by a launch stopped before it wrote anything: started afresh)")
 
 
 def print_outcome(outcome: Outcome, prepared: Prepared) -> None:

@@ -28,7 +28,8 @@ from tunelab.analysis.results import ResultsError
 from tunelab.core.checks import check_int
 from tunelab.core.errors import InputError
 from tunelab.core.run_folder import SPEC_FILE, is_uri
-from tunelab.experiments.run.runner import RayJob, resolve_storage, run_job
+from tunelab.experiments.run.prepare import resolve_storage
+from tunelab.experiments.run.runner import RayJob, run_job
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks

@@ -16,7 +16,8 @@ import ray
 from ray.cluster_utils import Cluster
 
 from tunelab.analysis import load
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 

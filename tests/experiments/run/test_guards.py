@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`

@@ -21,7 +21,8 @@ from tunelab.experiments.run.ray_internals import (
     pbt_meet_without_the_failed, pbt_rebuild,
 )
 from tunelab.experiments.run.resume import carry_recorded_completions
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 EXPERIMENT = {

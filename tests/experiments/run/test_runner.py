@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tunelab.core.run_folder import SPEC_FILE
+from tunelab.core.run_folder import LOCK_FILE, SPEC_FILE
 from tunelab.experiments.errors import SpecError
-from tunelab.experiments.run.runner import prepare, run
+from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
 
 pytestmark = pytest.mark.slow  # real runs of several trials: left out of `pytest -m "not slow"`
@@ -114,6 +115,7 @@ def test_resume_of_a_run_killed_before_ray_saved_its_state_runs_the_whole_plan(t
 
 def test_existing_name_without_resume_is_refused(tmp_path):
     (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / SPEC_FILE).write_text("name: t\n")  # an earlier run's record
     spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
     with pytest.raises(SpecError, match="already exists; use --resume"):
         prepare(spec, name="taken")
@@ -133,3 +135,17 @@ def test_resume_without_a_name_finds_the_experiments_own_runs_only(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / SPEC_FILE).write_text("name: other\n")
     assert prepare(spec, resume=True).name == "t-20261201-120000"
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_folder_killed_before_it_held_an_experiment_is_started_afresh_by_either_command(tmp_path, resume):
+    """Killed before anything but the lock was written, neither a launch ("already exists") nor a resume ("holds no
+    experiment") used to run it: the user had to delete it by hand."""
+    spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / LOCK_FILE).write_text(json.dumps({"host": "elsewhere", "pid": 1, "heartbeat": 0}))
+    prepared = prepare(spec, name="killed", resume=resume)
+    assert prepared.afresh and not prepared.resume and prepared.name == "killed"
+    (tmp_path / "killed" / "notes.txt").write_text("the user's own file")  # a folder of anything else stays refused
+    with pytest.raises(SpecError, match="already exists|holds no experiment"):
+        prepare(spec, name="killed", resume=resume)
