@@ -15,6 +15,7 @@ from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.lock import check_not_locked
 from tunelab.experiments.run.resume import COMPLETE, resume_kind
+from tunelab.experiments.run.same_experiment import check_same_experiment
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
 from tunelab.experiments.strategies import Budget, Plan, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
@@ -85,6 +86,7 @@ def prepare(
         if not (Path(root) / folder / SPEC_FILE).is_file():
             found = "holds no experiment to resume" if (Path(root) / folder).is_dir() else "does not exist"
             raise SpecError(f"--resume: {Path(root) / folder} {found}")
+        check_same_experiment(spec, Path(root) / folder)
     elif not resume and not is_uri(root) and (Path(root) / folder).exists():
         raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
     path = f"{root.rstrip('/')}/{folder}"

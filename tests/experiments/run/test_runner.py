@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tunelab.core.run_folder import LOCK_FILE, SPEC_FILE
 from tunelab.experiments.errors import SpecError
@@ -149,3 +150,20 @@ def test_a_folder_killed_before_it_held_an_experiment_is_started_afresh_by_eithe
     (tmp_path / "killed" / "notes.txt").write_text("the user's own file")  # a folder of anything else stays refused
     with pytest.raises(SpecError, match="already exists|holds no experiment"):
         prepare(spec, name="killed", resume=resume)
+
+
+def test_a_resume_given_another_experiment_is_refused_naming_each_change(tmp_path):
+    """Other epochs, space bounds or another model used to be mixed silently into the run being resumed."""
+    raw = experiment(tmp_path, "grid", fix={"units_1": 16})
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / SPEC_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))  # as the runner writes it
+    assert prepare(spec_from_dict({**raw, "max_failures": 5, "description": "more retries"}), name="run",
+                   resume=True).resume  # how it runs may change
+    with pytest.raises(SpecError) as refused:
+        prepare(spec_from_dict({**raw, "epochs": raw["epochs"] + 2, "fix": {"units_1": 32}}), name="run", resume=True)
+    message = str(refused.value)
+    assert message.startswith(f"--resume: {tmp_path / 'run'} was started with another experiment (")
+    assert f"epochs: {raw['epochs']} -> {raw['epochs'] + 2}" in message and "space.units_1: " in message
+    assert "resume it as it was, or start a new run without --resume" in message
+    with pytest.raises(SpecError, match="trainable: 'mlp' -> 'cnn'"):
+        prepare(spec_from_dict({**raw, "trainable": "cnn", "space": {"filters_1": 8}, "fix": {}}), name="run", resume=True)
