@@ -128,7 +128,7 @@ class MlflowTracking(Callback):
         found = client.get_experiment_by_name(self.run_name)
         self._experiment_id = found.experiment_id if found is not None else client.create_experiment(
             self.run_name, artifact_location=artifacts,
-            tags={"tunelab.core.run_folder": self.run_path, "tunelab.metric": self.metric, "tunelab.mode": self.mode})
+            tags={"tunelab.run_folder": self.run_path, "tunelab.metric": self.metric, "tunelab.mode": self.mode})
         self._retire_set_aside(client)
         self._client = client  # only once the experiment is found: until then, every call connects again
 
@@ -180,7 +180,7 @@ class MlflowTracking(Callback):
         from mlflow.entities import Param
 
         run = self._client.create_run(self._experiment_id, run_name=trial_folder_name(trial.trial_id),
-                                      tags={TRIAL_TAG: trial.trial_id, "tunelab.core.run_folder": self.run_path})
+                                      tags={TRIAL_TAG: trial.trial_id, "tunelab.run_folder": self.run_path})
         params = [Param(name, _param_text(value)) for name, value in sorted(trial.config.items())
                   if value is not None]  # an inactive conditional hyperparameter is absent, not "None"
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
