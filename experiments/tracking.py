@@ -13,6 +13,7 @@ answers when the run is prepared (`tracking_callbacks`), with nothing written an
 """
 from __future__ import annotations
 
+import base64
 import os
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.secrets import redact, without_credentials
 from tunelab.core.user_code import import_module
 from tunelab.experiments.errors import SpecError
 
@@ -72,15 +74,16 @@ def _mlflow_uri(value: Any) -> str:
         raise SpecError(f"tracking.mlflow: expected a tracking URI (http://host:5000, sqlite:////abs/mlflow.db "
                         f"or an absolute folder), got {shown(value)}")
     scheme, sep, rest = value.partition("://")
+    quoted = shown(redact(value))
     if sep:
         allowed = (*_SERVER_SCHEMES, *_DATABASE_SCHEMES, "file")
         if scheme not in allowed and not scheme.split("+")[0] in _DATABASE_SCHEMES:
-            raise SpecError(f"tracking.mlflow: {shown(value)} has scheme {scheme!r}; allowed: {', '.join(allowed)} "
+            raise SpecError(f"tracking.mlflow: {quoted} has scheme {scheme!r}; allowed: {', '.join(allowed)} "
                             "(or a folder)")
         if scheme == "file" and not rest.startswith("/"):
-            raise SpecError(f"tracking.mlflow: {shown(value)} is not an absolute file:// URI (file:///abs/folder)")
+            raise SpecError(f"tracking.mlflow: {quoted} is not an absolute file:// URI (file:///abs/folder)")
         if scheme == "sqlite" and not _sqlite_file(value).is_absolute():
-            raise SpecError(f"tracking.mlflow: {shown(value)} names a relative database file, which would depend on "
+            raise SpecError(f"tracking.mlflow: {quoted} names a relative database file, which would depend on "
                             "where you launch from; use four slashes and an absolute path: sqlite:////abs/mlflow.db")
         return value
     if not value.startswith("~") and not Path(value).is_absolute():
@@ -158,7 +161,7 @@ def check_mlflow(uri: str) -> None:
     elif scheme == "sqlite":
         folder = _sqlite_file(uri).parent
         if not folder.is_dir():
-            raise SpecError(f"tracking.mlflow: {uri}: the database's folder {folder} does not exist")
+            raise SpecError(f"tracking.mlflow: {redact(uri)}: the database's folder {folder} does not exist")
     elif scheme == "file":
         _check_writable(Path(rest), uri)
 
@@ -169,8 +172,11 @@ def _sqlite_file(uri: str) -> Path:
 
 
 def _check_server(uri: str) -> None:
+    """The server answers its health check, asked with the credentials MLflow's client would send."""
+    clean, user, password = without_credentials(uri)
+    request = urllib.request.Request(f"{clean.rstrip('/')}/health", headers=_auth_header(user, password))
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             if response.status == 200:
                 return
             problem = f"HTTP {response.status}"
@@ -178,8 +184,18 @@ def _check_server(uri: str) -> None:
         problem = f"HTTP {error.code}"
     except (OSError, ValueError) as error:
         problem = str(getattr(error, "reason", error))
-    raise SpecError(f"tracking.mlflow: no MLflow tracking server answers at {uri} ({problem}); start one with "
+    raise SpecError(f"tracking.mlflow: no MLflow tracking server answers at {redact(uri)} ({problem}); start one with "
                     "`mlflow server --host 127.0.0.1 --port 5000`, or track into a folder or sqlite:////abs/mlflow.db")
+
+
+def _auth_header(user: str | None, password: str | None) -> dict[str, str]:
+    """MLflow's order: the URI's user and password, else the environment's, else its token."""
+    user = user or os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = password or os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user is not None and password is not None:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _check_writable(folder: Path, uri: str) -> None:
@@ -194,7 +210,7 @@ def _arguments(kwargs: Mapping[str, Any]) -> str:
 
 def describe(tracking: TrackingSpec) -> Sequence[str]:
     """Plan lines: where the run is tracked, for `--dry-run` and the run's header."""
-    lines = [f"tracking: MLflow at {tracking.mlflow}"
+    lines = [f"tracking: MLflow at {redact(tracking.mlflow)}"
              + (" (with each trial's best checkpoint)" if tracking.checkpoint else "")] if tracking.mlflow else []
     lines += [f"callback: {spec.path}" for spec in tracking.callbacks]
     return lines

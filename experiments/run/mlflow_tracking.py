@@ -24,6 +24,7 @@ from ray.tune import Callback
 
 from tunelab.analysis.stop_reasons import stop_reason
 from tunelab.core.run_folder import HISTORY_FILE, is_uri, read_events, read_json_lines, trial_folder_name
+from tunelab.core.secrets import without_credentials
 from tunelab.experiments.run.resume import set_aside_trial_ids
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.trainables.checkpoints import BEST_DIR
@@ -61,7 +62,12 @@ class MlflowTracking(Callback):
 
     def __init__(self, uri: str, run_name: str, run_path: str, *, metric: str, mode: str, epochs: int,
                  log_checkpoint: bool = False) -> None:
-        self.uri, self.run_name, self.run_path = uri, run_name, run_path
+        # The credentials of a URI go to the environment, where MLflow's client reads them: neither this object,
+        # which Ray pickles into the run folder, nor any message or tag holds them.
+        self.uri, user, password = without_credentials(uri)
+        if user is not None and password is not None:
+            os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = user, password
+        self.run_name, self.run_path = run_name, run_path
         self.metric, self.mode, self.epochs, self.log_checkpoint = metric, mode, epochs, log_checkpoint
         self._events = TrialEventLog()
         self._reset()

@@ -17,6 +17,7 @@ import yaml
 
 from tunelab.core.objective import Objective
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
+from tunelab.core.secrets import redacted
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
 from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
@@ -286,13 +287,14 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _write_record(job: RayJob) -> None:
-    """Keeps the experiment as run beside Ray's files, so analysis knows the metric, mode and strategy."""
+    """Keeps the experiment as run beside Ray's files, so analysis knows the metric, mode and strategy; a
+    credential in a URI (tracking.mlflow) is kept out of it."""
     import pyarrow.fs
 
     filesystem, root = pyarrow.fs.FileSystem.from_uri(job.path if is_uri(job.path) else Path(job.path).as_uri())
     filesystem.create_dir(root, recursive=True)
     with filesystem.open_output_stream(f"{root}/{SPEC_FILE}") as stream:
-        stream.write(yaml.safe_dump(dict(job.record), sort_keys=False).encode())
+        stream.write(yaml.safe_dump(redacted(dict(job.record)), sort_keys=False).encode())
 
 
 def summarize(results: Any, path: str, metric: str, mode: str, wall: float) -> Outcome:

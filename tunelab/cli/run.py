@@ -106,7 +106,10 @@ def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
     if outcome.log:
         print(f"Ray's own messages: {outcome.log}")
     if prepared.spec.tracking.mlflow:
-        print(f"tracked in MLflow at {prepared.spec.tracking.mlflow}: experiment {prepared.name!r}, a run per trial")
+        from tunelab.core.secrets import redact
+
+        print(f"tracked in MLflow at {redact(prepared.spec.tracking.mlflow)}: experiment {prepared.name!r}, "
+              "a run per trial")
     if outcome.tracking_failed:
         print(f"warning: {outcome.tracking_failed} (the run folder is complete; see {outcome.log})")
     print("inspect with:")
