@@ -90,6 +90,14 @@ def test_an_objective_the_model_does_not_report_is_refused_before_ray(tmp_path, 
     assert not (tmp_path / "out").exists()  # nothing written
 
 
+def test_no_objective_with_keras_fit_is_refused_before_ray(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = kt.RandomSearch(build_binary, directory=tmp_path / "out")  # KerasTuner fails after the first trial
+    with pytest.raises(ValueError, match=r"objective: none given, .* name one of the metrics the model reports: "
+                                         r"auc, loss, val_auc, val_loss$"):
+        tuner.search(x, y, validation_data=(x_val, y_val), epochs=1)
+
+
 class Gini(keras.metrics.AUC):
     """A metric of the user's own, with its own name: 2 AUC - 1."""
 

@@ -25,6 +25,7 @@ _MAXIMIZED = {
 _MINIMIZED_PARTS = ("loss", "error", "crossentropy", "hinge", "divergence", "poisson", "cosh")
 _MINIMIZED = {"ce", "mse", "mae", "mape", "msle", "rmse", "kld", "huber", "dice", "tversky", "false_positives",
               "false_negatives", "default_objective"}
+DEFAULT_OBJECTIVE = "default_objective"  # KerasTuner's name for what a HyperModel.fit returns, minimized
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def infer_direction(metric: str) -> str | None:
 def create_objective(objective: Any) -> Objective:
     """A string (direction inferred), an Objective, or None (HyperModel.fit returns the value to minimize)."""
     if objective is None:
-        return Objective("default_objective", "min")
+        return Objective(DEFAULT_OBJECTIVE, "min")
     if isinstance(objective, Objective):
         return objective
     if hasattr(objective, "name") and hasattr(objective, "direction"):  # keras_tuner.Objective

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from tunelab.core.checks import did_you_mean
 from tunelab.keras_tuner.data import FitData
+from tunelab.keras_tuner.objective import DEFAULT_OBJECTIVE
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ def check_objective(objective: str, build: Callable[[], Any], data: FitData, cal
                      if type(c).__name__ in _LOGGED_BY_CALLBACKS})
     if objective in names:
         return
+    if objective == DEFAULT_OBJECTIVE:
+        raise ValueError(f"objective: none given, so the search minimizes what HyperModel.fit returns, and "
+                         f"model.fit returns a History; name one of the metrics the model reports: {', '.join(names)}")
     hint = ""
     if objective.startswith("val_") and objective.removeprefix("val_") in names:
         hint = "; val_ metrics need validation_data= or validation_split= given to search()"
