@@ -10,7 +10,9 @@ address, scheduler). See tunelab.keras_tuner.tuners for what runs.
 
 Its modules: declarations, hyperparameters and discovery (the `hp` container and what a build
 function declares), hypermodel, objective, options, oracle, tuner and tuners (the tuners, on
-tunelab's Ray job), trainable (what runs in a trial), results and display (what a search leaves).
+tunelab's Ray job), data (what search() was given, made ready to travel), reported (the metric names
+a trial will report, checked before Ray), trainable (what runs in a trial), results and display
+(what a search leaves).
 """
 from __future__ import annotations
 

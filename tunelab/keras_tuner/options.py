@@ -35,6 +35,8 @@ class TunerOptions:
     """False: build_model may not declare parameters beyond `hyperparameters`."""
     max_model_size: int | None = None
     """A model with more trainable scalars fails its trial."""
+    max_data_bytes: int = 2 * 1024**3
+    """The most the tf.data datasets given to search() may hold in all: each is read whole on the driver."""
     optimizer: Any = None
     """Recompile every built model with this optimizer (and loss, metrics below)."""
     loss: Any = None
@@ -60,7 +62,7 @@ class TunerOptions:
         object.__setattr__(self, "directory", os.fspath(self.directory if self.directory is not None else "."))
         object.__setattr__(self, "project_name", str(self.project_name or "untitled_project"))
         for name, low in (("executions_per_trial", 1), ("max_retries_per_trial", 0),
-                          ("max_consecutive_failed_trials", 0), ("max_concurrent_trials", 0)):
+                          ("max_consecutive_failed_trials", 0), ("max_concurrent_trials", 0), ("max_data_bytes", 1)):
             check_int(name, getattr(self, name), low)
         unknown = [key for key in self.resources_per_trial if key not in ("cpu", "gpu")]
         if unknown:

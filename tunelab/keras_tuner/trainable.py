@@ -1,10 +1,10 @@
 """The Ray trainable behind the KerasTuner-style tuners: hp from the config, build, fit, report.
 
 Used as `tune.with_resources(tune.with_parameters(train_hypermodel, data=FitData(...),
-run=HyperModelRun(...)), ...)`, so the arrays given to `search()` travel through Ray's object
-store once, not once per trial. Every epoch is reported with a checkpoint (the model with its
-optimizer state, and the epoch), so a paused, failed or interrupted trial resumes at the next
-epoch.
+run=HyperModelRun(...)), ...)`, so the data given to `search()` travels through Ray's object
+store once, not once per trial (tunelab/keras_tuner/data.py says in what form). Every epoch is
+reported with a checkpoint (the model with its optimizer state, and the epoch), so a paused,
+failed or interrupted trial resumes at the next epoch.
 
 With `executions` > 1 the trial trains that many models side by side, one epoch at a time, and
 reports the mean of their metrics each epoch; the checkpoint then holds every model
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from tunelab.keras_tuner.data import FitData
 from tunelab.keras_tuner.discovery import Discovered
 from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.trainables.checkpoints import load_model, model_files, read_state, report
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
     from ray import tune
 
 logger = logging.getLogger(__name__)
-
-
-
-@dataclass(frozen=True)
-class FitData:
-    """What `search()` was given besides epochs and callbacks: model.fit's data and options."""
-
-    args: tuple = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,10 +81,11 @@ def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun)
     from ray import tune
 
     keras.backend.clear_session()  # a reused worker must not carry the last trial's state
+    data = data.in_worker(run.seed)  # a dataset read on the driver is a tf.data.Dataset again
 
     def build(execution: int) -> keras.Model:
         keras.utils.set_random_seed(run.seed + execution)
-        return _build(run, config)
+        return build_trial_model(run, config)
 
     restored = _restore(tune.get_checkpoint(), run, build)
     with released_custom_gradients():  # or a reused worker keeps every trial's graph
@@ -102,7 +95,8 @@ def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun)
             _fit_side_by_side(run, data, build, restored, config)
 
 
-def _build(run: HyperModelRun, config: Mapping[str, Any]) -> keras.Model:
+def build_trial_model(run: HyperModelRun, config: Mapping[str, Any]) -> keras.Model:
+    """build_model(hp) with the trial's values (defaults for those config lacks), compiled as the trial uses it."""
     import keras
 
     hp = run.discovered.hyperparameters(config)

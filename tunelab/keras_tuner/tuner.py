@@ -13,7 +13,6 @@ from __future__ import annotations
 import abc
 import copy
 import dataclasses
-import inspect
 import logging
 import random
 import shutil
@@ -34,6 +33,7 @@ from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog
+from tunelab.keras_tuner.data import FitData, prepare_fit_data
 from tunelab.keras_tuner.discovery import Discovered, discover, space_as_dict
 from tunelab.keras_tuner.display import print_finished_trial
 from tunelab.keras_tuner.hypermodel import get_hypermodel, overrides_fit
@@ -41,7 +41,8 @@ from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.objective import Objective, create_objective
 from tunelab.keras_tuner.options import compile_overrides, tuner_options
 from tunelab.keras_tuner.results import TunerResults
-from tunelab.keras_tuner.trainable import FitData, HyperModelRun, train_hypermodel
+from tunelab.keras_tuner.reported import check_objective
+from tunelab.keras_tuner.trainable import HyperModelRun, build_trial_model, train_hypermodel
 from tunelab.searchspaces import Space
 from tunelab.searchspaces.inline import space_from_dict
 
@@ -132,7 +133,7 @@ class Tuner(TunerResults, abc.ABC):
         epochs = self._epochs(fit_kwargs.pop("epochs", None))
         callbacks = _with_absolute_log_dirs(tuple(fit_kwargs.pop("callbacks", None) or ()))
         _check_callbacks(callbacks)
-        _check_data(fit_args, fit_kwargs)
+        data = prepare_fit_data(fit_args, fit_kwargs, max_bytes=self.options.max_data_bytes)
         custom_fit = overrides_fit(self.hypermodel)
         if custom_fit:
             self._discover_with_fit(fit_args, fit_kwargs, epochs)
@@ -150,8 +151,10 @@ class Tuner(TunerResults, abc.ABC):
             compile_overrides=compile_overrides(self.options),
             log_folder=None if is_uri(self.project_dir) else self.project_dir,
         )
-        trainable = _trainable(FitData(fit_args, fit_kwargs), run, self.options.resources_per_trial)
-        search = self._plan(space, epochs, seed)
+        if not custom_fit:  # a custom fit may report (or return) any name
+            check_objective(self.objective.name, lambda: build_trial_model(run, {}), data, callbacks)
+        trainable = _trainable(data, run, self.options.resources_per_trial)
+        search = self._plan(space, epochs, seed, data.describe())
         verbose = bool(fit_kwargs.get("verbose", 1))  # as KerasTuner, which also passes it on to fit
         if verbose and previous is None:
             for note in search.plan.notes:  # e.g. a space smaller than max_trials: each configuration once
@@ -164,7 +167,7 @@ class Tuner(TunerResults, abc.ABC):
                 trials = self._trials()
             if len(trials) >= search.plan.num_samples:
                 return
-            search = self._plan(space, epochs, seed)
+            search = self._plan(space, epochs, seed, data.describe())
             search = dataclasses.replace(search, plan=_continue_after(search.plan, len(trials), self.project_dir))
         self._run(trainable, search, resume=False, verbose=verbose)
 
@@ -224,7 +227,7 @@ class Tuner(TunerResults, abc.ABC):
     def _strategy(self, space: Space, seed: int) -> tuple[str, dict[str, Any]]:
         """The tunelab strategy and its options that this KerasTuner tuner stands for."""
 
-    def _plan(self, space: Space, epochs: int | None, seed: int) -> _Search:
+    def _plan(self, space: Space, epochs: int | None, seed: int, data: str) -> _Search:
         """The Ray pieces for the whole search, and the experiment record analysis reads."""
         name, options = self._strategy(space, seed)
         if self.options.scheduler is not None:
@@ -239,7 +242,7 @@ class Tuner(TunerResults, abc.ABC):
             "name": self.project_name,
             "description": f"KerasTuner-style {type(self).__name__} over {_describe(self.hypermodel)}",
             "trainable": "keras_tuner",
-            "data": "search() arguments",
+            "data": data,
             "space": space_as_dict(space),
             "metric": self.objective.name,
             "mode": self.objective.direction,
@@ -367,18 +370,6 @@ def _check_callbacks(callbacks: tuple) -> None:
     except Exception as error:
         raise ValueError("All callbacks used during a search should be deep-copyable (each trial gets a copy); "
                          f"copy.deepcopy failed: {error}") from None
-
-
-def _check_data(args: tuple, kwargs: Mapping[str, Any]) -> None:
-    """Data must travel to Ray workers: arrays do, tf.data pipelines and generators do not."""
-    values = [*args, *kwargs.values()]
-    if isinstance(kwargs.get("validation_data"), (tuple, list)):
-        values.extend(kwargs["validation_data"])
-    for value in values:
-        kind = type(value)
-        if inspect.isgenerator(value) or (kind.__module__.startswith("tensorflow") and "Dataset" in kind.__name__):
-            raise TypeError(f"search(): a {kind.__name__} cannot be sent to Ray workers; pass NumPy arrays "
-                            "(or build the pipeline inside HyperModel.fit)")
 
 
 def _configure_driver_tensorflow() -> None:
