@@ -12,9 +12,12 @@ import pandas as pd
 from tunelab.analysis.checkpoints import BestCheckpoint, best_kept_checkpoint, load_checkpoint_model
 from tunelab.core.errors import InputError
 from tunelab.core.objective import Objective
+from tunelab.core.run_folder import read_test_score
 
 if TYPE_CHECKING:
     import keras
+
+    from tunelab.trainables.data import Dataset, StreamedSplit
 
 
 class DamagedResultsWarning(UserWarning):
@@ -86,6 +89,36 @@ class Results:
             if experiment.space is not None:
                 names.update(name for name, param in experiment.space.items() if getattr(param, "log", False))
         return frozenset(names)
+
+    @property
+    def test_metrics(self) -> dict[str, float] | None:
+        """The best model's one score on the test part, by metric (`loss`, `accuracy`, ...), as its run kept it when
+        it ended; None without a test part, or before the run ended. With several experiments, the first's."""
+        score = read_test_score(Path(self.experiments[0].path)) if self.experiments else None
+        return dict(score["metrics"]) if score else None
+
+    def data(self) -> Dataset | StreamedSplit:
+        """The exact split the trials used, loaded again from the experiment's record (its data, seed and fractions).
+
+        A Dataset holds the train, validation and test arrays (`x_test` None without a test part); a
+        streamed source or a data function gives its parts as a worker reads them, tf.data pipelines of
+        unbatched (x, label) examples (a StreamedSplit). The data is read again here: a file must still
+        be where the run read it, a data function is called, and a package.module one must import.
+        """
+        from tunelab.core.tf_logs import quiet_tensorflow_logs
+        from tunelab.trainables.data import trial_data
+
+        if len(self.experiments) != 1:
+            raise ResultsError(f"data(): these results hold {len(self.experiments)} experiments; load the one "
+                               "whose data you want")
+        experiment = self.experiments[0]
+        spec = experiment.spec
+        if "data" not in spec:
+            raise ResultsError(f"{experiment.path}: its record names no data (a KerasTuner-style script passes its "
+                               "data itself)")
+        with quiet_tensorflow_logs():  # a data function or a streamed source loads TensorFlow
+            return trial_data(spec["data"], validation_fraction=spec.get("validation_fraction", 0.2),
+                              seed=spec.get("seed", 0), test_fraction=spec.get("test_fraction", 0.0))
 
     def best_trial(self) -> pd.Series | None:
         """The row of the best trial by the objective, or None when no trial reported it."""

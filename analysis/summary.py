@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 import pandas as pd
 
 from tunelab.analysis.results import Results
 from tunelab.core.objective import Objective
+from tunelab.core.run_folder import read_test_score
 
 
 def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
@@ -42,6 +44,22 @@ def headline(results: Results) -> str:
             f"ended: {outcome_counts(results)}"
             + (f"\ndamaged: {damaged} trial{'s' if damaged > 1 else ''}, read from their intact records "
                "(see the damage column)" if damaged else ""))
+
+
+def held_out_score_line(score: Mapping[str, Any], metric: str | None) -> str:
+    """`test: accuracy 0.9722, loss 0.0912 (trial 1a2b3c4d, epoch 7)`: the objective's own metric first, then the
+    others in Keras' order."""
+    metrics, first = score["metrics"], (metric or "").removeprefix("val_")
+    values = ", ".join(f"{name} {metrics[name]:.4g}" for name in sorted(metrics, key=lambda name: name != first))
+    return f"test: {values} (trial {score['trial_id']}, epoch {score['epoch']})"
+
+
+def held_out_score_lines(results: Results) -> list[str]:
+    """A line per experiment whose best model was scored on its test part."""
+    scored = [(experiment, read_test_score(experiment.path)) for experiment in results.experiments]
+    prefix = len(results.experiments) > 1
+    return [(f"{experiment.name}: " if prefix else "") + held_out_score_line(score, experiment.metric)
+            for experiment, score in scored if score is not None]
 
 
 def errored_lines(results: Results) -> list[str]:

@@ -20,6 +20,7 @@ from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
 from tunelab.trainables.compile import REPORTED_METRICS
+from tunelab.trainables.data.function import absolute_reference
 from tunelab.trainables.keras_trainable import MAX_BATCH_SIZE, MAX_EPOCHS, trial_params
 
 
@@ -55,6 +56,7 @@ class ExperimentSpec:
     epochs: int = 10           # training epochs per trial (the maximum budget for schedulers)
     batch_size: int = 32       # default batch size; a `batch_size` hyperparameter overrides it
     validation_fraction: float = 0.2  # held out from data sets without their own validation split
+    test_fraction: float = 0.0  # held out first, for the best model's one test score (0: none, or the source's own)
     storage: str = "~/tunelab_results"  # local directory or URI (s3://, gs://) for results
     max_failures: int = 2      # retries of a failing trial, each from its last checkpoint
     max_consecutive_failures: int = 5  # stop the experiment after this many failed trials in a row (0: never)
@@ -68,7 +70,7 @@ class ExperimentSpec:
 
 _TOP_KEYS = (
     "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
-    "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction",
+    "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction", "test_fraction",
     "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
     "tracking",
 )
@@ -94,6 +96,8 @@ def read_experiment(path: str | Path) -> dict:
     raw = read_yaml_file(path)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: must be a mapping of experiment keys, got {type(raw).__name__}")
+    if "data" in raw:  # a data function's file.py is found next to the experiment file
+        raw["data"] = absolute_reference(raw["data"], path.resolve().parent)
     return raw
 
 
@@ -163,11 +167,12 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
     mode = _get(raw, "mode", str, "max")
     if mode not in ("max", "min"):
         raise SpecError(f"mode: {shown(mode)} is not allowed; use max or min")
+    data = _data(raw["data"])
     return ExperimentSpec(
         name=_name(raw),
         description=_get(raw, "description", str, ""),
         trainable=trainable,
-        data=_data(raw["data"]),
+        data=data,
         space=space,
         metric=_metric(raw),
         mode=mode,
@@ -177,6 +182,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         epochs=_int(raw, "epochs", 10, minimum=1, maximum=MAX_EPOCHS),
         batch_size=_int(raw, "batch_size", 32, minimum=1, maximum=MAX_BATCH_SIZE),
         validation_fraction=_fraction(raw),
+        test_fraction=_fraction(raw, "test_fraction", 0.0),
         storage=_storage(raw),
         max_failures=_int(raw, "max_failures", 2, minimum=0),
         max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
@@ -184,7 +190,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0, maximum=SEED_LIMIT),
         tracking=tracking_from_raw(raw.get("tracking")),
-        source=copy.deepcopy(dict(raw)),
+        source=copy.deepcopy({**raw, "data": data}),  # a data function's file as the workers find it
     )
 
 
@@ -230,10 +236,14 @@ def _name(raw: Mapping[str, Any]) -> str:
 
 
 def _data(value: Any) -> str | dict[str, Any]:
-    """The `data:` value, its source and options checked (a DataError names `data.KEY`); files are read by prepare."""
+    """The `data:` value, its source and options checked (a DataError names `data.KEY`); files are read by prepare.
+
+    A data function's relative `file.py` is made absolute against the current folder here (`--set`, the Python API);
+    one in an experiment file already is, against that file's folder (`read_experiment`)."""
     from tunelab.trainables.data import check_data
 
     check_data(value)
+    value = absolute_reference(value, Path.cwd())
     return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
@@ -293,10 +303,12 @@ def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int, where: st
     return value
 
 
-def _fraction(raw: Mapping[str, Any]) -> float:
-    value = _get(raw, "validation_fraction", float, 0.2)
-    if not 0 < value < 1:
-        raise SpecError(f"validation_fraction: must be between 0 and 1 (exclusive), got {value}")
+def _fraction(raw: Mapping[str, Any], key: str = "validation_fraction", default: float = 0.2) -> float:
+    """A fraction of the examples, strictly between 0 and 1; `test_fraction` may be 0 (its default: no test part)."""
+    value = _get(raw, key, float, default)
+    if not 0 < value < 1 and not (value == 0 and default == 0):
+        none = "0 (no test part) or " if default == 0 else ""
+        raise SpecError(f"{key}: must be {none}between 0 and 1 (exclusive), got {value}")
     return float(value)
 
 

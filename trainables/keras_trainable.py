@@ -89,6 +89,9 @@ def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings
     """Train one trial, resuming from its latest checkpoint when Ray hands it one; its output goes to trial.log."""
     from ray import tune
 
+    if isinstance(data, Dataset) and data.x_test is not None:  # the runner leaves it out; this fence keeps it out
+        raise ValueError("a trial was handed the test part; trials fit and validate on train and validation only")
+
     with trial_log(run.log_folder, tune.get_context().get_trial_id()):
         _train(config, data, run)
 

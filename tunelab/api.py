@@ -7,6 +7,8 @@
 A mistake raises ExperimentError, before Ray starts and with nothing written when the input
 shows it; a run that ends early (too many failing trials) raises ExperimentStopped, whose `path`
 still holds every finished trial; Ctrl+C raises KeyboardInterrupt once Ray saved the run.
+
+    split = tunelab.data("experiments/quickstart.yaml")   # the train/val/test split its trials use
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from tunelab.analysis.results import Results
     from tunelab.experiments.run.progress import Progress
     from tunelab.experiments.run.prepare import Prepared
+    from tunelab.experiments.spec import ExperimentSpec
+    from tunelab.trainables.data import Dataset, StreamedSplit
 
 
 class ExperimentError(SpecError):
@@ -48,19 +52,50 @@ def prepare_experiment(experiment: str | Path | Mapping[str, Any], overrides: Ov
     as `--set strategy={...}` does); a list or a string holds `--set` texts.
     """
     from tunelab.experiments.run.prepare import prepare
-    from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
 
     try:
-        raw = _plain(experiment) if isinstance(experiment, Mapping) else read_experiment(experiment)
-        if isinstance(overrides, Mapping):
-            for key, value in _plain(overrides).items():
-                set_key(raw, key, value)
-        else:
-            for text in [overrides] if isinstance(overrides, str) else overrides:
-                apply_override(raw, text)
-        return prepare(spec_from_dict(raw), storage=storage, name=name, resume=resume)
+        return prepare(_spec(experiment, overrides), storage=storage, name=name, resume=resume)
     except InputError as error:
         raise ExperimentError(str(error)) from None
+
+
+def data(experiment: str | Path | Mapping[str, Any], overrides: Overrides = ()) -> Dataset | StreamedSplit:
+    """The exact train/validation/test split an experiment's trials train on, or a run's trials trained on.
+
+    `experiment` is a results folder (the experiment it recorded), or what `run` takes: a YAML path, a
+    shipped experiment's name or the keys as a mapping, with `overrides`. Returns a Dataset of arrays
+    (`x_test` None without a test part), or for a streamed source or a data function its parts as a
+    worker reads them, tf.data pipelines of unbatched (x, label) examples (`Results.data()` is the same).
+    """
+    from tunelab.core.run_folder import SPEC_FILE
+    from tunelab.core.tf_logs import quiet_tensorflow_logs
+    from tunelab.trainables.data import trial_data
+
+    if not isinstance(experiment, Mapping) and (Path(experiment).expanduser() / SPEC_FILE).is_file():
+        from tunelab.analysis.load import load
+
+        return load(experiment).data()
+    try:
+        spec = _spec(experiment, overrides)
+        with quiet_tensorflow_logs():  # a data function or a streamed source loads TensorFlow
+            return trial_data(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed,
+                              test_fraction=spec.test_fraction)
+    except InputError as error:
+        raise ExperimentError(str(error)) from None
+
+
+def _spec(experiment: str | Path | Mapping[str, Any], overrides: Overrides) -> ExperimentSpec:
+    """The experiment validated, its overrides applied: a mapping sets each dotted key, texts are `--set`'s."""
+    from tunelab.experiments.spec import apply_override, read_experiment, set_key, spec_from_dict
+
+    raw = _plain(experiment) if isinstance(experiment, Mapping) else read_experiment(experiment)
+    if isinstance(overrides, Mapping):
+        for key, value in _plain(overrides).items():
+            set_key(raw, key, value)
+    else:
+        for text in [overrides] if isinstance(overrides, str) else overrides:
+            apply_override(raw, text)
+    return spec_from_dict(raw)
 
 
 def run(experiment: str | Path | Mapping[str, Any], overrides: Overrides = (), *, storage: str | None = None,

@@ -72,7 +72,8 @@ def prepare(
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
     with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
-        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
+        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed,
+                            test_fraction=spec.test_fraction)
         check_batch_size(spec.space, spec.batch_size, data)
         check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     folder = (name or _latest_run(root, spec.name)) if resume else (

@@ -32,6 +32,7 @@ from tunelab.experiments.run.resume import (
     RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
+from tunelab.experiments.run.test_score import score_on_test, without_test
 from tunelab.experiments.strategies import Plan
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.trainables import RunSettings
@@ -58,6 +59,7 @@ class Outcome:
     storage_error: str | None = None  # the run folder could not be written (a full disk): results are incomplete
     log: str | None = None       # where Ray's own console output went
     tracking_failed: str | None = None  # tracking calls that failed (the results are whole; the tracked copy is not)
+    test_note: str | None = None  # why the best model has no test score, where the data has a test part
 
     @property
     def interrupted(self) -> bool:
@@ -85,6 +87,7 @@ class RayJob:
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
     callbacks: tuple[Any, ...] = ()  # the user's: tracking and their own (a resume keeps the first run's)
+    after_fit: Callable[[str], str | None] | None = None  # run path -> a closing note; Ray still up (the test score)
 
     @property
     def path(self) -> str:
@@ -102,7 +105,7 @@ def run(
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
-        callbacks=prepared.callbacks,
+        callbacks=prepared.callbacks, after_fit=score_on_test(prepared),
     )
     return run_job(job, address=address, on_progress=on_progress)
 
@@ -134,6 +137,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
                 if log.failure is None and _write_failure(job.path) is None:
                     raise
                 results = None  # Ray cannot read back the files it failed to write (a full disk)
+            note = job.after_fit(job.path) if job.after_fit and results is not None else None
         finally:
             if owns_ray:
                 ray.shutdown()
@@ -149,7 +153,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
                                   ended_well=progress.completed + progress.stopped if progress else 0,
                                   log=str(log.path) if log.path else None,
                                   storage_error=f"{failure.strerror or failure}" if failure else None,
-                                  tracking_failed=_tracking_failures(job.events, started_at))
+                                  tracking_failed=_tracking_failures(job.events, started_at), test_note=note)
     stop = (guard.reason, guard.bad_input) if guard.reason else job.events.last_stop(since=started_at)
     return dataclasses.replace(outcome, stopped=stop[0], bad_input=stop[1]) if stop else outcome
 
@@ -279,7 +283,7 @@ def _trainable(prepared: Prepared):
         mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
-    return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)
+    return tune.with_resources(tune.with_parameters(train, data=without_test(prepared.data), run=settings), resources)
 
 
 def _trial_dirname(trial: Any) -> str:

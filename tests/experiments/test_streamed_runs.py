@@ -1,23 +1,30 @@
-"""Streamed sources in real runs: an image folder and a TFRecord file train end to end, and a data set larger than
-Ray's whole object store trains without entering it."""
+"""Streamed sources in real runs: an image folder, a TFRecord file and a data function next to the experiment train
+end to end, and a data set larger than Ray's whole object store trains without entering it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+import tunelab
 from tests.experiments.run.test_runner import assert_epochs_reported, trials_on_disk
+from tests.trainables.data.data_functions import MARKER_FOLDER
 from tests.trainables.data.streamed_files import tfrecord_data, write_image_folder, write_tfrecord
 from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.run.runner import run
 from tunelab.experiments.spec import spec_from_dict
+from tunelab.trainables.data import StreamedSplit
 
 pytestmark = pytest.mark.slow  # real runs: left out of `pytest -m "not slow"`
 
 ROOT = Path(__file__).resolve().parents[2]
+TUNELAB = Path(sys.executable).with_name("tunelab")  # the console script `pip install -e .` installed
 
 
 def experiment(tmp_path: Path, data, trainable: str, space: dict, trials: int, epochs: int) -> dict:
@@ -61,3 +68,34 @@ def test_data_larger_than_the_object_store_never_enters_it(tmp_path):
     used = summary["used_mib"]
     assert used["probe"] >= 16 and used["samples"] >= 3  # the sampling sees what the store holds
     assert used["peak"] < 10  # the description of the data, never the data
+
+
+@pytest.mark.ray
+def test_a_data_function_next_to_the_experiment_is_called_in_the_workers(tmp_path):
+    """Launched from another folder outside the repository: `digits_data.py:pipelines` is found next to the
+    experiment file, and the processes that trained called it themselves (its pipelines were never shipped)."""
+    project, elsewhere, markers = tmp_path / "project", tmp_path / "elsewhere", tmp_path / "markers"
+    for folder in (project, elsewhere, markers):
+        folder.mkdir()
+    shutil.copy(ROOT / "tests" / "trainables" / "data" / "data_functions.py", project / "digits_data.py")
+    experiment = {"name": "fn", "trainable": "mlp", "data": "digits_data.py:pipelines", "epochs": 2,
+                  "space": {"num_layers": 1, "units_1": 32, "learning_rate": {"type": "choice", "values": [0.01, 0.1]}},
+                  "strategy": {"name": "random", "num_samples": 2, "seed": 0}, "max_concurrent_trials": 1,
+                  "storage": str(tmp_path / "results")}
+    (project / "fn.yaml").write_text(yaml.safe_dump(experiment))
+
+    driver = subprocess.Popen([str(TUNELAB), "run", "../project/fn.yaml", "--name", "fn"], cwd=elsewhere, text=True,
+                              env={**os.environ, MARKER_FOLDER: str(markers)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    stdout, stderr = driver.communicate(timeout=600)
+
+    assert driver.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    assert "2/2 trials done (2 completed)" in stdout and "\ntest: accuracy " in stdout
+    callers = {int(marker.name.removeprefix("called-")) for marker in markers.iterdir()}
+    trained = {report["pid"] for _, reports in trials_on_disk(str(tmp_path / "results" / "fn")) for report in reports}
+    assert driver.pid in callers  # once before Ray started, for the shapes and classes
+    assert trained and trained <= callers - {driver.pid}  # and in each process that trained
+    results = tunelab.load(tmp_path / "results" / "fn")
+    assert results.experiments[0].spec["data"] == f"{project}/digits_data.py:pipelines"
+    split = results.data()
+    assert isinstance(split, StreamedSplit) and split.sizes == {"train": 400, "val": 100, "test": 100}

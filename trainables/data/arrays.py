@@ -1,6 +1,7 @@
 """The sources loaded whole on the driver, with numpy and scikit-learn only: scikit-learn's digits, the
 Keras cache's mnist and fashion_mnist (never downloaded), and the user's `npz:` and `csv:` files. Their
-arrays travel to the trials once, through Ray's object store."""
+train and validation arrays travel to the trials once, through Ray's object store; a test part (`test_fraction`,
+or an .npz's `x_test`) only to the one task that scores the best model on it."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ import numpy as np
 
 from tunelab.core.errors import shown
 from tunelab.trainables.data.base import (
-    LABEL_COLUMN, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, check_npz_arrays, encode_labels,
+    LABEL_COLUMN, NPZ_KEYS, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, hold_out_test, npz_parts,
     require_file, split,
 )
 from tunelab.trainables.data.mapped_npz import load_mapped_npz
@@ -27,23 +28,23 @@ _FASHION_FILES = (
 )
 
 
-def load_digits(validation_fraction: float, seed: int) -> Dataset:
+def load_digits(validation_fraction: float, seed: int, test_fraction: float) -> Dataset:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
-    return split("digits", x, digits.target, validation_fraction, seed)
+    return split("digits", x, digits.target, validation_fraction, seed, test_fraction)
 
 
-def load_mnist() -> Dataset:
+def load_mnist(test_fraction: float, seed: int) -> Dataset:
     path = _keras_datasets_dir() / "mnist.npz"
     _require_cached("mnist", path)
     with np.load(path, allow_pickle=False) as f:
         parts = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-    return _scaled_images("mnist", *parts)
+    return _scaled_images("mnist", *parts, test_fraction, seed)
 
 
-def load_fashion_mnist() -> Dataset:
+def load_fashion_mnist(test_fraction: float, seed: int) -> Dataset:
     folder = _keras_datasets_dir() / "fashion-mnist"
     for fname in _FASHION_FILES:
         _require_cached("fashion_mnist", folder / fname)
@@ -61,6 +62,8 @@ def load_fashion_mnist() -> Dataset:
         y_train,
         x_test.reshape(len(y_test), 28, 28),
         y_test,
+        test_fraction,
+        seed,
     )
 
 
@@ -91,27 +94,30 @@ def _require_cached(name: str, path: Path) -> None:
         )
 
 
-def _scaled_images(
-    name: str, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
-) -> Dataset:
+def _scaled_images(name: str, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                   test_fraction: float, seed: int) -> Dataset:
+    """Their own test split validates, as it always has; `test_fraction` holds a test part out of the train split."""
     def scale(x: np.ndarray) -> np.ndarray:
         return (x.astype(np.float32) / 255.0)[..., np.newaxis]
 
+    y_train = y_train.astype(np.int64)
+    train, test = hold_out_test(name, y_train, test_fraction, seed)
+    held_out = (scale(x_train[test]), y_train[test]) if test_fraction else (None, None)
     return Dataset(
-        name=name,
-        x_train=scale(x_train),
-        y_train=y_train.astype(np.int64),
-        x_val=scale(x_val),
-        y_val=y_val.astype(np.int64),
-        num_classes=int(max(y_train.max(), y_val.max())) + 1,
+        name,
+        scale(x_train[train]) if test_fraction else scale(x_train),
+        y_train[train],
+        scale(x_val),
+        y_val.astype(np.int64),
+        int(max(y_train.max(), y_val.max())) + 1,
+        *held_out,
     )
 
 
-def load_npz(
-    name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int
-) -> Dataset | StreamedData:
+def load_npz(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+             test_fraction: float) -> Dataset | StreamedData:
     if options["memory_map"]:
-        return load_mapped_npz(name, path_text, validation_fraction, seed)
+        return load_mapped_npz(name, path_text, validation_fraction, seed, test_fraction)
     path = Path(path_text).expanduser()
     require_file(name, path)
     try:
@@ -123,25 +129,19 @@ def load_npz(
     with archive:
         layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(archive.files)), None)
         if layout is None:
-            raise DataError(
-                f"{name}: has keys {sorted(archive.files)}; expected x and y, "
-                f"or x_train, y_train, x_val and y_val"
-            )
+            raise DataError(f"{name}: has keys {sorted(archive.files)}; expected {NPZ_KEYS}")
         try:
             arrays = {key: archive[key] for key in layout}
         except ValueError as e:  # object arrays need pickle, which is refused
             raise DataError(f"{name}: cannot read arrays ({e})") from e
-    check_npz_arrays(name, arrays)
-    if layout == ("x", "y"):
-        return split(name, as_features(arrays["x"]), arrays["y"], validation_fraction, seed)
-    n_train = len(arrays["x_train"])
-    classes, codes = encode_labels(name, np.concatenate([arrays["y_train"], arrays["y_val"]]))
-    return Dataset(name, as_features(arrays["x_train"]), codes[:n_train], as_features(arrays["x_val"]),
-                   codes[n_train:], len(classes))
+    train, val, test, num_classes = npz_parts(name, arrays, validation_fraction, seed, test_fraction)
+    parts = [(as_features(arrays[part.key][part.rows]), part.codes) for part in (train, val)]
+    held_out = (as_features(arrays[test.key][test.rows]), test.codes) if test else (None, None)
+    return Dataset(name, *parts[0], *parts[1], num_classes, *held_out)
 
 
-def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int
-              ) -> Dataset:
+def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+             test_fraction: float) -> Dataset:
     path = Path(path_text).expanduser()
     require_file(name, path)
     try:
@@ -173,7 +173,7 @@ def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_f
                 raise DataError(
                     f"{name}: column {shown(header[i])} must be numeric; line {line} has {shown(row[i])}"
                 ) from None
-    return split(name, x, _parse_labels(labels), validation_fraction, seed)
+    return split(name, x, _parse_labels(labels), validation_fraction, seed, test_fraction)
 
 
 def _parse_labels(labels: list[str]) -> np.ndarray:

@@ -19,8 +19,15 @@ if TYPE_CHECKING:
 LABEL_COLUMN = "label"
 
 
-# Key layouts an .npz file may use; the explicit split wins when a file has both.
-NPZ_LAYOUTS = (("x_train", "y_train", "x_val", "y_val"), ("x", "y"))
+# Key layouts an .npz file may use, in (examples, labels) pairs: the explicit split wins when a file has both, and
+# `x_test`, `y_test` are its own test part.
+NPZ_LAYOUTS = (
+    ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"),
+    ("x_train", "y_train", "x_val", "y_val"),
+    ("x", "y", "x_test", "y_test"),
+    ("x", "y"),
+)
+NPZ_KEYS = "x and y, or x_train, y_train, x_val and y_val (either with x_test and y_test)"
 
 
 class DataError(InputError):
@@ -39,6 +46,9 @@ class Dataset:
     x_val: np.ndarray
     y_val: np.ndarray
     num_classes: int
+    x_test: np.ndarray | None = None
+    """The held-out test part (`test_fraction`, or the source's own); None when there is none. Trials never get it."""
+    y_test: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -69,13 +79,23 @@ class StreamedData(ABC):
     def read(self) -> tuple[Examples, Examples]:
         """The train and validation examples; runs in a worker, on its first trial of this data."""
 
+    @property
+    def has_test(self) -> bool:
+        """Whether the source has a test part, which `read_test` reads."""
+        return False
+
+    def read_test(self) -> Examples:
+        """The test examples; runs in the one task that scores the best model on them, never in a trial."""
+        raise DataError(f"{self.name}: has no test part")
+
 
 @dataclass(frozen=True)
 class FileForm:
     """A `FORM:PATH` source: its loader, the options a `data:` mapping may give it, and their check."""
 
-    load: Callable[[str, str, Mapping[str, Any], float, int], Dataset | StreamedData]
-    """(source, path as written, checked options, validation_fraction, seed) -> the data or its description."""
+    load: Callable[[str, str, Mapping[str, Any], float, int, float], Dataset | StreamedData]
+    """(source, path as written, checked options, validation_fraction, seed, test_fraction) -> the data or its
+    description."""
     options: tuple[str, ...] = ()
     check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
     """The options as given -> checked, defaults filled in; raises DataError naming `data.KEY`."""
@@ -95,11 +115,46 @@ def check_npz_arrays(name: str, arrays: Mapping[str, np.ndarray]) -> None:
     keys = tuple(arrays)
     for x_key, y_key in zip(keys[::2], keys[1::2]):
         _check_features(name, x_key, arrays[x_key], arrays[y_key], y_key)
-    if "x_train" in arrays and arrays["x_train"].shape[1:] != arrays["x_val"].shape[1:]:
-        raise DataError(
-            f"{name}: x_train examples have shape {arrays['x_train'].shape[1:]} "
-            f"but x_val examples have shape {arrays['x_val'].shape[1:]}"
-        )
+    first = keys[0]
+    for other in keys[2::2]:
+        if arrays[first].shape[1:] != arrays[other].shape[1:]:
+            raise DataError(f"{name}: {first} examples have shape {arrays[first].shape[1:]} "
+                            f"but {other} examples have shape {arrays[other].shape[1:]}")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of an .npz: the array holding its examples, its rows of that array, and their class indices."""
+
+    key: str
+    rows: np.ndarray
+    codes: np.ndarray
+
+
+def npz_parts(name: str, arrays: Mapping[str, np.ndarray], validation_fraction: float, seed: int,
+              test_fraction: float) -> tuple[Part, Part, Part | None, int]:
+    """The train, validation and test (None: none) parts of the arrays of one NPZ_LAYOUTS entry, and the class
+    count: the same rows whether the arrays are in memory or memory-mapped. `x` and `y` are split (`split_indices`);
+    a file split already keeps its split, and `test_fraction` holds its test part out of `x_train`."""
+    check_npz_arrays(name, arrays)
+    label_keys = tuple(arrays)[1::2]
+    classes, codes = encode_labels(name, np.concatenate([np.asarray(arrays[key]) for key in label_keys]))
+    labels = dict(zip(label_keys, np.split(codes, np.cumsum([len(arrays[key]) for key in label_keys])[:-1])))
+    if "y_test" in labels and test_fraction:
+        raise DataError(f"test_fraction: {name} has its own test part (x_test, y_test); leave test_fraction out")
+    pooled = "y" in labels  # x and y, split here; or x_train, ..., y_val, split already
+    key, own = ("x", labels["y"]) if pooled else ("x_train", labels["y_train"])
+    if pooled:
+        train, val, test = split_indices(name, own, len(classes), validation_fraction, seed, test_fraction)
+        parts = [Part(key, train, own[train]), Part(key, val, own[val])]
+    else:
+        train, test = hold_out_test(name, own, test_fraction, seed)
+        parts = [Part(key, train, own[train]), Part("x_val", np.arange(len(labels["y_val"])), labels["y_val"])]
+    if test_fraction:
+        parts.append(Part(key, test, own[test]))
+    if "y_test" in labels:
+        parts.append(Part("x_test", np.arange(len(labels["y_test"])), labels["y_test"]))
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else None, len(classes)
 
 
 def example_shape(x: np.ndarray) -> tuple[int, ...]:
@@ -136,30 +191,53 @@ def encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return classes, codes.astype(np.int64)
 
 
-def split(
-    name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int
-) -> Dataset:
+def split(name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int,
+          test_fraction: float = 0.0) -> Dataset:
     classes, codes = encode_labels(name, y)
-    train, val = split_indices(name, codes, len(classes), validation_fraction, seed)
-    return Dataset(name, x[train], codes[train], x[val], codes[val], num_classes=len(classes))
+    train, val, test = split_indices(name, codes, len(classes), validation_fraction, seed, test_fraction)
+    held_out = (x[test], codes[test]) if test_fraction else (None, None)
+    return Dataset(name, x[train], codes[train], x[val], codes[val], len(classes), *held_out)
 
 
-def split_indices(
-    name: str, codes: np.ndarray, num_classes: int, validation_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices of a stratified split, so that small or imbalanced data sets keep
-    every class in both parts; the same for arrays in memory and memory-mapped."""
+def split_indices(name: str, codes: np.ndarray, num_classes: int, validation_fraction: float, seed: int,
+                  test_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indices of stratified splits, so that small or imbalanced data sets keep every class
+    in every part: the test part first (empty when `test_fraction` is 0), then validation from the rest; the same for
+    arrays in memory and memory-mapped."""
     from sklearn.model_selection import train_test_split
 
+    rest, test = hold_out_test(name, codes, test_fraction, seed)
     try:
-        return train_test_split(
-            np.arange(len(codes)), test_size=validation_fraction, random_state=seed, stratify=codes
-        )
+        train, val = train_test_split(rest, test_size=validation_fraction, random_state=seed, stratify=codes[rest])
     except ValueError as e:
+        left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
         raise DataError(
-            f"{name}: cannot split {len(codes)} examples of {num_classes} classes "
+            f"{name}: cannot split {len(rest)} examples of {num_classes} classes{left} "
             f"with validation_fraction={validation_fraction} ({e})"
         ) from e
+    return train, val, test
+
+
+def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of `codes` kept for training and validation, and those of the stratified test part (none when
+    `test_fraction` is 0); every class must be in both, or the test score would leave one out."""
+    from sklearn.model_selection import train_test_split
+
+    everything = np.arange(len(codes))
+    if not test_fraction:
+        return everything, everything[:0]
+    classes = np.unique(codes)
+    try:
+        rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=codes)
+    except ValueError as e:
+        raise DataError(f"test_fraction: {test_fraction} of the {len(codes)} examples of {name} cannot be held out, "
+                        f"stratified over {len(classes)} classes ({e})") from None
+    for part, indices in (("test", test), ("training", rest)):
+        absent = np.setdiff1d(classes, codes[indices])
+        if absent.size:
+            raise DataError(f"test_fraction: {test_fraction} of the {len(codes)} examples of {name} leaves class index "
+                            f"{absent[0]} out of the {part} part; hold out more, or fewer")
+    return rest, test
 
 
 def require_file(name: str, path: Path) -> None:

@@ -4,8 +4,10 @@
 
 The class folders' names, sorted, are the classes (as `keras.utils.image_dataset_from_directory`
 names them). A folder holding exactly `train/` and `val/`, with the same class folders in each,
-is split already; otherwise Keras holds out `validation_fraction` of the files, shuffled with the
-experiment's seed. The driver only lists the folders and reads one image's header, for the default
+is split already; otherwise Keras holds out `validation_fraction` of the files (of `train/`, when
+the folder holds `train/` and `test/`), shuffled with the experiment's seed. A `test/` beside them
+is the test part, which only the best model is scored on (`test_fraction` is refused: Keras splits
+in two only). The driver only lists the folders and reads one image's header, for the default
 size and colour mode; workers decode every image, scale it to [0, 1] and cache it (`cache`).
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tunelab.trainables.data.streaming import COLOR_MODES, count, file_system, i
 
 IMAGE_FILES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what image_dataset_from_directory reads
 SPLIT_FOLDERS = ["train", "val"]
+TEST_FOLDER = "test"
+WITH_TEST = ([TEST_FOLDER, *SPLIT_FOLDERS], [TEST_FOLDER, "train"])  # sorted, as _subfolders lists them
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,37 @@ class ImageFolder(StreamedData):
     validation_fraction: float
     seed: int
     cache: bool
+    test_folder: bool = False  # test/ holds the test part; without val/, validation is held out of train/
 
     def read(self) -> tuple[Examples, Examples]:
+        images = self._reader()
+        if self.split_folders:
+            train = images(os.path.join(self.folder, "train"), shuffle=True, seed=self.seed)
+            validation = images(os.path.join(self.folder, "val"), shuffle=False)
+        else:
+            folder = os.path.join(self.folder, "train") if self.test_folder else self.folder
+            train, validation = images(folder, validation_split=self.validation_fraction, subset="both",
+                                       shuffle=True, seed=self.seed)
+        return self._examples(train), self._examples(validation)
+
+    @property
+    def has_test(self) -> bool:
+        return self.test_folder
+
+    def read_test(self) -> Examples:
+        if not self.test_folder:
+            return super().read_test()
+        return self._examples(self._reader()(os.path.join(self.folder, TEST_FOLDER), shuffle=False))
+
+    def _reader(self) -> Any:
+        """`image_dataset_from_directory` with this folder's classes, size and colour mode: unbatched (image, label)."""
+        import functools
+
         import keras
 
-        settings = dict(label_mode="int", class_names=list(self.class_names), color_mode=self.color_mode,
-                        image_size=self.input_shape[:2], batch_size=None, verbose=False)
-        images = keras.utils.image_dataset_from_directory
-        if self.split_folders:
-            train = images(os.path.join(self.folder, "train"), shuffle=True, seed=self.seed, **settings)
-            validation = images(os.path.join(self.folder, "val"), shuffle=False, **settings)
-        else:
-            train, validation = images(self.folder, validation_split=self.validation_fraction, subset="both",
-                                       shuffle=True, seed=self.seed, **settings)
-        return self._examples(train), self._examples(validation)
+        return functools.partial(keras.utils.image_dataset_from_directory, label_mode="int",
+                                 class_names=list(self.class_names), color_mode=self.color_mode,
+                                 image_size=self.input_shape[:2], batch_size=None, verbose=False)
 
     def _examples(self, images: Any) -> Examples:
         import tensorflow as tf
@@ -56,26 +77,32 @@ class ImageFolder(StreamedData):
         return Examples(scaled.cache() if self.cache else scaled, count(images))
 
 
-def load_image_folder(
-    name: str, path: str, options: Mapping[str, Any], validation_fraction: float, seed: int
-) -> ImageFolder:
+def load_image_folder(name: str, path: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+                      test_fraction: float) -> ImageFolder:
     """The folder's description, from its listing and one image's header; raises DataError naming the problem."""
     folder = location(name, path).rstrip("/")
     files = file_system(folder)
     if not files.isdir(folder):
         raise DataError(f"{name}: {folder} {'is not a folder' if files.exists(folder) else 'does not exist'}")
-    split_folders = _subfolders(files, folder) == SPLIT_FOLDERS
-    parts = [os.path.join(folder, part) for part in SPLIT_FOLDERS] if split_folders else [folder]
+    layout = _subfolders(files, folder)
+    split_folders, test_folder = layout in (SPLIT_FOLDERS, WITH_TEST[0]), layout in WITH_TEST
+    if test_fraction:
+        fix = "leave test_fraction out: test/ is its test part" if test_folder else (
+            "put the test images in a test/ folder beside train/")
+        raise DataError(f"test_fraction: {name} is split by Keras in each worker, in two parts only; {fix}")
+    parts = [os.path.join(folder, part) for part in layout] if split_folders or test_folder else [folder]
+    parts.sort(key=lambda part: os.path.basename(part) != "train")  # train/ first: it names the classes
     class_names = _subfolders(files, parts[0])
     if len(class_names) < 2:
         raise DataError(f"{name}: needs a folder per class, at least 2; {parts[0]} holds {class_names}")
-    if split_folders and _subfolders(files, parts[1]) != class_names:
-        raise DataError(f"{name}: val/ has the class folders {_subfolders(files, parts[1])}, train/ has "
-                        f"{class_names}; they must be the same")
+    for other in parts[1:]:
+        if _subfolders(files, other) != class_names:
+            raise DataError(f"{name}: {os.path.basename(other)}/ has the class folders {_subfolders(files, other)}, "
+                            f"train/ has {class_names}; they must be the same")
     total, first = _images(name, files, parts[0], class_names)
-    if split_folders:
-        _images(name, files, parts[1], class_names)
-    elif not 0 < int(validation_fraction * total) < total:  # Keras holds out int(fraction * total) files
+    for other in parts[1:]:
+        _images(name, files, other, class_names)
+    if not split_folders and not 0 < int(validation_fraction * total) < total:  # Keras holds out int(fraction * n)
         raise DataError(f"{name}: validation_fraction {validation_fraction} of {total} images holds out "
                         f"{int(validation_fraction * total)}; both parts need at least one image")
     try:
@@ -87,7 +114,8 @@ def load_image_folder(
     mode = options["color_mode"] or next(mode for mode, n in COLOR_MODES.items() if n == channels)
     return ImageFolder(name=name, input_shape=(*size, COLOR_MODES[mode]), num_classes=len(class_names), folder=folder,
                        class_names=tuple(class_names), color_mode=mode, split_folders=split_folders,
-                       validation_fraction=validation_fraction, seed=seed, cache=options["cache"])
+                       validation_fraction=validation_fraction, seed=seed, cache=options["cache"],
+                       test_folder=test_folder)
 
 
 def _subfolders(files: Any, folder: str) -> list[str]:

@@ -8,7 +8,8 @@ lies at a fixed offset of the file: this module memory-maps it there, which keep
 user already has (a folder of .npy files would map without this, but asks them to convert it).
 `np.savez_compressed` archives cannot be mapped and are refused. The labels are small and read
 whole, by the driver for the class count and split check and by a worker for its split, which is
-the same stratified split as the archive's in memory; features are read only for the rows of a batch.
+the same stratified split as the archive's in memory (a test part too: `x_test`, or `test_fraction`); features are
+read only for the rows of a batch.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from tunelab.core.run_folder import is_uri
 from tunelab.trainables.data.base import (
-    NPZ_LAYOUTS, DataError, Examples, StreamedData, check_npz_arrays, encode_labels, example_shape, split_indices,
+    NPZ_KEYS, NPZ_LAYOUTS, DataError, Examples, Part, StreamedData, example_shape, npz_parts,
 )
 from tunelab.trainables.data.streaming import location
 
@@ -36,14 +37,33 @@ class MappedNpz(StreamedData):
     layout: tuple[str, ...]
     validation_fraction: float
     seed: int
+    test_fraction: float = 0.0
 
     def read(self) -> tuple[Examples, Examples]:
-        train, validation, _ = _parts(self.name, mapped_arrays(self.name, self.file), self.layout,
-                                      self.validation_fraction, self.seed)
-        return self._examples(*train), self._examples(*validation)
+        arrays = mapped_arrays(self.name, self.file)
+        train, validation, _, _ = self._parts(arrays)
+        return self._examples(arrays, train), self._examples(arrays, validation)
 
-    def _examples(self, x: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> Examples:
+    @property
+    def has_test(self) -> bool:
+        return "x_test" in self.layout or self.test_fraction > 0
+
+    def read_test(self) -> Examples:
+        arrays = mapped_arrays(self.name, self.file)
+        test = self._parts(arrays)[2]
+        if test is None:
+            return super().read_test()
+        return self._examples(arrays, test)
+
+    def _parts(self, arrays: dict[str, np.ndarray]) -> tuple[Part, Part, Part | None, int]:
+        return npz_parts(self.name, {key: arrays[key] for key in self.layout}, self.validation_fraction, self.seed,
+                         self.test_fraction)
+
+    def _examples(self, arrays: dict[str, np.ndarray], part: Part) -> Examples:
         import tensorflow as tf
+
+        x, labels, rows = arrays[part.key], np.zeros(len(arrays[part.key]), np.int64), part.rows
+        labels[rows] = part.codes
 
         def gather(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ordered = np.sort(batch)  # rows in file order: a batch reads the map forwards
@@ -56,7 +76,7 @@ class MappedNpz(StreamedData):
         return Examples(tf.data.Dataset.from_tensor_slices(rows), len(rows), load)
 
 
-def load_mapped_npz(name: str, path: str, validation_fraction: float, seed: int) -> MappedNpz:
+def load_mapped_npz(name: str, path: str, validation_fraction: float, seed: int, test_fraction: float) -> MappedNpz:
     """The archive's description, its arrays' shapes and labels checked; its features are not read."""
     file = location(name, path)
     if is_uri(file):
@@ -64,25 +84,10 @@ def load_mapped_npz(name: str, path: str, validation_fraction: float, seed: int)
     arrays = mapped_arrays(name, file)
     layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(arrays)), None)
     if layout is None:
-        raise DataError(f"{name}: has keys {sorted(arrays)}; expected x and y, or x_train, y_train, x_val and y_val")
-    _, _, num_classes = _parts(name, arrays, layout, validation_fraction, seed)
+        raise DataError(f"{name}: has keys {sorted(arrays)}; expected {NPZ_KEYS}")
+    *_, num_classes = npz_parts(name, {key: arrays[key] for key in layout}, validation_fraction, seed, test_fraction)
     return MappedNpz(name=name, input_shape=example_shape(arrays[layout[0]]), num_classes=num_classes, file=file,
-                     layout=layout, validation_fraction=validation_fraction, seed=seed)
-
-
-def _parts(name: str, arrays: dict[str, np.ndarray], layout: tuple[str, ...], validation_fraction: float,
-           seed: int) -> tuple[tuple[Any, ...], tuple[Any, ...], int]:
-    """(features, label codes, rows) of the train and the validation part, and the class count."""
-    arrays = {key: arrays[key] for key in layout}
-    check_npz_arrays(name, arrays)
-    if layout == ("x", "y"):
-        classes, codes = encode_labels(name, np.asarray(arrays["y"]))
-        train, val = split_indices(name, codes, len(classes), validation_fraction, seed)
-        return (arrays["x"], codes, train), (arrays["x"], codes, val), len(classes)
-    y_train, y_val = np.asarray(arrays["y_train"]), np.asarray(arrays["y_val"])
-    classes, codes = encode_labels(name, np.concatenate([y_train, y_val]))
-    return ((arrays["x_train"], codes[:len(y_train)], np.arange(len(y_train))),
-            (arrays["x_val"], codes[len(y_train):], np.arange(len(y_val))), len(classes))
+                     layout=layout, validation_fraction=validation_fraction, seed=seed, test_fraction=test_fraction)
 
 
 def mapped_arrays(name: str, file: str) -> dict[str, np.ndarray]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 from tunelab.core.errors import shown
 from tunelab.core.run_folder import is_uri
@@ -39,6 +40,38 @@ def streamed_batches(data: StreamedData, batch_size: int, seed: int
     train, validation = _BUILT[data]
     return (_batches(train, data.num_classes, batch_size, seed),
             _batches(validation, data.num_classes, batch_size, None), math.ceil(train.size / batch_size))
+
+
+def held_out_batches(data: StreamedData, batch_size: int) -> tf.data.Dataset:
+    """The test part's batches, labels one-hot, in order: read by the one task that scores the best model on it."""
+    return _batches(data.read_test(), data.num_classes, batch_size, None)
+
+
+@dataclass(frozen=True)
+class StreamedSplit:
+    """A streamed source's parts as a worker reads them, to look at: unbatched (x float32, label int64) pipelines."""
+
+    name: str
+    train: tf.data.Dataset
+    val: tf.data.Dataset
+    test: tf.data.Dataset | None
+    sizes: Mapping[str, int]  # examples in each part: "train", "val" and, with a test part, "test"
+    num_classes: int
+    input_shape: tuple[int, ...]
+
+
+def read_split(data: StreamedData) -> StreamedSplit:
+    """The parts of `data` as the trials read them (and the test part as the best model is scored on it)."""
+    parts = dict(zip(("train", "val"), data.read()))
+    if data.has_test:
+        parts["test"] = data.read_test()
+    return StreamedSplit(data.name, *(_pairs(parts[key]) if key in parts else None for key in ("train", "val", "test")),
+                         {key: part.size for key, part in parts.items()}, data.num_classes, data.input_shape)
+
+
+def _pairs(part: Examples) -> tf.data.Dataset:
+    """A part's (x, label) pairs, one by one: a part read by index is loaded in batches, then unbatched."""
+    return part.dataset if part.load is None else part.dataset.batch(1024).map(part.load).unbatch()
 
 
 def _batches(part: Examples, num_classes: int, batch_size: int, seed: int | None) -> tf.data.Dataset:

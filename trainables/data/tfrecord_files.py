@@ -85,12 +85,14 @@ class TFRecordFiles(StreamedData):
             return tf.reshape(tf.cast(x, tf.float32), self.input_shape), tf.identity(label)
 
 
-def load_tfrecord(
-    name: str, path: str, options: Mapping[str, Any], validation_fraction: float, seed: int
-) -> TFRecordFiles:
+def load_tfrecord(name: str, path: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+                  test_fraction: float) -> TFRecordFiles:
     """The files' description, after their first record is held against the declared schema."""
     import tensorflow as tf
 
+    if test_fraction:
+        raise DataError(f"test_fraction: {name} is split in two by each worker as it reads the records; a TFRecord "
+                        "source has no test part: leave test_fraction out")
     pattern = location(name, path)
     files = tuple(sorted(tf.io.gfile.glob(pattern)))
     if not files or any(tf.io.gfile.isdir(file) for file in files):

@@ -117,11 +117,13 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
 
 
 def _summary(results: Any, args: argparse.Namespace, prog: str) -> int:
-    from tunelab.analysis.summary import errored_lines, format_table, headline, ranked_trials
+    from tunelab.analysis.summary import (
+        errored_lines, format_table, headline, held_out_score_lines, ranked_trials,
+    )
 
     print(headline(results))
     print(format_table(ranked_trials(results, args.top)))
-    for line in errored_lines(results):
+    for line in [*errored_lines(results), *held_out_score_lines(results)]:
         print(line)
     return 0
 

@@ -102,6 +102,7 @@ def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
         print(f"best {metric}{so_far}: {outcome.best_value:.4f} ({outcome.best_trial})")
         print(f"best configuration{so_far}:")
         print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
+    print_test_score(outcome, metric)
     print(f"results: {outcome.path}")
     if outcome.log:
         print(f"Ray's own messages: {outcome.log}")
@@ -117,6 +118,20 @@ def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
     print(f"  tunelab analyze tensorboard {outcome.path}    # scalars and the HParams dashboard")
     print(f"  tunelab analyze report {outcome.path} -o report.html")
     print(f"  tunelab analyze export-model {outcome.path} -o best.keras")
+
+
+def print_test_score(outcome: Outcome, metric: str) -> None:
+    """The best model's one score on the test part, when the run kept one; why not, when it could not."""
+    from pathlib import Path
+
+    from tunelab.analysis.summary import held_out_score_line
+    from tunelab.core.run_folder import is_uri, read_test_score
+
+    score = None if is_uri(outcome.path) else read_test_score(Path(outcome.path))
+    if score is not None:
+        print(held_out_score_line(score, metric))
+    elif outcome.test_note:
+        print(outcome.test_note)
 
 
 def resume_command(args: argparse.Namespace, prog: str, name: str) -> str:

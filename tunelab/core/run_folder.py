@@ -20,6 +20,7 @@ SPEC_FILE = "tunelab_experiment.yaml"       # the experiment as run: metric, mod
 EVENTS_FILE = "tunelab_trial_events.jsonl"  # why each trial ended: scheduler decisions and outcomes
 LOCK_FILE = "tunelab.lock"                  # the driver that writes the folder (host, pid, heartbeat)
 DRIVER_LOG = "tunelab_driver.log"           # Ray's console output, kept off the user's terminal
+TEST_FILE = "tunelab_test.json"             # the best checkpoint's score on the test part: {trial_id, epoch, metrics}
 
 # in each trial's folder
 TRIAL_PREFIX = "trial_"                     # trial_<trial id>/
@@ -81,6 +82,16 @@ def read_json(path: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_test_score(run_folder: Path) -> dict[str, Any] | None:
+    """The run's test score, {"trial_id", "epoch", "metrics": {name: value}}; None when it has none (no test part,
+    not scored yet, or a damaged file)."""
+    score = read_json(run_folder / TEST_FILE)
+    metrics = score.get("metrics")
+    if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) for v in metrics.values()):
+        return None
+    return score if isinstance(score.get("trial_id"), str) and isinstance(score.get("epoch"), int) else None
 
 
 def read_events(run_folder: Path, event: str | None = None) -> dict[str, list[dict]]:

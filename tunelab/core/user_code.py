@@ -24,7 +24,7 @@ def import_module(name: str, key: str, error: type[InputError]) -> ModuleType:
     except ImportError as raised:
         raise error(f"{key}: cannot import module {name!r} ({raised})") from None
     except (Exception, SystemExit) as raised:
-        raise error(f"{key}: importing {name!r} raised {_describe(raised)}") from None
+        raise error(f"{key}: importing {name!r} raised {raised_line(raised)}") from None
 
 
 def import_file(path: Path, key: str, error: type[InputError]) -> ModuleType:
@@ -37,10 +37,11 @@ def import_file(path: Path, key: str, error: type[InputError]) -> ModuleType:
         with quiet_tensorflow_logs():
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as raised:
-        raise error(f"{key}: {path} failed to load: {_describe(raised)}") from None
+        raise error(f"{key}: {path} failed to load: {raised_line(raised)}") from None
     return module
 
 
-def _describe(raised: BaseException) -> str:
+def raised_line(raised: BaseException) -> str:
+    """`ValueError: the first line of its message`, cut short: what a user's code raised, for one line naming it."""
     text = str(raised).splitlines()[0] if str(raised) else ""
     return f"{type(raised).__name__}: {shorter(text)}" if text else type(raised).__name__
