@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from tunelab.core.run_folder import TEST_FILE, is_uri, read_test_score
-from tunelab.experiments.run.interrupts import was_interrupted
+from tunelab.experiments.run.interrupts import stop_signal
 from tunelab.trainables.data import Dataset, StreamedData
 
 if TYPE_CHECKING:
-    from tunelab.experiments.run.runner import Prepared
+    from tunelab.experiments.run.prepare import Prepared
 
 
 def without_test(data: Dataset | StreamedData) -> Dataset | StreamedData:
@@ -62,7 +62,7 @@ class ScoreOnTest:
         if is_uri(run_path):
             return "test: not scored: the run folder is a URI; load the best model and evaluate it (Results.data())"
         folder = Path(run_path)
-        if was_interrupted(run_path) or read_test_score(folder) is not None:
+        if stop_signal(run_path) is not None or read_test_score(folder) is not None:
             return None
         with warnings.catch_warnings():  # a damaged trial is the summary's news, not this step's
             warnings.simplefilter("ignore")

@@ -17,7 +17,7 @@ from tunelab.analysis.summary import held_out_score_line
 from tunelab.cli.analyze import main as analyze
 from tunelab.cli.run import main as run
 from tunelab.core.run_folder import TEST_FILE, read_test_score
-from tunelab.experiments.run.runner import prepare
+from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.run.test_score import score_on_test, without_test
 from tunelab.experiments.spec import load_spec
 from tunelab.trainables import RunSettings, load_dataset, train
