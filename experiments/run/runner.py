@@ -40,6 +40,7 @@ from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset
+from tunelab.trainables.metrics import check_objective
 from tunelab.trainables.preflight import check_batch_size, check_trainable
 
 
@@ -103,16 +104,17 @@ def prepare(
     if name is not None:
         check_folder_name(name, "--name")
     root = resolve_storage(storage or spec.storage)
+    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
+        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed, task=spec.task)
+        check_batch_size(spec.space, spec.batch_size, data)
+        reported = check_trainable(spec.trainable, data, spec.space, metrics=spec.metrics, seed=spec.seed)
+    spec = dataclasses.replace(spec, mode=check_objective(spec.metric, spec.mode, reported, spec.task))
     try:
         budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
                         spec.max_concurrent_trials, trainable=spec.trainable)
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
-    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
-        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed)
-        check_batch_size(spec.space, spec.batch_size, data)
-        check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     if resume:
         folder = name or _latest_run(root, spec.name)
         if not is_uri(root):
@@ -175,7 +177,8 @@ def run(
     spec = prepared.spec
     job = RayJob(
         trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
-        storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
+        storage=prepared.storage, name=prepared.name, events=prepared.events,
+        record={**spec.source, "metric": spec.metric, "mode": spec.mode},  # as resolved: analysis reads them
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
@@ -351,7 +354,8 @@ def _trainable(prepared: Prepared):
     settings = RunSettings(
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
         gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
-        mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path,
+        mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path, task=spec.task,
+        metrics=spec.metrics,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=prepared.data, run=settings), resources)

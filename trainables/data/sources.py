@@ -1,6 +1,8 @@
 """Data sets a trial trains on, by name: built-ins, the Keras cache, or the user's own files.
 
-The `data:` key names a source (`digits`, `csv:PATH`) or maps `source` and that source's options.
+The `data:` key names a source (`digits`, `csv:PATH`) or maps `source` and that source's options. A
+named source has its own task (diabetes is regression); a file form reads classes, and the forms with a
+regression loader (csv, npz) read numbers under `task: regression`.
 Sources loaded here are numpy and scikit-learn, so the driver loads and validates them (and fails
 before any trial starts) without importing TensorFlow; their arrays travel to the trials. The
 streaming sources (`images:`, `tfrecord:`, memory-mapped `npz:`) are only described here, and
@@ -13,31 +15,42 @@ from typing import Any, Callable, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.trainables.data.arrays import load_csv, load_digits, load_fashion_mnist, load_mnist, load_npz
-from tunelab.trainables.data.base import DataError, Dataset, FileForm, StreamedData, check_flag
+from tunelab.trainables.data.arrays import (
+    check_csv_options, check_npz_options, load_breast_cancer, load_csv, load_csv_targets, load_diabetes, load_digits,
+    load_fashion_mnist, load_mnist, load_npz, load_npz_targets,
+)
+from tunelab.trainables.data.base import DataError, Dataset, FileForm, StreamedData
 from tunelab.trainables.data.image_folder import IMAGE_FOLDER
 from tunelab.trainables.data.tfrecord_files import TFRECORD_FILES
 
 
 def load_dataset(
-    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0
+    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0, task: str = "classification"
 ) -> Dataset | StreamedData:
     """Load `data` (the `data:` key: a source, or a mapping of `source` and options) split into train and validation.
 
-    `validation_fraction` and `seed` drive a stratified split wherever the source has no
+    `validation_fraction` and `seed` drive a split (stratified for classes) wherever the source has no
     validation part of its own (mnist and fashion_mnist use their test split). A streaming
-    source is checked and described, not loaded: each worker reads it.
+    source is checked and described, not loaded: each worker reads it. `task` says whether targets are
+    classes or numbers; a source of the other kind is refused naming `task`.
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
     source, form, options = _parsed(data)
     if form is None:
-        return _NAMED_SOURCES[source](validation_fraction, seed)
+        loaded = _NAMED_SOURCES[source](validation_fraction, seed)
+        if loaded.task != task:
+            raise DataError(f"task: {task}, but {source} is a {loaded.task} data set; use task: {loaded.task}")
+        return loaded
+    load = form.load if task == "classification" else form.regression
+    if load is None:
+        raise DataError(f"task: {task}, but {source.partition(':')[0]}: sources hold classes; regression reads "
+                        f"{', '.join(f'{name}:PATH' for name, f in _FILE_FORMS.items() if f.regression)}")
     try:
-        return form.load(source, source.partition(":")[2], options, validation_fraction, seed)
+        return load(source, source.partition(":")[2], options, validation_fraction, seed)
     except DataError as error:  # a file's own problem: the message starts with the source, so name the key
         message = str(error)
-        raise DataError(message if message.startswith("data") else f"data: {message}") from None
+        raise DataError(message if message.startswith(("data", "task")) else f"data: {message}") from None
 
 
 def check_data(data: Any) -> None:
@@ -78,11 +91,13 @@ _NAMED_SOURCES: dict[str, Callable[[float, int], Dataset]] = {
     "digits": load_digits,
     "mnist": lambda validation_fraction, seed: load_mnist(),  # their own test split validates
     "fashion_mnist": lambda validation_fraction, seed: load_fashion_mnist(),
+    "breast_cancer": load_breast_cancer,
+    "diabetes": load_diabetes,
 }
 DATASETS = tuple(_NAMED_SOURCES)
 _FILE_FORMS: dict[str, FileForm] = {
-    "npz": FileForm(load_npz, ("memory_map",), lambda given: {"memory_map": check_flag("memory_map", given)}),
-    "csv": FileForm(load_csv),
+    "npz": FileForm(load_npz, ("memory_map",), check_npz_options, regression=load_npz_targets),
+    "csv": FileForm(load_csv, ("target",), check_csv_options, regression=load_csv_targets),
     "images": IMAGE_FOLDER,
     "tfrecord": TFRECORD_FILES,
 }
