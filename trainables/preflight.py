@@ -27,7 +27,8 @@ from tunelab.trainables.metrics import MetricError, compiled_names, reported_nam
 from tunelab.trainables.model_params import Among, TrainableError
 from tunelab.trainables.models import FAMILY_PARAMS, build_model, check_input_shape, is_compiled
 
-PROBE_SAMPLES = 50  # configurations drawn to find one where a conditional compile-time hyperparameter is active
+PROBE_SAMPLES = 50  # configurations drawn to find those where a conditional compile-time hyperparameter is active
+PROBE_CONFIGS = 5   # of which at most this many are built, twice each, before a hyperparameter is found unread
 
 
 def check_trainable(trainable: str, data: Dataset | StreamedData, space: Space, *, metrics: Sequence[str] = (),
@@ -92,19 +93,24 @@ def _measured(trainable: str, model: Any, data: Dataset | StreamedData) -> tuple
 
 
 def _check_compile_params(trainable: str, data: Dataset | StreamedData, space: Space, seed: int) -> None:
-    """Refuses a compile-time hyperparameter the space tunes that never reaches the user's compiled model."""
+    """Refuses a compile-time hyperparameter the space tunes that reaches the user's compiled model in none of
+    a few configurations where it is active (momentum may matter only with one optimizer, as in tunelab's own)."""
     samples = space.sample_many(PROBE_SAMPLES, seed=seed)
     for name in COMPILE_PARAMS:
-        config = next((sample for sample in samples if name in sample), None)
-        if config is None:
+        configs = [sample for sample in samples if name in sample][:PROBE_CONFIGS]
+        if not configs:
             continue
         first, second = _two_values(space[name], name, data.task)
-        got = [_compiled_setup(_built(trainable, data, {**config, name: value})) for value in (first, second)]
-        if got[0] == got[1]:
+        if not any(_reaches(trainable, data, {**config, name: first}, {**config, name: second}) for config in configs):
             raise TrainableError(
                 f"space.{name}: {trainable} returns a compiled model, whose optimizer and loss are its own, and "
                 f"{name} never reaches it (built with {shown(first)} and {shown(second)}, both models got the same); "
                 f"read config[{name!r}] in {trainable.rpartition(':')[2]}, or leave {name} out of the space")
+
+
+def _reaches(trainable: str, data: Dataset | StreamedData, one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether the two configurations give models compiled differently."""
+    return _compiled_setup(_built(trainable, data, one)) != _compiled_setup(_built(trainable, data, other))
 
 
 def _two_values(param: Param, name: str, task: str) -> tuple[Any, Any]:

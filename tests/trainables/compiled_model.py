@@ -28,3 +28,15 @@ def fixed_optimizer(config: Mapping[str, Any], input_shape: tuple[int, ...], num
     model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(num_outputs)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     return model
+
+
+def chosen_optimizer(config: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int):
+    """A compiled model whose optimizer the config chooses; momentum is read for sgd only, as Adam has none."""
+    import keras
+
+    rate = config.get("learning_rate", 0.01)
+    optimizer = (keras.optimizers.SGD(rate, momentum=config.get("momentum", 0.0)) if config.get("optimizer") == "sgd"
+                 else keras.optimizers.Adam(rate))
+    model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(num_outputs)])
+    model.compile(optimizer=optimizer, loss="mse")
+    return model

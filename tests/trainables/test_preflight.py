@@ -40,6 +40,13 @@ def test_compile_time_hyperparameters_a_compiled_model_reads_are_allowed_and_tho
                                                                           "values": ["constant", "cosine"]}}))
 
 
+def test_a_hyperparameter_that_reaches_the_model_only_with_some_others_is_allowed(diabetes):
+    space = load_space({"optimizer": {"type": "choice", "values": ["adam", "sgd"]},
+                        "momentum": {"type": "float", "low": 0.0, "high": 0.9}})  # unconditional, read for sgd
+    # seed 1 draws adam, adam, sgd first: momentum reaches the model only in the third configuration
+    check_trainable("tests.trainables.compiled_model:chosen_optimizer", diabetes, space, seed=1)
+
+
 def test_a_compiled_model_may_use_values_tunelab_would_refuse_for_its_own_compile(diabetes):
     check_trainable(REGRESSOR, diabetes, load_space({"loss": {"type": "choice", "values": ["log_cosh", "mse"]}}))
 
