@@ -1,14 +1,14 @@
 """The metrics a trial reports: the `metrics:` key's names -> Keras metric objects, the names the trials
 report, and the check of the experiment's `metric:` and `mode` against those names.
 
-Every name a task takes is a registry entry here, built with its Keras name as the reported name, so the
-driver knows before Ray starts what `val_auc` means and which way it is better (core.objective's
-`default_mode`). Classification trains on one-hot labels with a softmax head, two classes included: `auc` is
-one-vs-rest AUC averaged over the classes (`multi_label=True`), which on two classes equals the usual
-binary AUC, as each class's column ranks the examples in the other's reverse order (at thresholds dense
-towards 0 and 1, `auc_thresholds`); `precision` and
-`recall` are those of class 1 (the larger label) on two classes and micro-averaged over all classes'
-one-vs-rest decisions at 0.5 on more. No Keras at import: only `compile_metrics` (in a worker) builds.
+Every name a task takes is a registry entry here, built with its Keras name as the reported name, so
+the driver knows before Ray starts what `val_auc` means and which way it is better (core.objective's
+`default_mode`). Classification trains on one-hot labels with a softmax head, two classes included:
+`auc` is one-vs-rest AUC averaged over the classes (`multi_label=True`), which on two classes equals
+the usual binary AUC, as each class's column ranks the examples in the other's reverse order (at
+thresholds dense towards 0 and 1: `auc_thresholds`); `precision` and `recall` are those of class 1
+(the larger label) on two classes, and micro-averaged over all classes' one-vs-rest decisions at 0.5
+on more. No Keras at import: only `compile_metrics` (in a worker) builds.
 """
 from __future__ import annotations
 
