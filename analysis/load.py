@@ -23,7 +23,7 @@ from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results,
 from tunelab.analysis.run_files import error_line, read_spec
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
-from tunelab.core.objective import Objective
+from tunelab.core.objective import Objective, default_mode
 from tunelab.core.run_folder import (
     PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, run_is_live,
 )
@@ -278,9 +278,10 @@ def _metric_columns(metrics: Iterable[str]) -> list[str]:
 
 
 def _minimize(metric: str, experiment: Experiment) -> bool:
+    """Whether `metric`'s `_best` column is its smallest value: the objective's mode, else its known direction."""
     if experiment.metric == metric:
         return Objective(metric, experiment.mode).ascending
-    return "loss" in metric or "error" in metric
+    return default_mode(metric) == "min"
 
 
 def _add_metric_columns(trials: pd.DataFrame, history: pd.DataFrame, metrics: list[str],

@@ -14,14 +14,15 @@ from typing import Any, Mapping, Sequence
 
 from tunelab.core.checks import SEED_LIMIT, did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.objective import default_mode
 from tunelab.core.run_folder import is_uri
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
-from tunelab.trainables.compile import REPORTED_METRICS
 from tunelab.trainables.data.function import absolute_reference
 from tunelab.trainables.keras_trainable import MAX_BATCH_SIZE, MAX_EPOCHS, trial_params
+from tunelab.trainables.metrics import DEFAULT_OBJECTIVE, TASKS, MetricError, check_metric_names
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class ExperimentSpec:
     data: str | Mapping[str, Any]  # a source (digits, npz:PATH, images:PATH, ...) or {source: ..., its options}
     space: Space               # resolved search space, after `fix`
     metric: str = "val_accuracy"  # what the strategy optimizes (any metric the trainable reports)
-    mode: str = "max"          # max or min
+    mode: str | None = "max"   # max or min; None: a metric of unknown direction (prepare refuses it unreported)
+    task: str = "classification"  # or regression: numeric targets, a linear head, regression losses
+    metrics: tuple[str, ...] = ()  # Keras metrics compiled besides the task's default (accuracy; mae)
     strategy: StrategySpec = field(default_factory=lambda: StrategySpec("random"))
     resources: Resources = field(default_factory=Resources)
     max_concurrent_trials: int = 0  # 0: as many as the cluster fits
@@ -69,7 +72,7 @@ class ExperimentSpec:
 
 
 _TOP_KEYS = (
-    "name", "description", "trainable", "data", "space", "fix", "metric", "mode", "strategy",
+    "name", "description", "trainable", "data", "task", "space", "fix", "metric", "metrics", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction", "test_fraction",
     "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
     "tracking",
@@ -154,8 +157,9 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
     for key in _REQUIRED:
         if key not in raw:
             raise SpecError(f"{key}: missing; an experiment needs {', '.join(_REQUIRED)}")
+    task = _task(raw)
     try:
-        space = load_space(raw["space"], "space")
+        space = load_space(raw["space"], "space", task=task)
         fix = raw.get("fix") or {}
         if not isinstance(fix, Mapping):
             raise SpecError(f"fix: must map parameter names to values, got {shown(fix)}")
@@ -163,10 +167,14 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
     except SpaceError as error:
         raise SpecError(str(error)) from None
     trainable = _trainable(raw)
-    trial_params(trainable).check_space(space, "space")  # names the model never reads, ranges it refuses
-    mode = _get(raw, "mode", str, "max")
-    if mode not in ("max", "min"):
-        raise SpecError(f"mode: {shown(mode)} is not allowed; use max or min")
+    # Names the model never reads, ranges it refuses; a user's function may compile its model itself and
+    # read the learning names as it likes, which prepare finds out by building it.
+    trial_params(trainable, task, compiled=":" in trainable).check_space(space, "space")
+    try:
+        metrics = check_metric_names(raw.get("metrics", []), task)
+    except MetricError as error:
+        raise SpecError(str(error)) from None
+    metric = _nonempty(raw, "metric", DEFAULT_OBJECTIVE[task])
     data = _data(raw["data"])
     return ExperimentSpec(
         name=_name(raw),
@@ -174,8 +182,10 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         trainable=trainable,
         data=data,
         space=space,
-        metric=_metric(raw),
-        mode=mode,
+        metric=metric,
+        mode=_mode(raw, metric),
+        task=task,
+        metrics=metrics,
         strategy=_strategy(raw.get("strategy", "random")),
         resources=_resources(raw.get("resources") or {}),
         max_concurrent_trials=_int(raw, "max_concurrent_trials", 0, minimum=0),
@@ -247,13 +257,26 @@ def _data(value: Any) -> str | dict[str, Any]:
     return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
-def _metric(raw: Mapping[str, Any]) -> str:
-    """Every trial is compiled by tunelab with metrics=["accuracy"]: these are all it can report."""
-    metric = _nonempty(raw, "metric", "val_accuracy")
-    if metric not in REPORTED_METRICS:
-        raise SpecError(f"metric: trials never report {shown(metric)}; they report {', '.join(REPORTED_METRICS)}"
-                        f"{did_you_mean(metric, REPORTED_METRICS)}")
-    return metric
+def _task(raw: Mapping[str, Any]) -> str:
+    task = _get(raw, "task", str, "classification")
+    if task not in TASKS:
+        raise SpecError(f"task: {shown(task)} is not a task; allowed: {', '.join(TASKS)}{did_you_mean(task, TASKS)}")
+    return task
+
+
+def _mode(raw: Mapping[str, Any], metric: str) -> str | None:
+    """The mode given, else the metric's known direction (None: unknown; prepare asks for it once it knows the
+    metric is reported). Whether the trials report `metric` at all, prepare checks against the model."""
+    known = default_mode(metric)
+    if "mode" not in raw:
+        return known
+    mode = _get(raw, "mode", str, known)
+    if mode not in ("max", "min"):
+        raise SpecError(f"mode: {shown(mode)} is not allowed; use max or min")
+    if known is not None and mode != known:
+        raise SpecError(f"mode: {mode} contradicts metric {metric}, which is better when "
+                        f"{'smaller' if known == 'min' else 'larger'}; write mode: {known}, or leave mode out")
+    return mode
 
 
 def _trainable(raw: Mapping[str, Any]) -> str:

@@ -15,14 +15,17 @@ from tunelab.searchspaces.params import Fixed, OneOf, SpaceError
 from tunelab.searchspaces.space import Space
 
 
-def load_space(ref: str | Mapping[str, Any], where: str = "space") -> Space:
-    """`cnn`, `mypackage.spaces`, `path/to/spaces.py` or an inline mapping -> Space."""
+def load_space(ref: str | Mapping[str, Any], where: str = "space", task: str = "classification") -> Space:
+    """`cnn`, `mypackage.spaces`, `path/to/spaces.py` or an inline mapping -> Space.
+
+    A catalog space is the one built for `task` (its losses are the task's).
+    """
     if isinstance(ref, Mapping):
         return space_from_dict(ref, where)
     if not isinstance(ref, str) or not ref:
         raise SpaceError(f"{where}: must be a catalog name ({', '.join(CATALOG)}), a module or an inline mapping")
     if ref in CATALOG:
-        return _space_of(importlib.import_module(f"tunelab.searchspaces.catalog.{ref}"), ref, where)
+        return importlib.import_module(f"tunelab.searchspaces.catalog.{ref}").SPACES[task]
     if ref.endswith(".py"):
         path = Path(ref)
         if not path.is_file():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.trainables.compile import LEARNING_PARAMS
+from tunelab.trainables.compile import learning_params
 from tunelab.trainables.model_params import family_params
 from tunelab.trainables.models import FAMILY_PARAMS
 
@@ -31,18 +31,16 @@ def adjustable_params(trainable: str | None) -> tuple[str, ...]:
     return LEARNING_ADJUSTABLE + (MODEL_ADJUSTABLE if trainable in FAMILY_PARAMS else ())
 
 
-def apply_adjustable(model: keras.Model, config: Mapping[str, Any], trainable: str) -> None:
+def apply_adjustable(model: keras.Model, config: Mapping[str, Any], trainable: str,
+                     task: str = "classification") -> None:
     """Gives a restored, compiled `model` the adjustable values of `config`.
 
     A restore that resumes the same trial sets the values it already has. The learning rate is
     left to a decaying schedule, which computes it from the step (PBT then perturbs no rate).
     """
-    learning = family_params(LEARNING_PARAMS, family="learning").parse(config)
-    optimizer = model.optimizer
-    if learning["lr_schedule"] == "constant":
-        optimizer.learning_rate = learning["learning_rate"]
-    if hasattr(optimizer, "momentum"):  # sgd and rmsprop; adam has none
-        optimizer.momentum = learning["momentum"]
+    learning = family_params(learning_params(task), family="learning").parse(config)
+    set_optimizer_values(model, {"momentum": learning["momentum"]} if learning["lr_schedule"] != "constant" else
+                         {"learning_rate": learning["learning_rate"], "momentum": learning["momentum"]})
     if trainable not in FAMILY_PARAMS:
         return
     import keras
@@ -56,3 +54,27 @@ def apply_adjustable(model: keras.Model, config: Mapping[str, Any], trainable: s
         for factor in ("l1", "l2"):
             if hasattr(regularizer, factor):
                 setattr(regularizer, factor, strength)
+
+
+def optimizer_values(model: keras.Model) -> dict[str, float]:
+    """The learning rate (unless a schedule computes it) and momentum of a compiled model's optimizer.
+
+    Read from a user's compiled model as its function built it from the trial's config: the checkpoint's
+    optimizer state holds the rate it trained with, and the config's is the one to train on.
+    """
+    optimizer = model.optimizer
+    values = {}
+    if isinstance(optimizer.get_config().get("learning_rate"), (int, float)):  # a schedule's is its config
+        values["learning_rate"] = float(optimizer.learning_rate)
+    if hasattr(optimizer, "momentum"):
+        values["momentum"] = float(optimizer.momentum)
+    return values
+
+
+def set_optimizer_values(model: keras.Model, values: Mapping[str, float]) -> None:
+    """Sets what `optimizer_values` reads on a restored model; an optimizer without momentum (adam) keeps none."""
+    optimizer = model.optimizer
+    if "learning_rate" in values:
+        optimizer.learning_rate = values["learning_rate"]
+    if "momentum" in values and hasattr(optimizer, "momentum"):  # sgd and rmsprop; adam has none
+        optimizer.momentum = values["momentum"]

@@ -6,7 +6,7 @@ state and its position in the schedule intact.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from tunelab.trainables.model_params import Among, Declared, Number, family_params
 
@@ -15,44 +15,56 @@ if TYPE_CHECKING:
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "exponential", "cosine", "step")
-LOSSES = (
-    "categorical_crossentropy",
-    "categorical_focal_crossentropy",
-    "categorical_hinge",
-    "mean_squared_error",
-)
-LEARNING_PARAMS: tuple[Declared, ...] = (
-    Declared("optimizer", Among(OPTIMIZERS), "adam"),
-    Declared("learning_rate", Number(0.0, low_open=True), 1e-3),
-    Declared("momentum", Number(0.0, 1.0), 0.0),  # used by sgd and rmsprop
-    Declared("lr_schedule", Among(LR_SCHEDULES), "constant"),
-    Declared("loss", Among(LOSSES), "categorical_crossentropy"),
-)
-REPORTED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what fit reports with metrics=["accuracy"]
+LOSSES = {  # by task: classification losses take one-hot labels, regression losses the numbers
+    "classification": (
+        "categorical_crossentropy",
+        "categorical_focal_crossentropy",
+        "categorical_hinge",
+        "mean_squared_error",
+    ),
+    "regression": ("mse", "mae", "huber"),
+}
+COMPILE_PARAMS = ("optimizer", "learning_rate", "momentum", "lr_schedule", "loss")  # what compile applies
+
+
+def learning_params(task: str = "classification") -> tuple[Declared, ...]:
+    """The hyperparameters compile reads; the losses, and so the default loss, are the task's."""
+    losses = LOSSES[task]
+    return (
+        Declared("optimizer", Among(OPTIMIZERS), "adam"),
+        Declared("learning_rate", Number(0.0, low_open=True), 1e-3),
+        Declared("momentum", Number(0.0, 1.0), 0.0),  # used by sgd and rmsprop
+        Declared("lr_schedule", Among(LR_SCHEDULES), "constant"),
+        Declared("loss", Among(losses, f"task: {task}"), losses[0]),
+    )
 
 
 def compile_model(
-    model: keras.Model, config: Mapping[str, Any], *, steps_per_epoch: int, epochs: int
+    model: keras.Model, config: Mapping[str, Any], *, steps_per_epoch: int, epochs: int,
+    task: str = "classification", metrics: Sequence[str] = (), num_classes: int = 0,
 ) -> None:
-    """Compile `model` for one-hot targets with metric "accuracy".
+    """Compile `model` for `task`'s targets (one-hot classes, or numbers) with the task's default metrics and
+    `metrics` (names of trainables.metrics; `num_classes` sizes auc).
 
     `steps_per_epoch` and `epochs` give the length of the whole run, which the decaying
     schedules span.
     """
     import keras
 
+    from tunelab.trainables.metrics import compile_metrics
+
     if steps_per_epoch < 1 or epochs < 1:
         raise ValueError(
             f"steps_per_epoch and epochs must be >= 1; got {steps_per_epoch} and {epochs}"
         )
-    values = family_params(LEARNING_PARAMS, family="learning").parse(config)
+    values = family_params(learning_params(task), family="learning").parse(config)
     learning_rate = _schedule(values, total_steps=steps_per_epoch * epochs)
     if values["optimizer"] == "adam":
         optimizer = keras.optimizers.Adam(learning_rate)
     else:
         optimizer_class = keras.optimizers.SGD if values["optimizer"] == "sgd" else keras.optimizers.RMSprop
         optimizer = optimizer_class(learning_rate, momentum=values["momentum"])
-    model.compile(optimizer=optimizer, loss=values["loss"], metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=values["loss"], metrics=compile_metrics(metrics, task, num_classes))
 
 
 def _schedule(

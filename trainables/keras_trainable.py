@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.core.checks import check_int
-from tunelab.trainables.adjustable import apply_adjustable
+from tunelab.trainables.adjustable import apply_adjustable, optimizer_values, set_optimizer_values
 from tunelab.trainables.checkpoints import MODEL_FILE, load_model, read_state
-from tunelab.trainables.compile import LEARNING_PARAMS, compile_model
+from tunelab.trainables.compile import compile_model, learning_params
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.data.base import StreamedData
 from tunelab.trainables.data.streaming import streamed_batches
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
-from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, resolve_model_function
+from tunelab.trainables.metrics import TASKS
+from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, is_compiled, resolve_model_function
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
 
@@ -53,6 +54,10 @@ class RunSettings:
     """max or min."""
     log_folder: str | None = None
     """The run folder: each trial writes its output to trial_ID/trial.log there (None: no log)."""
+    task: str = "classification"
+    """classification (one-hot labels, softmax head) or regression (numeric targets, linear head)."""
+    metrics: tuple[str, ...] = ()
+    """Names of trainables.metrics compiled besides the task's defaults (a model tunelab compiles)."""
 
     def __post_init__(self) -> None:
         module, _, function = self.model.rpartition(":")
@@ -67,6 +72,8 @@ class RunSettings:
             raise ValueError(f"cpus must be > 0; got {self.cpus!r}")
         if not self.gpus >= 0:
             raise ValueError(f"gpus must be >= 0; got {self.gpus!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
 
 
 # Beyond any data set a trial could hold in memory, or any run a person would wait for: a typo (10**20).
@@ -75,14 +82,17 @@ MAX_EPOCHS = 100_000
 BATCH_SIZE = Declared("batch_size", Integer(1, MAX_BATCH_SIZE), 32)  # the experiment's unless the space tunes it
 
 
-def trial_params(trainable: str) -> ModelParams:
-    """Every hyperparameter a trial of `trainable` reads: its model's, the learning ones, the batch size.
+def trial_params(trainable: str, task: str = "classification", *, compiled: bool = False) -> ModelParams:
+    """Every hyperparameter a trial of `trainable` reads: its model's, the learning ones (the task's losses), the
+    batch size.
 
     For a user's `package.module:function` only the learning ones and the batch size are known, so
-    other names pass to the function unchecked.
+    other names pass to the function unchecked; when it returns a `compiled` model, only the batch size
+    is tunelab's, and the learning names are the function's to read as it likes.
     """
     own = FAMILY_PARAMS.get(trainable, ())
-    return family_params(own, LEARNING_PARAMS, (BATCH_SIZE,), family=trainable, complete=trainable in FAMILY_PARAMS)
+    learning = () if compiled else learning_params(task)
+    return family_params(own, learning, (BATCH_SIZE,), family=trainable, complete=trainable in FAMILY_PARAMS)
 
 
 def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings) -> None:
@@ -109,10 +119,15 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
     batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
         "batch_size"]
     inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
+    users_optimizer: list[dict[str, float]] = []  # a user-compiled model's rate and momentum, as its function chose
 
     def built() -> keras.Model:
-        model = build_model(config, data.input_shape, data.num_classes, run.model)
-        compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=run.epochs)
+        model = build_model(config, data.input_shape, data.num_outputs, run.model, run.task)
+        if is_compiled(model):  # the user's own loss, metrics and optimizer: only fit it
+            users_optimizer.append(optimizer_values(model))
+        else:
+            compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=run.epochs, task=run.task,
+                          metrics=run.metrics, num_classes=data.num_classes)
         return model
 
     restored = _restore(tune.get_checkpoint(), run.model, built)
@@ -122,7 +137,11 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
         model, finished_epochs = restored
         if finished_epochs >= run.epochs:
             return
-        apply_adjustable(model, config, run.model)  # PBT copied a better trial's checkpoint and changed these
+        # PBT copied a better trial's checkpoint and changed these; the saved optimizer state holds the old ones
+        if users_optimizer:
+            set_optimizer_values(model, users_optimizer[-1])
+        else:
+            apply_adjustable(model, config, run.model, run.task)
 
     with released_custom_gradients():  # or a reused worker keeps every trial's graph
         model.fit(
@@ -137,18 +156,26 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
 
 def _fit_inputs(data: Dataset | StreamedData, batch_size: int, seed: int) -> tuple[dict[str, Any], int]:
     """model.fit's data arguments and the steps of an epoch: arrays as they are, a streamed source as its
-    worker's batches (already shuffled, so fit must not shuffle them)."""
-    import keras
-
+    worker's batches (already shuffled, so fit must not shuffle them). Labels are one-hot classes, or the
+    regression targets as numbers, (n, targets) like the model's output."""
     if isinstance(data, StreamedData):
         train_batches, validation_batches, steps = streamed_batches(data, batch_size, seed)
         return {"x": train_batches, "validation_data": validation_batches, "shuffle": False}, steps
     return {
         "x": data.x_train,
-        "y": keras.utils.to_categorical(data.y_train, data.num_classes),
-        "validation_data": (data.x_val, keras.utils.to_categorical(data.y_val, data.num_classes)),
+        "y": fit_targets(data, data.y_train),
+        "validation_data": (data.x_val, fit_targets(data, data.y_val)),
         "batch_size": batch_size,
     }, math.ceil(len(data.x_train) / batch_size)
+
+
+def fit_targets(data: Dataset, y: Any) -> Any:
+    """`y` of `data` as a model of its task fits on it: one-hot classes, or float32 (n, targets)."""
+    import keras
+
+    if data.task == "classification":
+        return keras.utils.to_categorical(y, data.num_classes)
+    return y.reshape(len(y), data.num_outputs).astype("float32")
 
 
 def _restore(checkpoint: tune.Checkpoint | None, family: str, built: Callable[[], keras.Model]

@@ -87,12 +87,13 @@ class Among(Domain):
     """A name among `values` (an activation, an optimizer); not searchspaces' OneOf, which is a condition."""
 
     values: tuple[str, ...]
+    context: str = ""  # what the values depend on, for messages: "task: regression"
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and value in self.values
 
     def describe(self) -> str:
-        return f"one of {', '.join(self.values)}"
+        return f"one of {', '.join(self.values)}" + (f" under {self.context}" if self.context else "")
 
 
 # --- declarations --------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""A trial's hyperparameters -> an uncompiled Keras model, for the built-in families or the user's.
+"""A trial's hyperparameters -> a Keras model, for the built-in families or the user's.
 
 Each family declares every hyperparameter it reads (MLP_PARAMS, CNN_PARAMS: domain and default),
 so a search space may tune any subset, the driver checks a space against the declaration before
-Ray starts, and a trial builds from the values parsed through it. Keras is imported inside
-functions: the Ray worker must configure TensorFlow first.
+Ray starts, and a trial builds from the values parsed through it. The head is the task's: a softmax
+over the classes, or a linear Dense with one output per regression target. A user's function may
+return its model compiled (`is_compiled`): tunelab then keeps its loss, metrics and optimizer. Keras
+is imported inside functions: the Ray worker must configure TensorFlow first.
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ ModelFunction = Callable[[Mapping[str, Any], tuple[int, ...], int], "keras.Model
 
 
 def build_model(
-    config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int, family: str
+    config: Mapping[str, Any], input_shape: tuple[int, ...], num_outputs: int, family: str,
+    task: str = "classification",
 ) -> keras.Model:
-    """An uncompiled model with a softmax over `num_classes`, built by `family`.
+    """A model with `num_outputs` outputs for `task` (a softmax over the classes, or linear), built by `family`.
 
     `family` is one of FAMILIES or "package.module:function" naming a user function
-    `fn(config, input_shape, num_classes) -> keras.Model`.
+    `fn(config, input_shape, num_outputs) -> keras.Model`, compiled or not; a family's model is uncompiled.
     """
     import keras
 
@@ -59,11 +62,16 @@ def build_model(
     if family in FAMILY_PARAMS:
         values = family_params(FAMILY_PARAMS[family], family=family).parse(config)
         check_input_shape(family, tuple(input_shape))
-        return MODEL_FAMILIES[family].build(values, tuple(input_shape), num_classes)
-    model = resolve_model_function(family)(config, tuple(input_shape), num_classes)
+        return MODEL_FAMILIES[family].build(values, tuple(input_shape), _Head(num_outputs, task))
+    model = resolve_model_function(family)(config, tuple(input_shape), num_outputs)
     if not isinstance(model, keras.Model):
         raise TrainableError(f"trainable: {family} must return a keras.Model; got {type(model).__name__}")
     return model
+
+
+def is_compiled(model: keras.Model) -> bool:
+    """Whether the user's function compiled `model`: its loss, metrics and optimizer are then its own."""
+    return bool(getattr(model, "compiled", False)) or getattr(model, "optimizer", None) is not None
 
 
 def check_input_shape(family: str, input_shape: tuple[int, ...]) -> None:
@@ -89,7 +97,7 @@ def resolve_model_function(family: str) -> ModelFunction:
     return function
 
 
-def _mlp(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+def _mlp(values: Mapping[str, Any], input_shape: tuple[int, ...], head: _Head) -> keras.Model:
     import keras
 
     shared = _Shared(values)
@@ -98,10 +106,10 @@ def _mlp(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: i
     for k, units in enumerate(values["units"], start=1):
         x = shared.dense(units, f"dense_{k}")(x)
         x = shared.dropout(x, f"dropout_{k}")
-    return keras.Model(inputs, shared.output(num_classes)(x), name="mlp")
+    return keras.Model(inputs, shared.output(head)(x), name="mlp")
 
 
-def _cnn(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+def _cnn(values: Mapping[str, Any], input_shape: tuple[int, ...], head: _Head) -> keras.Model:
     import keras
 
     shared = _Shared(values)
@@ -131,7 +139,7 @@ def _cnn(values: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: i
     x = shared.dropout(x, "dropout_conv")
     x = shared.dense(values["dense_units"], "dense")(x)
     x = shared.dropout(x, "dropout_dense")
-    return keras.Model(inputs, shared.output(num_classes)(x), name="cnn")
+    return keras.Model(inputs, shared.output(head)(x), name="cnn")
 
 
 def _conv_output(size: int, kernel_size: int, stride: int, padding: str) -> int:
@@ -139,6 +147,18 @@ def _conv_output(size: int, kernel_size: int, stride: int, padding: str) -> int:
     if padding == "same":
         return -(-size // stride)
     return (size - kernel_size) // stride + 1
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The output layer a task needs: a softmax over `outputs` classes, or `outputs` linear regression targets."""
+
+    outputs: int
+    task: str
+
+    @property
+    def activation(self) -> str:
+        return "softmax" if self.task == "classification" else "linear"
 
 
 class _Shared:
@@ -173,11 +193,11 @@ class _Shared:
 
         return keras.layers.Dropout(self.dropout_rate, name=name)(x) if self.dropout_rate else x
 
-    def output(self, num_classes: int) -> keras.layers.Dense:
+    def output(self, head: _Head) -> keras.layers.Dense:
         import keras
 
         return keras.layers.Dense(
-            num_classes, activation="softmax", kernel_regularizer=self.regularizer(), name="output"
+            head.outputs, activation=head.activation, kernel_regularizer=self.regularizer(), name="output"
         )
 
 
@@ -186,7 +206,7 @@ class ModelFamily:
     """A built-in family: every hyperparameter it reads, and the function that builds it from them."""
 
     params: tuple[Declared, ...]
-    build: Callable[[Mapping[str, Any], tuple[int, ...], int], "keras.Model"]
+    build: Callable[[Mapping[str, Any], tuple[int, ...], _Head], "keras.Model"]
     images_only: bool = False  # convolves images: rows of tabular data are refused before Ray starts
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tunelab.analysis.results import Results, ResultsError
-from tunelab.core.objective import Objective
+from tunelab.core.objective import Objective, default_mode
 
 OUTCOME_COLORS = {
     "completed": "#2a9d4b", "stopped": "#f08c00", "errored": "#d62728", "paused": "#8e6cc0",
@@ -33,10 +33,10 @@ def metric_name(results: Results, metric: str | None) -> str:
 
 
 def mode_of(results: Results, metric: str) -> str:
-    """The objective's mode; for another metric, min for losses and errors, as its `_best` column."""
+    """The objective's mode; for another metric its known direction, as its `_best` column (max when unknown)."""
     if metric == results.metric and results.mode:
         return results.mode
-    return "min" if "loss" in metric or "error" in metric else "max"
+    return default_mode(metric) or "max"
 
 
 def checked_params(results: Results, names: list[str]) -> list[str]:

@@ -3,6 +3,7 @@ the model built once, the run folder chosen (a new one, the one to resume, or on
 empty), and the tracking callbacks built. Nothing is written here; `runner.run` starts Ray."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import re
@@ -22,6 +23,7 @@ from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, StreamedData, load_dataset
+from tunelab.trainables.metrics import check_objective
 from tunelab.trainables.preflight import check_batch_size, check_trainable
 
 
@@ -65,17 +67,19 @@ def prepare(
     if name is not None:
         check_folder_name(name, "--name")
     root = resolve_storage(storage or spec.storage)
+    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
+        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed,
+                            test_fraction=spec.test_fraction, task=spec.task)
+        check_batch_size(spec.space, spec.batch_size, data)
+        reported = check_trainable(spec.trainable, data, spec.space, metrics=spec.metrics, seed=spec.seed)
+    # The metric is checked against what the trials report, which a user's compiled model alone knows.
+    spec = dataclasses.replace(spec, mode=check_objective(spec.metric, spec.mode, reported, spec.task))
     try:
         budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
                         spec.max_concurrent_trials, trainable=spec.trainable)
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None
-    with quiet_tensorflow_logs():  # a file source or a model function loads TensorFlow here, in the driver
-        data = load_dataset(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed,
-                            test_fraction=spec.test_fraction)
-        check_batch_size(spec.space, spec.batch_size, data)
-        check_trainable(spec.trainable, data, spec.space.sample_many(1, seed=spec.seed)[0])
     folder = (name or _latest_run(root, spec.name)) if resume else (
         name or f"{spec.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     afresh = not is_uri(root) and _holds_only_a_lock(Path(root) / folder)

@@ -101,7 +101,8 @@ def run(
     spec = prepared.spec
     job = RayJob(
         trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
-        storage=prepared.storage, name=prepared.name, events=prepared.events, record=spec.source,
+        storage=prepared.storage, name=prepared.name, events=prepared.events,
+        record={**spec.source, "metric": spec.metric, "mode": spec.mode},  # as resolved: analysis reads them
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
@@ -280,7 +281,8 @@ def _trainable(prepared: Prepared):
     settings = RunSettings(
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
         gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
-        mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path,
+        mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path, task=spec.task,
+        metrics=spec.metrics,
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=without_test(prepared.data), run=settings), resources)

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tunelab.core.objective import Objective
+from tunelab.core.objective import Objective, default_mode
 
 NAN = float("nan")
 MAX, MIN = Objective("val_accuracy", "max"), Objective("val_loss", "min")
@@ -122,3 +122,21 @@ def test_imports_neither_ray_tensorflow_nor_pandas():
             "print(sorted(m for m in ('ray', 'tensorflow', 'keras', 'pandas', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("metric, mode", [
+    ("loss", "min"), ("val_loss", "min"), ("val_mae", "min"), ("rmse", "min"), ("val_mean_absolute_error", "min"),
+    ("val_categorical_crossentropy", "min"), ("val_kl_divergence", "min"), ("val_my_loss", "min"),
+    ("accuracy", "max"), ("val_accuracy", "max"), ("val_auc", "max"), ("val_pr_auc", "max"),
+    ("val_precision", "max"), ("recall", "max"), ("val_r2", "max"), ("val_top_k_categorical_accuracy", "max"),
+    ("val_my_mae", None), ("val_score", None), ("val_", None), ("losses_seen", None),
+])
+def test_default_mode_knows_losses_and_scores_and_nothing_else(metric, mode):
+    assert default_mode(metric) == mode
+
+
+def test_every_metric_tunelab_compiles_has_a_known_direction_with_and_without_val():
+    from tunelab.trainables.metrics import METRICS
+
+    for name in ("loss", *METRICS):
+        assert default_mode(name) is not None and default_mode(f"val_{name}") == default_mode(name), name

@@ -53,6 +53,24 @@ def test_catalog_space_and_fix():
     assert len(spec.space) == len(cnn.SPACE) - 1
 
 
+def test_regression_defaults_to_val_loss_minimised_and_the_catalog_space_takes_its_losses():
+    spec = spec_from_dict(VALID | {"task": "regression", "data": "diabetes", "space": "mlp", "metrics": ["rmse"]})
+    assert spec.task == "regression" and spec.metrics == ("rmse",)
+    assert spec.metric == "val_loss" and spec.mode == "min"
+    assert spec.space["loss"].values == ("mse", "mae", "huber")
+    assert spec_from_dict(VALID | {"space": "mlp"}).space["loss"].values[0] == "categorical_crossentropy"
+
+
+@pytest.mark.parametrize("metric, mode, expected", [
+    ("val_auc", None, "max"), ("val_mae", None, "min"), ("val_auc", "max", "max"),
+    ("val_my_score", None, None),  # unknown: prepare asks for a mode once the name is known to be reported
+    ("val_my_score", "min", "min"),
+])
+def test_mode_defaults_to_the_metrics_known_direction(metric, mode, expected):
+    raw = VALID | {"metric": metric} | ({"mode": mode} if mode else {})
+    assert spec_from_dict(raw).mode == expected
+
+
 def test_strategy_shorthand_and_defaults():
     spec = spec_from_dict(with_change("strategy", "grid"))
     assert spec.strategy.options == {"max_trials": 10_000, "scheduler": None}

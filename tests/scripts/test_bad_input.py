@@ -193,6 +193,49 @@ CASES = [
     ("mode in capitals", ("mode", "MAX"), [], "mode: 'MAX' is not allowed; use max or min"),
     ("misspelt metric", ("metric", "val_acc"), [],
      "metric: trials never report 'val_acc'; they report loss, accuracy, val_loss, val_accuracy (did you mean"),
+    # --- tasks, metrics and the user's compiled model ----------------------------------------------
+    ("unknown metric", ("metric", "val_acuracy"), ["--set", "metrics=[auc]"],
+     "metric: trials never report 'val_acuracy'; they report loss, accuracy, auc, val_loss, val_accuracy, val_auc "
+     "(did you mean 'val_accuracy'?)"),
+    ("a metric the experiment does not compile", ("metric", "val_auc"), [],
+     "metric: trials never report 'val_auc'; they report loss, accuracy, val_loss, val_accuracy; add `metrics: [auc]`"),
+    ("misspelt name in metrics", ("metrics", ["aucc"]), [],
+     "metrics: unknown metric 'aucc' for task classification; allowed: accuracy, auc, pr_auc, precision, recall, f1, "
+     "top_k_categorical_accuracy (did you mean 'auc'?)"),
+    ("val_ name in metrics", ("metrics", ["val_auc"]), [], "metrics: unknown metric 'val_auc' for task classification"),
+    ("a regression metric under classification", ("metrics", ["mae"]), [],
+     "metrics: mae measures regression, and this experiment's task is classification"),
+    ("metric/mode contradiction", ("metric", "val_loss"), ["--set", "mode=max"],
+     "mode: max contradicts metric val_loss, which is better when smaller; write mode: min, or leave mode out"),
+    ("custom metric without mode", ("trainable", "tests.trainables.compiled_model:regressor"),
+     ["--set", "data=diabetes", "--set", "task=regression", "--set", "space={units: {type: choice, values: [8, 16]}}",
+      "--set", "metric=val_my_mae"],
+     "mode: required for metric val_my_mae, whose direction tunelab does not know; write mode: max"),
+    ("misspelt custom metric", ("trainable", "tests.trainables.compiled_model:regressor"),
+     ["--set", "data=diabetes", "--set", "task=regression", "--set", "space={units: 8}", "--set", "metric=val_my_mea"],
+     "metric: trials never report 'val_my_mea'; they report loss, my_mae, val_loss, val_my_mae (did you mean"),
+    ("metrics for a model that compiles its own", ("trainable", "tests.trainables.compiled_model:regressor"),
+     ["--set", "data=diabetes", "--set", "task=regression", "--set", "space={units: 8}", "--set", "metrics=[rmse]"],
+     "metrics: tests.trainables.compiled_model:regressor returns a compiled model, which reports the metrics of its"),
+    ("a compile-time hyperparameter a compiled model ignores",
+     ("trainable", "tests.trainables.compiled_model:fixed_optimizer"),
+     ["--set", "data=diabetes", "--set", "task=regression"],
+     "space.optimizer: tests.trainables.compiled_model:fixed_optimizer returns a compiled model, whose optimizer and "
+     "loss are its own, and optimizer never reaches it"),
+    ("unknown task", ("task", "regresion"), [], "task: 'regresion' is not a task; allowed: classification, regression "
+     "(did you mean 'regression'?)"),
+    ("a classification data set under regression", ("task", "regression"), ["--set", "space={learning_rate: 0.01}"],
+     "task: regression, but digits is a classification data set; use task: classification"),
+    ("continuous target as classification", ("data", "csv:{continuous}"), [],
+     "task: classification, but the target of csv:"),
+    ("regression loss in a classification space", ("space.loss", {"type": "choice", "values": ["mse", "huber"]}), [],
+     "space.loss: choice mse, huber reaches 'mse'; model mlp reads loss as one of categorical_crossentropy, "
+     "categorical_focal_crossentropy, categorical_hinge, mean_squared_error under task: classification"),
+    ("classification loss in a regression space", ("space.loss", "categorical_crossentropy"),
+     ["--set", "task=regression", "--set", "data=diabetes"],
+     "space.loss: 'categorical_crossentropy'; model mlp reads loss as one of mse, mae, huber under task: regression"),
+    ("csv without its target column", ("data", {"source": "csv:{rows}", "target": "price"}), [],
+     "has no 'price' column; columns are ['a', 'b', 'label']"),
     # --- bounded work before the first message ----------------------------------------------------
     ("a trillion samples", ("strategy.num_samples", 10**12), [], "strategy.num_samples: must be <= 10,000"),
     ("a grid limit above the most a plan may hold", ("strategy", {"name": "grid", "max_trials": 2_000_000}), [],
@@ -223,6 +266,7 @@ def write_case(tmp_path: Path, change) -> Path:
     path = tmp_path / "bad.yaml"
     np.savez(tmp_path / "bad.npz", images=np.zeros((4, 2)))
     (tmp_path / "rows.csv").write_text("a,b,label\n" + "".join(f"{i},{2 * i},{i % 2}\n" for i in range(40)))
+    (tmp_path / "continuous.csv").write_text("a,label\n" + "".join(f"{i},{0.37 * i + 0.1:.2f}\n" for i in range(40)))
     change = change() if callable(change) else change
     if isinstance(change, bytes):
         path.write_bytes(change)
@@ -233,11 +277,20 @@ def write_case(tmp_path: Path, change) -> Path:
     raw = {**BASE, "storage": str(tmp_path / "results")}
     if change is not None:
         key, value = change
-        if isinstance(value, str):
-            value = value.format(bad_npz=tmp_path / "bad.npz")
+        value = _filled(value, tmp_path)
         raw = set_key(raw, key, value)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def _filled(value, tmp_path: Path):
+    """A case's value with the files write_case makes named by their paths ({bad_npz}, {rows}, {continuous})."""
+    if isinstance(value, dict):
+        return {key: _filled(item, tmp_path) for key, item in value.items()}
+    if isinstance(value, str):
+        return value.format(bad_npz=tmp_path / "bad.npz", rows=tmp_path / "rows.csv",
+                            continuous=tmp_path / "continuous.csv")
+    return value
 
 
 @pytest.mark.parametrize("case, change, args, message", CASES, ids=[c[0] for c in CASES])
@@ -252,7 +305,7 @@ def test_bad_input(case, change, args, message, tmp_path, capsys):
     assert message in err[0]
     assert len(err[0]) < 400  # values are quoted short
     assert not (tmp_path / "results").exists() and not (ROOT / "results").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "bad.yaml", "rows.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "bad.yaml", "continuous.csv", "rows.csv"]
 
 
 def test_the_table_covers_at_least_80_mistakes():
@@ -262,7 +315,8 @@ def test_the_table_covers_at_least_80_mistakes():
 def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
     assert main(["quikstart"], prog="launch.py") == 2
     assert capsys.readouterr().err.strip() == (
-        "launch.py: error: quikstart: experiment file does not exist; shipped experiments: digits_asha, "
+        "launch.py: error: quikstart: experiment file does not exist; shipped experiments: breast_cancer_auc, "
+        "diabetes_regression, digits_asha, "
         "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pbt, "
         "digits_random, digits_sha, quickstart")
 

@@ -59,3 +59,25 @@ def test_a_decaying_schedule_and_a_users_own_layers_are_left_alone(tmp_path):
     assert model.optimizer.momentum == 0.9  # the optimizer is tunelab's, whatever builds the model
     assert float(model.optimizer.learning_rate) < 0.01  # the schedule's own value after a step
     assert dropout_rates(model) == {0.2}
+
+
+def test_a_users_compiled_model_takes_the_rate_its_function_gives_the_new_config(tmp_path):
+    """The checkpoint's optimizer state holds the rate the donor trained with; the user's function chose
+    another for the perturbed config, and that one must train on."""
+    from tests.trainables.compiled_model import regressor
+    from tunelab.trainables.adjustable import optimizer_values, set_optimizer_values
+
+    donor = regressor({"learning_rate": 0.02}, (3,), 1)
+    donor.fit(np.zeros((4, 3), "float32"), np.zeros((4, 1), "float32"), verbose=0)
+    donor.save(tmp_path / "model.keras")
+    fresh = regressor({"learning_rate": 0.005}, (3,), 1)
+    chosen = optimizer_values(fresh)
+    fresh.optimizer.build(fresh.trainable_variables)
+    fresh.load_weights(tmp_path / "model.keras")
+    assert float(fresh.optimizer.learning_rate) == pytest.approx(0.02)  # the saved state won
+
+    set_optimizer_values(fresh, chosen)
+
+    assert chosen == {"learning_rate": pytest.approx(0.005)}
+    assert float(fresh.optimizer.learning_rate) == pytest.approx(0.005)
+    assert int(fresh.optimizer.iterations) == 1

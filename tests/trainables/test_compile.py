@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tunelab.trainables import build_model, compile_model
-from tunelab.trainables.compile import LEARNING_PARAMS, LOSSES
+from tunelab.trainables.compile import LOSSES, learning_params
 
-LEARNING_DEFAULTS = {item.name: item.default for item in LEARNING_PARAMS}
+LEARNING_DEFAULTS = {item.name: item.default for item in learning_params()}
 
 schedules = keras.optimizers.schedules
 
@@ -79,11 +79,29 @@ def test_step_schedule_halves_at_half_and_three_quarters_of_the_run():
     assert rates == pytest.approx([0.1, 0.05, 0.05, 0.025])
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", LOSSES["classification"])
 def test_losses(digits, loss):
     model = _compiled({"loss": loss})
     assert model.loss == loss
     _train_one_batch(model, digits)
+
+
+@pytest.mark.parametrize("loss", LOSSES["regression"])
+def test_regression_losses_train_a_linear_head_on_numbers(loss):
+    model = build_model({"num_layers": 1, "units_1": 4}, (3,), 2, "mlp", task="regression")
+    compile_model(model, {"loss": loss}, steps_per_epoch=1, epochs=1, task="regression", metrics=["rmse", "r2"])
+    assert model.loss == loss and model.get_layer("output").get_config()["activation"] == "linear"
+    x, y = np.random.default_rng(0).random((8, 3), dtype="float32"), np.full((8, 2), 100.0, "float32")
+    scores = model.train_on_batch(x, y, return_dict=True)
+    assert set(scores) == {"loss", "mae", "rmse", "r2"} and scores["mae"] > 90  # in the targets' units
+
+
+def test_regression_defaults_to_mse_and_refuses_a_classification_loss():
+    model = build_model({}, (3,), 1, "mlp", task="regression")
+    compile_model(model, {}, steps_per_epoch=1, epochs=1, task="regression")
+    assert model.loss == "mse"
+    with pytest.raises(ValueError, match="loss must be one of mse, mae, huber under task: regression; got 'catego"):
+        compile_model(model, {"loss": "categorical_crossentropy"}, steps_per_epoch=1, epochs=1, task="regression")
 
 
 @pytest.mark.parametrize(

@@ -172,3 +172,30 @@ def test_trials_run_one_after_another_in_a_reused_worker(tmp_path, digits):
     pids, registrations = zip(*(line.split() for line in log.read_text().splitlines()))
     assert len(pids) == 2 and pids[0] == pids[1], "the second trial should reuse the worker"
     assert registrations == ("0", "0"), "a finished trial's graph must not stay in the worker"
+
+
+def test_a_users_compiled_model_is_only_fitted_and_resumes_with_its_own_optimizer(tmp_path):
+    from tunelab.trainables import load_dataset
+
+    diabetes = load_dataset("diabetes", task="regression")
+    run = RunSettings(model="tests.trainables.compiled_model:regressor", epochs=4, batch_size=64, task="regression",
+                      metric="val_my_mae", mode="min", metrics=())
+    trainable = tune.with_parameters(train_failing_once, data=diabetes, run=run, marker=str(tmp_path / "failed-once"),
+                                     fail_after=2)
+    seen = ResultsSeen()
+    tuner = tune.Tuner(
+        trainable, param_space={"learning_rate": 0.02, "loss": "huber"},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path, failure_config=tune.FailureConfig(max_failures=1), callbacks=[seen]),
+    )
+    [result] = tuner.fit()
+
+    assert result.error is None and [r["epoch"] for r in seen.results] == [1, 2, 3, 4]
+    assert {"my_mae", "val_my_mae"} <= set(seen.results[-1]) and "mae" not in seen.results[-1]  # its compile's only
+    import keras
+
+    with result.checkpoint.as_directory() as folder:
+        model = keras.models.load_model(Path(folder) / "model.keras", compile=True)
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
+    assert int(model.optimizer.iterations.numpy()) == 4 * math.ceil(len(diabetes.x_train) / 64)

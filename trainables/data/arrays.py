@@ -1,6 +1,7 @@
-"""The sources loaded whole on the driver, with numpy and scikit-learn only: scikit-learn's digits, the
-Keras cache's mnist and fashion_mnist (never downloaded), and the user's `npz:` and `csv:` files. Their
-train and validation arrays travel to the trials once, through Ray's object store; a test part (`test_fraction`,
+"""The sources loaded whole on the driver, with numpy and scikit-learn only: scikit-learn's digits, diabetes
+(regression) and breast cancer (two classes), the Keras cache's mnist and fashion_mnist (never downloaded),
+and the user's `npz:` and `csv:` files, whose targets are classes or, for regression, numbers. Their train
+and validation arrays travel to the trials once, through Ray's object store; a test part (`test_fraction`,
 or an .npz's `x_test`) only to the one task that scores the best model on it."""
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import numpy as np
 
 from tunelab.core.errors import shown
 from tunelab.trainables.data.base import (
-    LABEL_COLUMN, NPZ_KEYS, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, hold_out_test, npz_parts,
-    require_file, split,
+    LABEL_COLUMN, NPZ_KEYS, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, as_targets, check_flag,
+    check_npz_arrays, hold_out_test, npz_parts, require_file, split, split_targets,
 )
 from tunelab.trainables.data.mapped_npz import load_mapped_npz
 
@@ -34,6 +35,28 @@ def load_digits(validation_fraction: float, seed: int, test_fraction: float) -> 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
     return split("digits", x, digits.target, validation_fraction, seed, test_fraction)
+
+
+def load_diabetes(validation_fraction: float, seed: int, test_fraction: float) -> Dataset:
+    """442 patients' disease progression after a year (25 to 346) from 10 standardised measurements."""
+    from sklearn.datasets import load_diabetes
+
+    diabetes = load_diabetes(scaled=False)
+    return split_targets("diabetes", _standardised(diabetes.data), diabetes.target, validation_fraction, seed,
+                         test_fraction)
+
+
+def load_breast_cancer(validation_fraction: float, seed: int, test_fraction: float) -> Dataset:
+    """569 tumours, malignant (0) or benign (1), from 30 standardised measurements."""
+    from sklearn.datasets import load_breast_cancer
+
+    cancer = load_breast_cancer()
+    return split("breast_cancer", _standardised(cancer.data), cancer.target, validation_fraction, seed, test_fraction)
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    """Each column at mean 0 and standard deviation 1 (over the whole set, as scikit-learn scales diabetes)."""
+    return ((x - x.mean(axis=0)) / x.std(axis=0)).astype(np.float32)
 
 
 def load_mnist(test_fraction: float, seed: int) -> Dataset:
@@ -140,8 +163,92 @@ def load_npz(name: str, path_text: str, options: Mapping[str, Any], validation_f
     return Dataset(name, *parts[0], *parts[1], num_classes, *held_out)
 
 
+def load_npz_targets(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+                     test_fraction: float) -> Dataset:
+    """An .npz of regression targets, y as numbers of shape (n,) or (n, targets); its own x_test/y_test, or
+    `test_fraction` held out (of x_train where the archive is split already)."""
+    if options["memory_map"]:
+        raise DataError("data.memory_map: a memory-mapped npz holds classes; task: regression reads the archive "
+                        "whole (leave memory_map out)")
+    arrays = _npz_arrays(name, path_text)
+    if "x_test" in arrays and test_fraction:
+        raise DataError(f"test_fraction: {name} has a test part of its own (x_test, y_test); leave test_fraction out")
+    if "x" in arrays:
+        data = split_targets(name, as_features(arrays["x"]), arrays["y"], validation_fraction, seed, test_fraction)
+    else:
+        x_train, y_train = as_features(arrays["x_train"]), as_targets(name, arrays["y_train"])
+        y_val = as_targets(name, arrays["y_val"])
+        if y_train.shape[1:] != y_val.shape[1:]:
+            raise DataError(f"{name}: y_train has targets of shape {y_train.shape[1:]} but y_val {y_val.shape[1:]}")
+        rest, test = np.arange(len(y_train)), None
+        if test_fraction:  # out of the train part, as for the other sources split already
+            from sklearn.model_selection import train_test_split
+
+            rest, test = train_test_split(rest, test_size=test_fraction, random_state=seed)
+        held_out = (x_train[test], y_train[test]) if test is not None else (None, None)
+        data = Dataset(name, x_train[rest], y_train[rest], as_features(arrays["x_val"]), y_val, 0, *held_out,
+                       task="regression")
+    if "x_test" in arrays:
+        return Dataset(name, data.x_train, data.y_train, data.x_val, data.y_val, 0, as_features(arrays["x_test"]),
+                       as_targets(name, arrays["y_test"]), task="regression")
+    return data
+
+
+def check_npz_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    return {"memory_map": check_flag("memory_map", given)}
+
+
+def _npz_arrays(name: str, path_text: str) -> dict[str, np.ndarray]:
+    """The arrays of one of NPZ_LAYOUTS, checked, keyed by their names in the archive."""
+    path = Path(path_text).expanduser()
+    require_file(name, path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{name}: cannot read as a NumPy .npz archive ({e})") from e
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{name}: holds a single array; expected an .npz archive with keys")
+    with archive:
+        layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(archive.files)), None)
+        if layout is None:
+            raise DataError(f"{name}: has keys {sorted(archive.files)}; expected {NPZ_KEYS}")
+        try:
+            arrays = {key: archive[key] for key in layout}
+        except ValueError as e:  # object arrays need pickle, which is refused
+            raise DataError(f"{name}: cannot read arrays ({e})") from e
+    check_npz_arrays(name, arrays)
+    return arrays
+
+
 def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
              test_fraction: float) -> Dataset:
+    x, labels = _read_csv(name, path_text, options["target"])
+    return split(name, x, _parse_labels(labels), validation_fraction, seed, test_fraction)
+
+
+def load_csv_targets(name: str, path_text: str, options: Mapping[str, Any], validation_fraction: float, seed: int,
+                     test_fraction: float) -> Dataset:
+    """A CSV whose target column holds the numbers to predict (task: regression)."""
+    x, values = _read_csv(name, path_text, options["target"])
+    targets = np.empty(len(values), dtype=np.float32)
+    for row, value in enumerate(values):
+        try:
+            targets[row] = float(value)
+        except ValueError:
+            raise DataError(f"{name}: target column {shown(options['target'])} must be numeric for task: "
+                            f"regression; line {row + 2} has {shown(value)}") from None
+    return split_targets(name, x, targets, validation_fraction, seed, test_fraction)
+
+
+def check_csv_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    target = given.get("target", LABEL_COLUMN)
+    if not isinstance(target, str) or not target.strip():
+        raise DataError(f"data.target: expected the name of the target column, got {shown(target)}")
+    return {"target": target.strip()}
+
+
+def _read_csv(name: str, path_text: str, target_column: str) -> tuple[np.ndarray, list[str]]:
+    """The numeric feature columns as float32 rows, and the target column's texts."""
     path = Path(path_text).expanduser()
     require_file(name, path)
     try:
@@ -152,11 +259,12 @@ def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_f
     if len(rows) < 2:
         raise DataError(f"{name}: needs a header row and at least one data row")
     header, body = [column.strip() for column in rows[0]], rows[1:]
-    if LABEL_COLUMN not in header:
-        raise DataError(f"{name}: has no {shown(LABEL_COLUMN)} column; columns are {header}")
+    if target_column not in header:
+        raise DataError(f"{name}: has no {shown(target_column)} column; columns are {header} (the data mapping's "
+                        "`target:` names the target column)")
     if len(header) < 2:
-        raise DataError(f"{name}: has no feature columns besides {shown(LABEL_COLUMN)}")
-    target = header.index(LABEL_COLUMN)
+        raise DataError(f"{name}: has no feature columns besides {shown(target_column)}")
+    target = header.index(target_column)
     features = [i for i in range(len(header)) if i != target]
     x = np.empty((len(body), len(features)), dtype=np.float32)
     labels = []
@@ -173,7 +281,7 @@ def load_csv(name: str, path_text: str, options: Mapping[str, Any], validation_f
                 raise DataError(
                     f"{name}: column {shown(header[i])} must be numeric; line {line} has {shown(row[i])}"
                 ) from None
-    return split(name, x, _parse_labels(labels), validation_fraction, seed, test_fraction)
+    return x, labels
 
 
 def _parse_labels(labels: list[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ and splits the sources share."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 LABEL_COLUMN = "label"
+MANY_VALUES = 20  # more distinct labels than this, and not whole numbers: a number to predict, not classes
 
 
 # Key layouts an .npz file may use, in (examples, labels) pairs: the explicit split wins when a file has both, and
@@ -42,18 +43,28 @@ class Dataset:
     x_train: np.ndarray
     """float32; images as (n, height, width, channels), tabular data as (n, features)."""
     y_train: np.ndarray
-    """int64 class indices 0..num_classes-1."""
+    """int64 class indices 0..num_classes-1; for regression float32 targets, (n,) or (n, targets)."""
     x_val: np.ndarray
     y_val: np.ndarray
     num_classes: int
+    """0 for regression."""
     x_test: np.ndarray | None = None
     """The held-out test part (`test_fraction`, or the source's own); None when there is none. Trials never get it."""
     y_test: np.ndarray | None = None
+    task: str = "classification"
+    """classification or regression."""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one example, as a model's Input layer wants it."""
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_outputs(self) -> int:
+        """The model's outputs: one per class, or one per regression target."""
+        if self.task == "classification":
+            return self.num_classes
+        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,8 @@ class Examples:
     """One part (train or validation) of a streamed data set in a worker: unbatched, built once."""
 
     dataset: tf.data.Dataset
-    """(x float32, label int64) pairs; indices of examples when `load` is set."""
+    """(x float32, label int64) pairs, a regression target's number as the label; indices of examples when
+    `load` is set."""
     size: int
     load: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
     """A batch of indices -> its (x, label) batch: random access, so the whole part is shuffled each epoch."""
@@ -73,7 +85,14 @@ class StreamedData(ABC):
 
     name: str                   # the source as the experiment gives it
     input_shape: tuple[int, ...]
-    num_classes: int
+    num_classes: int            # 0 for regression
+    task: str = field(default="classification", kw_only=True)
+    targets: int = field(default=1, kw_only=True)  # regression targets per example
+
+    @property
+    def num_outputs(self) -> int:
+        """The model's outputs: one per class, or one per regression target."""
+        return self.num_classes if self.task == "classification" else self.targets
 
     @abstractmethod
     def read(self) -> tuple[Examples, Examples]:
@@ -99,6 +118,8 @@ class FileForm:
     options: tuple[str, ...] = ()
     check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
     """The options as given -> checked, defaults filled in; raises DataError naming `data.KEY`."""
+    regression: Callable[[str, str, Mapping[str, Any], float, int], Dataset | StreamedData] | None = None
+    """As `load`, for `task: regression`: targets read as numbers. None: the form holds classes only."""
 
 
 def check_flag(key: str, options: Mapping[str, Any], default: bool = False) -> bool:
@@ -175,20 +196,58 @@ def _check_features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: st
             f"{name}: {key} must have shape (n, features), (n, h, w) or (n, h, w, c); "
             f"got {x.shape}"
         )
-    if y.ndim != 1 or len(y) != len(x):
+    if y.ndim not in (1, 2) or len(y) != len(x):  # (n, targets) for regression; classification wants (n,)
         raise DataError(
             f"{name}: {y_key} must be one label per row of {key} ({len(x)}); got shape {y.shape}"
         )
 
 
 def encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct labels and each label's index among them, as int64."""
+    """Sorted distinct labels and each label's index among them, as int64; a continuous target is refused."""
     if y.ndim != 1:
         raise DataError(f"{name}: labels must be one-dimensional; got shape {y.shape}")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"{name}: needs at least 2 classes; found {classes.tolist()}")
+    if classes.dtype.kind == "f" and len(classes) > MANY_VALUES and not np.all(classes == np.round(classes)):
+        raise DataError(f"task: classification, but the target of {name} is continuous ({len(classes):,} distinct "
+                        f"values such as {classes[len(classes) // 2]:g}); use task: regression")
     return classes, codes.astype(np.int64)
+
+
+def as_targets(name: str, y: np.ndarray) -> np.ndarray:
+    """Regression targets as float32 numbers, (n,) or (n, targets): never mapped to classes."""
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{name}: regression targets must be numbers; got dtype {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise DataError(f"{name}: regression targets must have shape (n,) or (n, targets); got {y.shape}")
+    targets = y.astype(np.float32)
+    if not np.all(np.isfinite(targets)):
+        raise DataError(f"{name}: regression targets must be finite numbers; found NaN or infinity")
+    return targets
+
+
+def split_targets(name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int,
+                  test_fraction: float = 0.0) -> Dataset:
+    """A regression data set: numeric targets, seeded random splits (no classes to stratify by), the test part
+    (`test_fraction`) held out first."""
+    from sklearn.model_selection import train_test_split
+
+    targets = as_targets(name, y)
+    everything = np.arange(len(targets))
+    try:
+        rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed) if test_fraction else (
+            everything, everything[:0])
+    except ValueError as e:
+        raise DataError(f"test_fraction: {test_fraction} of the {len(targets)} examples of {name} cannot be held "
+                        f"out ({e})") from None
+    try:
+        train, val = train_test_split(rest, test_size=validation_fraction, random_state=seed)
+    except ValueError as e:
+        raise DataError(f"{name}: cannot split {len(rest)} examples with validation_fraction="
+                        f"{validation_fraction} ({e})") from e
+    held_out = (x[test], targets[test]) if test_fraction else (None, None)
+    return Dataset(name, x[train], targets[train], x[val], targets[val], 0, *held_out, task="regression")
 
 
 def split(name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int,
@@ -211,9 +270,11 @@ def split_indices(name: str, codes: np.ndarray, num_classes: int, validation_fra
         train, val = train_test_split(rest, test_size=validation_fraction, random_state=seed, stratify=codes[rest])
     except ValueError as e:
         left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
+        hint = "; a target of this many values may be a number to predict (task: regression)" if (
+            num_classes > MANY_VALUES) else ""
         raise DataError(
             f"{name}: cannot split {len(rest)} examples of {num_classes} classes{left} "
-            f"with validation_fraction={validation_fraction} ({e})"
+            f"with validation_fraction={validation_fraction} ({e}){hint}"
         ) from e
     return train, val, test
 

@@ -1,7 +1,9 @@
 """Data sets a trial trains on, by name: built-ins, the Keras cache, or the user's own files.
 
 The `data:` key names a source (`digits`, `csv:PATH`, the user's `package.module:function`) or maps
-`source` and that source's options. Sources loaded here are numpy and scikit-learn, so the driver
+`source` and that source's options. A named source has its own task (diabetes is regression); a file
+form reads classes, and the forms with a regression loader (csv, npz) read numbers under `task:
+regression`. Sources loaded here are numpy and scikit-learn, so the driver
 loads and validates them (and fails before any trial starts) without importing TensorFlow; their
 arrays travel to the trials. The streaming sources (`images:`, `tfrecord:`, memory-mapped `npz:`,
 a data function) are only described here, and each worker reads them itself
@@ -14,8 +16,11 @@ from typing import Any, Callable, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
-from tunelab.trainables.data.arrays import load_csv, load_digits, load_fashion_mnist, load_mnist, load_npz
-from tunelab.trainables.data.base import DataError, Dataset, FileForm, StreamedData, check_flag
+from tunelab.trainables.data.arrays import (
+    check_csv_options, check_npz_options, load_breast_cancer, load_csv, load_csv_targets, load_diabetes, load_digits,
+    load_fashion_mnist, load_mnist, load_npz, load_npz_targets,
+)
+from tunelab.trainables.data.base import DataError, Dataset, FileForm, StreamedData
 from tunelab.trainables.data.function import DATA_FUNCTION, is_function_reference
 from tunelab.trainables.data.image_folder import IMAGE_FOLDER
 from tunelab.trainables.data.streaming import StreamedSplit, read_split
@@ -23,7 +28,8 @@ from tunelab.trainables.data.tfrecord_files import TFRECORD_FILES
 
 
 def load_dataset(
-    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0, test_fraction: float = 0.0
+    data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0, test_fraction: float = 0.0,
+    task: str = "classification",
 ) -> Dataset | StreamedData:
     """Load `data` (the `data:` key: a source, or a mapping of `source` and options) split into train, validation
     and, where there is one, test.
@@ -32,7 +38,8 @@ def load_dataset(
     validation part of its own (mnist and fashion_mnist use their test split). `test_fraction`
     (0: none) holds a stratified test part out first, before validation (of the train part where
     the source is split already); a source with a test part of its own keeps it. A streaming
-    source is checked and described, not loaded: each worker reads it.
+    source is checked and described, not loaded: each worker reads it. `task` says whether targets are
+    classes or numbers; a source of the other kind is refused naming `task`.
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1); got {shown(validation_fraction)}")
@@ -40,19 +47,29 @@ def load_dataset(
         raise DataError(f"test_fraction must be in [0, 1); got {shown(test_fraction)}")
     source, form, path, options = _parsed(data)
     if form is None:
-        return _NAMED_SOURCES[source](validation_fraction, seed, test_fraction)
+        loaded = _NAMED_SOURCES[source](validation_fraction, seed, test_fraction)
+        if loaded.task != task:
+            raise DataError(f"task: {task}, but {source} is a {loaded.task} data set; use task: {loaded.task}")
+        return loaded
+    load = form.load if task == "classification" else form.regression
+    if load is None:
+        regression = ", ".join(f"{name}:PATH" for name, other in _FILE_FORMS.items() if other.regression)
+        kind = "a data function's" if form is DATA_FUNCTION else f"{source.partition(':')[0]}:"
+        raise DataError(f"task: {task}, but {kind} sources hold classes; regression reads {regression}")
     try:
-        return form.load(source, path, options, validation_fraction, seed, test_fraction)
+        return load(source, path, options, validation_fraction, seed, test_fraction)
     except DataError as error:  # a file's own problem: the message starts with the source, so name the key
         message = str(error)
-        raise DataError(message if message.startswith(("data", "test_fraction")) else f"data: {message}") from None
+        raise DataError(message if message.startswith(("data", "test_fraction", "task")) else f"data: {message}"
+                        ) from None
 
 
 def trial_data(data: str | Mapping[str, Any], *, validation_fraction: float = 0.2, seed: int = 0,
-               test_fraction: float = 0.0) -> Dataset | StreamedSplit:
+               test_fraction: float = 0.0, task: str = "classification") -> Dataset | StreamedSplit:
     """The split a run's trials used, with its test part: the arrays, or a streamed source's parts as its workers
     read them (tf.data pipelines of unbatched examples; this reads and caches them here)."""
-    loaded = load_dataset(data, validation_fraction=validation_fraction, seed=seed, test_fraction=test_fraction)
+    loaded = load_dataset(data, validation_fraction=validation_fraction, seed=seed, test_fraction=test_fraction,
+                          task=task)
     return read_split(loaded) if isinstance(loaded, StreamedData) else loaded
 
 
@@ -98,14 +115,16 @@ def _parsed(data: Any) -> tuple[str, FileForm | None, str, dict[str, Any]]:
 # is no file form, `package.module:function` or `file.py:function`, is the user's data function (DATA_FUNCTION).
 _NAMED_SOURCES: dict[str, Callable[[float, int, float], Dataset]] = {
     "digits": load_digits,
+    "breast_cancer": load_breast_cancer,
+    "diabetes": load_diabetes,
     # their own test split validates, so `test_fraction` comes out of the train split
     "mnist": lambda validation_fraction, seed, test_fraction: load_mnist(test_fraction, seed),
     "fashion_mnist": lambda validation_fraction, seed, test_fraction: load_fashion_mnist(test_fraction, seed),
 }
 DATASETS = tuple(_NAMED_SOURCES)
 _FILE_FORMS: dict[str, FileForm] = {
-    "npz": FileForm(load_npz, ("memory_map",), lambda given: {"memory_map": check_flag("memory_map", given)}),
-    "csv": FileForm(load_csv),
+    "npz": FileForm(load_npz, ("memory_map",), check_npz_options, regression=load_npz_targets),
+    "csv": FileForm(load_csv, ("target",), check_csv_options, regression=load_csv_targets),
     "images": IMAGE_FOLDER,
     "tfrecord": TFRECORD_FILES,
 }

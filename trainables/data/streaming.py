@@ -32,19 +32,19 @@ _BUILT: dict[StreamedData, tuple[Examples, Examples]] = {}  # this worker's exam
 
 def streamed_batches(data: StreamedData, batch_size: int, seed: int
                      ) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
-    """A trial's train batches (shuffled with `seed`), its validation batches, labels one-hot, and its steps
-    per epoch."""
+    """A trial's train batches (shuffled with `seed`), its validation batches, and its steps per epoch; labels
+    one-hot for classification, float32 (batch, targets) numbers for regression."""
     if data not in _BUILT:
         _BUILT.clear()  # a worker moving on to another data set lets the last one's cache go first
         _BUILT[data] = data.read()
     train, validation = _BUILT[data]
-    return (_batches(train, data.num_classes, batch_size, seed),
-            _batches(validation, data.num_classes, batch_size, None), math.ceil(train.size / batch_size))
+    return (_batches(train, data, batch_size, seed),
+            _batches(validation, data, batch_size, None), math.ceil(train.size / batch_size))
 
 
 def held_out_batches(data: StreamedData, batch_size: int) -> tf.data.Dataset:
     """The test part's batches, labels one-hot, in order: read by the one task that scores the best model on it."""
-    return _batches(data.read_test(), data.num_classes, batch_size, None)
+    return _batches(data.read_test(), data, batch_size, None)
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,15 @@ def _pairs(part: Examples) -> tf.data.Dataset:
     return part.dataset if part.load is None else part.dataset.batch(1024).map(part.load).unbatch()
 
 
-def _batches(part: Examples, num_classes: int, batch_size: int, seed: int | None) -> tf.data.Dataset:
+def _batches(part: Examples, data: StreamedData, batch_size: int, seed: int | None) -> tf.data.Dataset:
     import tensorflow as tf
+
+    if data.task == "classification":
+        def labelled(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return x, tf.one_hot(y, data.num_classes)
+    else:
+        def labelled(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return x, tf.reshape(tf.cast(y, tf.float32), (-1, data.num_outputs))
 
     dataset = part.dataset
     if seed is not None:
@@ -84,7 +91,7 @@ def _batches(part: Examples, num_classes: int, batch_size: int, seed: int | None
     dataset = dataset.batch(batch_size)
     if part.load is not None:
         dataset = dataset.map(part.load, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.map(lambda x, y: (x, tf.one_hot(y, num_classes))).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(labelled).prefetch(tf.data.AUTOTUNE)
 
 
 def count(dataset: tf.data.Dataset) -> int:

@@ -4,7 +4,8 @@ Every comparison of scores, from the trainable's "did this epoch improve" to the
 trial first", asks the same question; asked in one place, a minimised metric cannot be ranked
 upside down in one of them. A missing score (None, or NaN from a diverged trial) is never better
 than anything and ranks last, since a diverged trial must never win. Pure Python, so every layer,
-the trainable inside a Ray worker included, can import it.
+the trainable inside a Ray worker included, can import it. `default_mode` knows which way the usual
+losses and scores go, so an experiment may leave `mode` out for them.
 """
 from __future__ import annotations
 
@@ -64,3 +65,27 @@ def _missing(value: Any) -> bool:
 
 def _itself(value: T) -> T:
     return value
+
+
+# Which way the metrics Keras and tunelab name are better, for an experiment that leaves `mode` out.
+# Names are matched without `val_`; a name not covered (a user's `my_mae`) has no known direction.
+_SMALLER_BETTER = frozenset({
+    "loss", "mae", "mse", "rmse", "mape", "msle", "logcosh", "log_cosh", "hinge", "poisson", "kld",
+})
+_SMALLER_BETTER_ENDINGS = ("_loss", "_error", "crossentropy", "_hinge", "_divergence")
+_LARGER_BETTER = frozenset({
+    "accuracy", "auc", "pr_auc", "precision", "recall", "f1", "f1_score", "fbeta_score", "r2", "r2_score",
+    "iou", "mean_iou", "specificity", "sensitivity",
+})
+_LARGER_BETTER_ENDINGS = ("accuracy", "_auc")
+
+
+def default_mode(metric: str) -> str | None:
+    """"min" for losses and errors, "max" for scores (accuracy, auc, precision, recall, r2 ...), None when the
+    name says nothing: `default_mode("val_auc") == "max"`, `default_mode("val_my_score") is None`."""
+    name = metric.removeprefix("val_")
+    if name in _SMALLER_BETTER or name.endswith(_SMALLER_BETTER_ENDINGS):
+        return "min"
+    if name in _LARGER_BETTER or name.endswith(_LARGER_BETTER_ENDINGS):
+        return "max"
+    return None

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.trainables.data.streamed_files import FEATURES, tfrecord_data, write_image_folder, write_tfrecord
+from tunelab.searchspaces import load_space
 from tunelab.trainables import DataError, StreamedData, load_dataset
 from tunelab.trainables.data import check_data
 from tunelab.trainables.data.image_folder import ImageFolder
@@ -146,7 +147,8 @@ def test_a_memory_mapped_npz_keeps_its_own_split(tmp_path):
 TFRECORD = "tfrecord:/data/d.tfrecord"
 SCHEMA_MISTAKES = [
     ({"image_size": [8, 8]}, "data.source: missing; a data mapping names its source"),
-    ({"source": 3}, "data.source: expected a data set name or FORM:PATH (digits, mnist, fashion_mnist, npz:PATH"),
+    ({"source": 3}, "data.source: expected a data set name or FORM:PATH (digits, mnist, fashion_mnist, breast_cancer, "
+                    "diabetes, npz:PATH"),
     (["digits"], "data: expected a data set name or FORM:PATH"),
     ({"source": "digitz"}, "data.source: unknown data set 'digitz' (did you mean 'digits'?)"),
     ({"source": "digits", "cache": True}, "data.cache: unknown key for digits; allowed: source"),
@@ -213,7 +215,7 @@ def test_home_paths_are_expanded_for_the_workers_and_uris_kept():
 def test_a_cnn_on_streamed_rows_is_refused_before_ray_starts(tfrecord):
     rows = load_dataset(tfrecord_data(tfrecord, features={**FEATURES, "image": {"shape": [64], "dtype": "float32"}}))
     with pytest.raises(TrainableError, match=r"model cnn needs image input .* rows of shape \(64,\)"):
-        check_trainable("cnn", rows, {})
+        check_trainable("cnn", rows, load_space("cnn"))
 
 
 def _image_case(tmp_path, case: str) -> str:
