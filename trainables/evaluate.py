@@ -12,6 +12,7 @@ from pathlib import Path
 from tunelab.trainables.checkpoints import import_user_module, load_model
 from tunelab.trainables.data import Dataset, StreamedData
 from tunelab.trainables.data.streaming import held_out_batches
+from tunelab.trainables.keras_trainable import fit_targets
 from tunelab.trainables.model_params import TrainableError
 from tunelab.trainables.tf_setup import configure_tensorflow
 
@@ -19,15 +20,12 @@ from tunelab.trainables.tf_setup import configure_tensorflow
 def evaluate_checkpoint(model_file: str, trainable: str, data: Dataset | StreamedData, batch_size: int, cpus: float,
                         gpus: float) -> dict[str, float]:
     """The saved model's loss and metrics on the test part of `data`, by their Keras names."""
-    configure_tensorflow(cpus=cpus, gpus=gpus)
-    import keras  # after the settings above
-
+    configure_tensorflow(cpus=cpus, gpus=gpus)  # before Keras loads TensorFlow
     import_user_module(trainable, "trainable", TrainableError)
     model = load_model(Path(model_file))
     if isinstance(data, StreamedData):
         inputs = {"x": held_out_batches(data, batch_size)}
     else:
-        inputs = {"x": data.x_test, "y": keras.utils.to_categorical(data.y_test, data.num_classes),
-                  "batch_size": batch_size}
+        inputs = {"x": data.x_test, "y": fit_targets(data, data.y_test), "batch_size": batch_size}
     scores = model.evaluate(**inputs, verbose=0, return_dict=True)
     return {name: float(value) for name, value in scores.items()}

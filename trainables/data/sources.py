@@ -115,11 +115,11 @@ def _parsed(data: Any) -> tuple[str, FileForm | None, str, dict[str, Any]]:
 # is no file form, `package.module:function` or `file.py:function`, is the user's data function (DATA_FUNCTION).
 _NAMED_SOURCES: dict[str, Callable[[float, int, float], Dataset]] = {
     "digits": load_digits,
-    "breast_cancer": load_breast_cancer,
-    "diabetes": load_diabetes,
     # their own test split validates, so `test_fraction` comes out of the train split
     "mnist": lambda validation_fraction, seed, test_fraction: load_mnist(test_fraction, seed),
     "fashion_mnist": lambda validation_fraction, seed, test_fraction: load_fashion_mnist(test_fraction, seed),
+    "breast_cancer": load_breast_cancer,
+    "diabetes": load_diabetes,
 }
 DATASETS = tuple(_NAMED_SOURCES)
 _FILE_FORMS: dict[str, FileForm] = {
