@@ -10,7 +10,6 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import tunelab
-from tunelab.trainables import load_dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
 
@@ -33,6 +32,9 @@ def test_the_shipped_diabetes_regression_is_tuned_on_val_mae(tmp_path):
 
     results = tunelab.load(tmp_path / "results" / "run")
     assert "best val_mae" in done.stdout
+    # The best model is scored once on the 20% the search never saw, in the target's own units.
+    [test_line] = [line for line in done.stdout.splitlines() if line.startswith("test: ")]
+    assert test_line.startswith("test: mae ") and 25 < results.test_metrics["mae"] < 70, test_line
     assert (results.metric, results.mode) == ("val_mae", "min")
     assert {"loss", "mae", "rmse", "val_loss", "val_mae", "val_rmse"} <= set(results.metrics)
     assert len(results.trials) == 2 and (results.trials["status"] == "TERMINATED").all()
@@ -48,7 +50,8 @@ def test_the_shipped_breast_cancer_auc_equals_scikit_learns_auc_of_the_best_mode
     assert (results.metric, results.mode) == ("val_auc", "max")
     assert {"val_accuracy", "val_auc", "val_precision", "val_recall"} <= set(results.metrics)
     checkpoint = results.best_checkpoint()
-    data = load_dataset("breast_cancer", validation_fraction=0.2, seed=0)  # the experiment's split
+    data = results.data()  # the split the trials used (its test part held out first)
+    assert len(data.x_test) == 114 and results.test_metrics["auc"] > 0.9
     malignant_or_benign = results.best_model().predict(data.x_val, verbose=0)
     assert 0.9 < checkpoint.score == pytest.approx(roc_auc_score(data.y_val, malignant_or_benign[:, 1]), abs=1e-3)
 

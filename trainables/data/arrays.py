@@ -141,22 +141,7 @@ def load_npz(name: str, path_text: str, options: Mapping[str, Any], validation_f
              test_fraction: float) -> Dataset | StreamedData:
     if options["memory_map"]:
         return load_mapped_npz(name, path_text, validation_fraction, seed, test_fraction)
-    path = Path(path_text).expanduser()
-    require_file(name, path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{name}: cannot read as a NumPy .npz archive ({e})") from e
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{name}: holds a single array; expected an .npz archive with keys")
-    with archive:
-        layout = next((keys for keys in NPZ_LAYOUTS if set(keys) <= set(archive.files)), None)
-        if layout is None:
-            raise DataError(f"{name}: has keys {sorted(archive.files)}; expected {NPZ_KEYS}")
-        try:
-            arrays = {key: archive[key] for key in layout}
-        except ValueError as e:  # object arrays need pickle, which is refused
-            raise DataError(f"{name}: cannot read arrays ({e})") from e
+    arrays = _npz_arrays(name, path_text)
     train, val, test, num_classes = npz_parts(name, arrays, validation_fraction, seed, test_fraction)
     parts = [(as_features(arrays[part.key][part.rows]), part.codes) for part in (train, val)]
     held_out = (as_features(arrays[test.key][test.rows]), test.codes) if test else (None, None)

@@ -131,10 +131,11 @@ def test_resume_without_an_earlier_run_is_refused(tmp_path):
 
 def test_resume_without_a_name_finds_the_experiments_own_runs_only(tmp_path):
     """`t` resumes `t-20261201-120000`, never `t-big-20261202-120000` (another experiment's run), however new."""
-    spec = spec_from_dict(experiment(tmp_path, "grid", fix={"units_1": 16}))
+    raw = experiment(tmp_path, "grid", fix={"units_1": 16})
     for name in ("t-20261201-120000", "t-big-20261202-120000", "t-20261203-1200"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / SPEC_FILE).write_text("name: other\n")
+        (tmp_path / name / SPEC_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))
+    spec = spec_from_dict(raw)
     assert prepare(spec, resume=True).name == "t-20261201-120000"
 
 
