@@ -118,7 +118,8 @@ class Results:
                                "data itself)")
         with quiet_tensorflow_logs():  # a data function or a streamed source loads TensorFlow
             return trial_data(spec["data"], validation_fraction=spec.get("validation_fraction", 0.2),
-                              seed=spec.get("seed", 0), test_fraction=spec.get("test_fraction", 0.0))
+                              seed=spec.get("seed", 0), test_fraction=spec.get("test_fraction", 0.0),
+                              task=spec.get("task", "classification"))
 
     def best_trial(self) -> pd.Series | None:
         """The row of the best trial by the objective, or None when no trial reported it."""

@@ -79,7 +79,7 @@ def data(experiment: str | Path | Mapping[str, Any], overrides: Overrides = ()) 
         spec = _spec(experiment, overrides)
         with quiet_tensorflow_logs():  # a data function or a streamed source loads TensorFlow
             return trial_data(spec.data, validation_fraction=spec.validation_fraction, seed=spec.seed,
-                              test_fraction=spec.test_fraction)
+                              test_fraction=spec.test_fraction, task=spec.task)
     except InputError as error:
         raise ExperimentError(str(error)) from None
 

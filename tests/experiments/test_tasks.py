@@ -35,6 +35,8 @@ def test_the_shipped_diabetes_regression_is_tuned_on_val_mae(tmp_path):
     # The best model is scored once on the 20% the search never saw, in the target's own units.
     [test_line] = [line for line in done.stdout.splitlines() if line.startswith("test: ")]
     assert test_line.startswith("test: mae ") and 25 < results.test_metrics["mae"] < 70, test_line
+    split = results.data()  # the trials' split, targets as numbers
+    assert split.task == "regression" and split.y_test.dtype == "float32" and len(split.x_test) == 89
     assert (results.metric, results.mode) == ("val_mae", "min")
     assert {"loss", "mae", "rmse", "val_loss", "val_mae", "val_rmse"} <= set(results.metrics)
     assert len(results.trials) == 2 and (results.trials["status"] == "TERMINATED").all()
