@@ -43,7 +43,8 @@ class BestCheckpoint:
                 path = self.folder / model_files(len(scores))[execution]
                 if path.exists():
                     return path
-        return self.folder / model_files(1)[0]
+        saved = [self.folder / name for name in model_files(max(len(scores), 1))]
+        return next((path for path in saved if path.exists()), saved[0])
 
 
 def best_kept_checkpoint(trial_id: str, trial_dir: Path, scores: Mapping[int, float], metric: str,

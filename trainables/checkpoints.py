@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -65,20 +66,26 @@ def import_user_module(trainable: str | None, key: str, error: type[Exception]) 
 def load_model(path: Path, build: Callable[[], keras.Model] | None = None) -> keras.Model:
     """The saved model at `path`: rebuilt by `build` and given the saved weights and optimizer state.
 
-    Without a builder, or when the rebuilt model does not take the saved weights (a builder that
-    changed since), Keras deserializes the file: compiled as it trained, or uncompiled when a loss
-    or metric cannot be rebuilt (the weights still load).
+    Without a builder, or when the rebuilt model does not take the saved weights and optimizer state
+    (a builder that changed since, another optimizer: Keras only warns that it skipped those
+    variables), Keras deserializes the file: compiled as it trained, or uncompiled when a loss or
+    metric cannot be rebuilt (the weights still load).
     """
     import keras
 
     if build is not None:
         try:
-            model = build()
-            if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
-            model.load_weights(path)
+            with warnings.catch_warnings(record=True) as skipped:
+                warnings.simplefilter("always")
+                model = build()
+                if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
+                model.load_weights(path)
+            lost = [str(warning.message) for warning in skipped if "Skipping variable loading" in str(warning.message)]
+            if lost:
+                raise ValueError(lost[0].splitlines()[0])
             return model
-        except Exception as error:  # the builder's model differs from the saved one
+        except Exception as error:  # the builder's model or optimizer differs from the saved one
             logger.warning("%s: the rebuilt model does not take the saved weights (%s); loading the saved model",
                            path.name, error)
     try:

@@ -11,7 +11,8 @@ import re
 import urllib.parse
 from typing import Any
 
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][\w+.-]*://)[^/@\s'\"]+@")
+# Up to the last @ before the path, as urllib splits the user part: a password may hold an @ itself.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][\w+.-]*://)[^/\s'\"]*@")
 
 
 def redact(text: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from benchmarks.mlflow_server import mlflow_server
 from tests.experiments.run.auth_proxy import basic_auth_proxy
 from tests.experiments.run.test_runner import experiment
+from tunelab.core.secrets import redact
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.run.runner import run
@@ -25,6 +26,7 @@ def test_a_credential_in_the_uri_is_never_shown_in_a_message():
     assert "http://***@127.0.0.1:1" in str(refused.value) and SECRET not in str(refused.value)
     spec = spec_from_dict({**experiment(Path("/tmp"), "random"), "tracking": {"mlflow": f"http://a:{SECRET}@h:1"}})
     assert describe(spec.tracking) == ["tracking: MLflow at http://***@h:1"]
+    assert redact(f"at http://alice:p@{SECRET}@h:5000/api, then") == "at http://***@h:5000/api, then"  # an @ in it
 
 
 @pytest.mark.slow
