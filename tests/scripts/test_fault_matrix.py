@@ -116,10 +116,6 @@ def new_worker_pid(run: Path, known: set[int]) -> int | None:
     return next(iter(pids - known), None)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known Ray race, 2 of 4 runs on 2026-12-06: after the lost worker, Ray starts the next trial on the dead "
-    "reused actor, which fails it max_failures times in one second (ERROR, no epoch): a lost trial, which the run "
-    "now reports with exit 1; to be fixed by dropping a dead cached actor (experiments/run/ray_internals.py)"))
 def test_a_run_killed_at_start_mid_checkpoint_and_twice_after_a_trial_then_losing_a_worker_ends_whole(tmp_path):
     """One run through every kill point a user meets, each resumed by the next launch (one chain,
     not a run per kill point: each launch starts Python, TensorFlow and Ray anew, most of the time):
@@ -162,6 +158,14 @@ def test_a_run_killed_at_start_mid_checkpoint_and_twice_after_a_trial_then_losin
     wait_for(lambda: new_worker_pid(run, known) is not None, driver, "an epoch of the last resume")
     os.kill(new_worker_pid(run, known), signal.SIGKILL)
     out, err = driver.communicate(timeout=300)
+    # A known, intermittent Ray race (2 of 4 runs on 2026-12-06): Ray starts the next trial on the dead reused
+    # actor, which fails it at once, every retry, before it trains an epoch. The run reports the lost trial
+    # (exit 1); until a dead cached actor is dropped (experiments/run/ray_internals.py) that case is expected.
+    never_trained = [path.parent.name for path in run.glob("trial_*/error.txt")
+                     if not (path.parent / "tunelab_history.jsonl").exists()
+                     and "actor died unexpectedly" in path.read_text()]
+    if driver.returncode == 1 and never_trained:
+        pytest.xfail(f"Ray started {never_trained} on the dead reused actor")
     assert driver.returncode == 0, out[-2000:] + err[-2000:]
     assert_whole(run)
     assert_untouched(finished, finished_trial_files(run))  # (a trial killed mid-epoch may repeat its last
