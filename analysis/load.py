@@ -25,7 +25,8 @@ from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
 from tunelab.core.objective import Objective, default_mode
 from tunelab.core.run_folder import (
-    PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, run_is_live,
+    PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, result_config,
+    run_is_live,
 )
 
 # Keys of a result.json line that Ray adds; everything else numeric is a metric the trainable reported.
@@ -260,10 +261,15 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
 
 
 def _config(trial_dir: Path | None, state: dict) -> tuple[dict, list[str]]:
-    """The trial's hyperparameters: its params.json, or Ray's experiment state when that file is lost."""
+    """The trial's hyperparameters: its params.json, or Ray's experiment state when that file is lost, or the
+    config in its result.json when both are."""
     config = read_json(trial_dir / PARAMS_FILE) if trial_dir else {}
-    if config or not state.get("config"):
+    if config:
         return config, []
+    if not state.get("config"):  # Ray's state lost too: the config Ray logged with the trial's results
+        config = result_config(trial_dir) if trial_dir else {}
+        damage = ["params.json: missing or unreadable; the configuration comes from result.json"]
+        return config, damage if config else []
     damage = [] if trial_dir is None else [
         "params.json: missing or unreadable; the configuration comes from Ray's experiment state"]
     return dict(state["config"]), damage

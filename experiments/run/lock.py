@@ -77,8 +77,9 @@ def check_not_locked(run_folder: Path) -> None:
 def _acquire(lock: Path, holder: dict[str, Any]) -> None:
     """The holder is written to a file of its own, then linked as the lock: it never exists half-written."""
     mine = lock.with_name(f"{LOCK_FILE}.{holder['token']}")
-    mine.write_text(json.dumps(holder))
+    _remove_leftovers(lock)
     try:
+        mine.write_text(json.dumps(holder))  # a full disk can fail it part-way: removed all the same
         for _ in range(3):
             try:
                 os.link(mine, lock)  # atomic, and fails if the lock exists (also on NFS)
@@ -94,6 +95,16 @@ def _acquire(lock: Path, holder: dict[str, Any]) -> None:
         raise RunLocked(f"{lock.parent}: another driver keeps taking this run folder's lock ({lock}); try again")
     finally:
         mine.unlink(missing_ok=True)
+
+
+def _remove_leftovers(lock: Path) -> None:
+    """Removes the holder files (`tunelab.lock.<token>`) of drivers that are gone: a driver killed between
+    writing one and renaming it into place leaves it behind. A live driver's, or one just written, stays."""
+    for leftover in lock.parent.glob(f"{LOCK_FILE}.*"):
+        holder = read_lock_holder(leftover)
+        gone = lock_holder_is_gone(holder) if holder else time.time() - _mtime(leftover) > LOCK_STALE_S
+        if gone:
+            leftover.unlink(missing_ok=True)
 
 
 def _mtime(path: Path) -> float:
@@ -129,8 +140,9 @@ def _beat(lock: Path, holder: dict[str, Any], stop: threading.Event, every: floa
         try:  # written aside, then renamed: a reader never sees half a file
             fresh.write_text(json.dumps(holder))
             os.replace(fresh, lock)
-        except OSError:  # storage gone read-only: the run itself will report it
-            continue
+        except OSError:  # storage full or gone read-only: the run itself will report it
+            with contextlib.suppress(OSError):
+                fresh.unlink(missing_ok=True)
 
 
 def _release(lock: Path, holder: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from tunelab.core.run_folder import LOCK_FILE, SPEC_FILE, is_uri
 from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.lock import check_not_locked
+from tunelab.experiments.run.recorded import recorded_run
 from tunelab.experiments.run.resume import COMPLETE, resume_kind
 from tunelab.experiments.run.same_experiment import check_same_experiment
 from tunelab.experiments.spec import ExperimentSpec, check_folder_name, check_storage_text
@@ -41,6 +42,7 @@ class Prepared:
     complete: bool = False  # a --resume of a run whose planned trials have all finished: nothing to run
     callbacks: tuple[Any, ...] = ()  # tracking (MLflow) and the user's own Ray callbacks, built and checked
     afresh: bool = False  # the folder held only a lock: a launch killed before it wrote anything; started anew
+    record_note: str | None = None  # Ray's state was lost: what the resume keeps from tunelab's record
 
     @property
     def path(self) -> str:
@@ -95,11 +97,13 @@ def prepare(
     elif not resume and not is_uri(root) and (Path(root) / folder).exists():
         raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
     path = f"{root.rstrip('/')}/{folder}"
-    complete = resume and resume_kind(path, plan.num_samples) == COMPLETE
+    record = recorded_run(path, plan) if resume else None  # Ray's state lost: tunelab's record decides
+    complete = record.complete if record else resume and resume_kind(path, plan.num_samples) == COMPLETE
     callbacks = () if complete else tracking_callbacks(
         spec.tracking, run_name=folder, run_path=path, metric=spec.metric, mode=spec.mode, epochs=spec.epochs,
         storage_is_local=not is_uri(root))
-    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete, callbacks, afresh)
+    return Prepared(spec, data, plan, budget.events, root, folder, resume, complete, callbacks, afresh,
+                    record.note() if record else None)
 
 
 def _holds_only_a_lock(folder: Path) -> bool:

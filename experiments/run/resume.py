@@ -42,7 +42,7 @@ def set_aside_unrecorded_start(run_path: str) -> Path | None:
     """Moves the trial folders and Ray files of a start Ray never recorded into a dot-folder analysis skips."""
     folder = Path(run_path)
     ray_files = [path for pattern in RAY_SESSION_FILES for path in folder.glob(pattern)]
-    return _set_aside(folder, [*folder.glob(f"{TRIAL_PREFIX}*"), *ray_files], "start")
+    return set_aside(folder, [*folder.glob(f"{TRIAL_PREFIX}*"), *ray_files], "start")
 
 
 def set_aside_unrecorded_trials(run_path: str, searcher: Any) -> Path | None:
@@ -69,7 +69,7 @@ def set_aside_unrecorded_trials(run_path: str, searcher: Any) -> Path | None:
     except Exception as error:  # a Ray whose search state reads differently: the run may end a trial short
         logging.getLogger(__name__).warning("trials set aside may not be suggested again: Ray's search state "
                                             "could not be amended (%r)", error)
-    return _set_aside(folder, unrecorded, "trials")
+    return set_aside(folder, unrecorded, "trials")
 
 
 def carry_recorded_completions(run_path: str, searcher: Any) -> list[str]:
@@ -151,7 +151,7 @@ def set_aside_damaged_states(run_path: str) -> Path | None:
         except (OSError, ValueError):
             stamp = ray_state_stamp(state)
             damaged.update(path for path in folder.iterdir() if path.is_file() and stamp in path.name)
-    return _set_aside(folder, sorted(damaged), "damaged")
+    return set_aside(folder, sorted(damaged), "damaged")
 
 
 def _complete_result_log(trial_dir: Path, config: dict) -> None:
@@ -164,7 +164,8 @@ def _complete_result_log(trial_dir: Path, config: dict) -> None:
             file.writelines(json.dumps({**report, "config": config}) + "\n" for report in missing)
 
 
-def _set_aside(folder: Path, leftovers: list[Path], what: str) -> Path | None:
+def set_aside(folder: Path, leftovers: list[Path], what: str) -> Path | None:
+    """Moves `leftovers` into a new dot-folder `.unrecorded-WHAT-TIME/` of `folder`, which analysis skips."""
     if not leftovers:
         return None
     aside = folder / f"{SET_ASIDE_PREFIX}{what}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}"

@@ -27,6 +27,7 @@ from tunelab.experiments.run.interrupts import InterruptWatch, stop_signal, stop
 from tunelab.experiments.run.lock import run_lock
 from tunelab.experiments.run.output import DriverLog, captured
 from tunelab.experiments.run.prepare import Prepared
+from tunelab.experiments.run.recorded import continue_from_record, recorded_run
 from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
 from tunelab.experiments.run.resume import (
     RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
@@ -211,6 +212,10 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
+    record = recorded_run(job.path, job.plan) if job.resume else None
+    if record is not None:  # Ray's state is lost: a fresh Ray run continues tunelab's record in place
+        continue_from_record(job.path, record, job.plan.searcher)
+        job = dataclasses.replace(job, resume=False)
     if job.resume:
         set_aside_damaged_states(job.path)  # a snapshot a kill cut short: Ray restores the one before
     if job.resume and resume_kind(job.path, job.plan.num_samples) == RESTART:

@@ -27,6 +27,10 @@ class LabelledSequenceSearcher(ConfigSequenceSearcher):
             self._events.record(trial_id, "suggested", **self._labels[index])
         return config
 
+    def _reorder(self, order: list[int]) -> None:
+        super()._reorder(order)
+        self._labels = [self._labels[index] for index in order]
+
     def get_state(self) -> dict:
         return {**super().get_state(), "labels": self._labels}
 

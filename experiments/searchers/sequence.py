@@ -67,6 +67,24 @@ class ConfigSequenceSearcher(StateSearcher):
             taken += 1
         return taken
 
+    def skip(self, configs: list[Config]) -> int:
+        """Moves the not yet suggested configurations that are among `configs` (trials a resume kept as
+        completed from tunelab's record) before the cursor, so they are not suggested. Returns how many."""
+        remaining = [dict(config) for config in configs]
+        done = []
+        for index in range(self._next, len(self._configs)):
+            if self._configs[index] in remaining:
+                remaining.remove(self._configs[index])
+                done.append(index)
+        rest = [index for index in range(self._next, len(self._configs)) if index not in done]
+        self._reorder([*range(self._next), *done, *rest])
+        self._next += len(done)
+        return len(done)
+
+    def _reorder(self, order: list[int]) -> None:
+        """Puts the configurations in `order` (indices); a subclass keeping per-configuration data follows."""
+        self._configs = [self._configs[index] for index in order]
+
     def get_state(self) -> dict:
         return {"configs": self._configs, "next": self._next}
 

@@ -261,3 +261,18 @@ def test_a_lost_params_json_keeps_the_history_and_takes_the_config_from_rays_sta
     assert again["epochs"] == EPOCHS and again["learning_rate"] == row["learning_rate"]
     assert "damaged: 1 trial, read from their intact records" in headline(results)
     assert "damage" in ranked_trials(results).columns
+
+
+def test_a_lost_params_json_and_a_lost_ray_state_take_the_config_from_result_json_with_a_warning(tmp_path):
+    """The shipped quickstart run has no Ray state: a trial without params.json gets its result.json's config."""
+    copy = shutil.copytree(Path(__file__).resolve().parents[2] / "docs" / "example_results" / "quickstart",
+                           tmp_path / "quickstart")
+    folder = sorted(copy.glob("trial_*"))[3]
+    config = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").unlink()
+    trial_id = folder.name.removeprefix("trial_")
+
+    with pytest.warns(DamagedResultsWarning, match=rf"trial {trial_id}: params.json: missing or unreadable; "
+                                                   r"the configuration comes from result.json"):
+        trials = load(copy).trials.set_index("trial_id")
+    assert config and {name: trials.loc[trial_id, name] for name in config} == pytest.approx(config)

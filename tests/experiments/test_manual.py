@@ -115,6 +115,16 @@ def test_labelled_searcher_records_labels_per_trial(tmp_path):
                                                                         ("t2", "suggested", "y")]
 
 
+def test_a_labelled_searcher_skipping_a_config_keeps_each_label_with_its_config(tmp_path):
+    events = TrialEventLog()
+    events.attach(str(tmp_path))
+    searcher = LabelledSequenceSearcher([{"a": 1}, {"a": 2}, {"a": 3}], [{"source": s} for s in "xyz"], events)
+    searcher.skip([{"a": 2}])
+    assert [searcher.suggest(t) for t in ("t1", "t2", "t3")] == [{"a": 1}, {"a": 3}, Searcher.FINISHED]
+    lines = [json.loads(line) for line in (tmp_path / EVENTS_FILE).read_text().splitlines()]
+    assert [(e["trial_id"], e["source"]) for e in lines] == [("t1", "x"), ("t2", "z")]
+
+
 class RecordingSearcher(ConfigSequenceSearcher):
     def __init__(self, configs):
         super().__init__(configs)

@@ -66,6 +66,15 @@ def test_searcher_learns_nothing_from_results() -> None:
     assert searcher.suggest("trial_1") == CONFIGS[1]
 
 
+def test_skipped_configs_are_never_suggested_and_the_rest_keep_their_order() -> None:
+    """A resume that kept completed trials from tunelab's record skips their configurations, repeats counted."""
+    configs = [*CONFIGS, dict(CONFIGS[1])]
+    searcher = ConfigSequenceSearcher(configs)
+    assert searcher.skip([CONFIGS[1], {"optimizer": "rmsprop"}]) == 1
+    suggested = [searcher.suggest(f"t{i}") for i in range(4)]
+    assert suggested == [CONFIGS[0], CONFIGS[2], CONFIGS[1], Searcher.FINISHED]
+
+
 @pytest.mark.parametrize("roundtrip", [lambda state: state, copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))])
 def test_searcher_resumes_at_the_cursor(roundtrip) -> None:
     searcher = ConfigSequenceSearcher(CONFIGS)

@@ -79,6 +79,8 @@ def print_plan(prepared: Prepared) -> None:
     for line in describe(spec.tracking):
         print(f"  {line}")
     print(f"  results: {prepared.path}")
+    if prepared.record_note:
+        print(f"  {prepared.record_note}")
     if prepared.afresh:
         print("  (that folder held only a lock, left by a launch stopped before it wrote anything: started afresh)")
 

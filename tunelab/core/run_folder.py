@@ -84,6 +84,15 @@ def read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def result_config(trial_folder: Path) -> dict:
+    """The configuration Ray logs with each of a trial's results (result.json): the trial's own when its
+    params.json is lost; {} when no result holds one."""
+    for result in read_json_lines(trial_folder / RESULT_FILE)[0]:
+        if isinstance(result.get("config"), dict):
+            return result["config"]
+    return {}
+
+
 def read_test_score(run_folder: Path) -> dict[str, Any] | None:
     """The run's test score, {"trial_id", "epoch", "metrics": {name: value}}; None when it has none (no test part,
     not scored yet, or a damaged file)."""

@@ -114,3 +114,17 @@ def test_a_stopped_driver_on_this_host_keeps_its_run_however_old_its_heartbeat(t
         stopped.kill()
         stopped.wait()
     assert lock_holder_is_gone(holder)
+
+
+def test_holder_files_of_gone_drivers_are_removed_and_a_live_ones_kept(tmp_path):
+    """A driver killed between writing its holder file and renaming it into place leaves `tunelab.lock.<token>`."""
+    run = tmp_path / "run"
+    run.mkdir()
+    gone = {"host": socket.gethostname(), "pid": dead_pid(), "since": time.time(), "heartbeat": time.time()}
+    (run / f"{LOCK_FILE}.gone").write_text(json.dumps(gone))
+    (run / f"{LOCK_FILE}.cut").write_text('{"host": "')  # a full disk cut it short, long ago
+    os.utime(run / f"{LOCK_FILE}.cut", (time.time() - 120, time.time() - 120))
+    (run / f"{LOCK_FILE}.live").write_text(json.dumps({**gone, "pid": os.getpid()}))
+    with run_lock(str(run)):
+        pass
+    assert sorted(p.name for p in run.iterdir()) == [f"{LOCK_FILE}.live"]
