@@ -185,10 +185,14 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_fails_the_run_with_the_count_and_the_resume_command(tmp_path, small_disk):
+def test_a_full_disk_fails_the_run_then_resumes_from_tunelabs_record_past_a_cut_state(tmp_path, small_disk):
     """A full disk stands for storage that stops taking writes: a read-only switch cannot be injected
     under a live run (remount refuses while Ray holds files open; root ignores permissions), and
-    every write failure takes the same path. Storage unwritable at launch is refused with exit 2."""
+    every write failure takes the same path. Storage unwritable at launch is refused with exit 2.
+
+    Then, the disk freed, Ray's experiment state cut short as a full disk cuts it: the resume keeps the
+    trials tunelab's record shows completed and runs the rest; cut again once finished, the resume
+    has nothing left to run."""
     spec = experiment_file(tmp_path, small_disk, max_failures=0)  # no retries into a full disk: a shorter test
     run = small_disk / "run"
     driver = launch(str(spec), "--name", "run")
@@ -201,3 +205,34 @@ def test_a_full_disk_fails_the_run_with_the_count_and_the_resume_command(tmp_pat
     assert lines[0].startswith(f"launch.py: error: could not write to {run} (No space left on device); ")
     assert "trials errored" in lines[0] and "Traceback" not in err
     assert lines[1].strip() == f"python scripts/launch.py {spec} --resume --name run"
+
+    (small_disk / "filler").unlink()
+    cut_ray_state(run)
+    finished = finished_trial_files(run)
+    completed = {name.split("/")[0] for name in finished}
+    resumed = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(spec), "--resume", "--name",
+                              "run"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert ("Ray's experiment state is damaged (experiment_state-" in resumed.stdout
+            and f": {len(completed)} completed trials kept from tunelab's record; " in resumed.stdout), resumed.stdout
+    assert_whole(run)  # the planned trials, each epoch once
+    assert_untouched(finished, finished_trial_files(run))  # not trained again, same ids and folders
+    assert completed <= {path.name for path in run.glob("trial_*")}
+    assert not [path.name for path in run.glob(".unrecorded-*/*") if path.name in completed]
+    assert not list(run.glob("tunelab.lock*"))
+
+    cut_ray_state(run)  # the finished run's state, cut: complete from tunelab's record, Ray not started
+    finished = finished_trial_files(run)
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(spec), "--resume", "--name",
+                            "run"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert f": {TRIALS} completed trials kept from tunelab's record; nothing left to run" in again.stdout
+    assert "is complete: all 4 planned trials finished" in again.stdout
+    assert finished_trial_files(run) == finished and not list(run.glob("tunelab.lock*"))
+    assert_whole(run)
+
+
+def cut_ray_state(run: Path) -> None:
+    """Ray's newest experiment state cut to half its length, as a disk that filled while Ray copied it leaves it."""
+    state = sorted(run.glob("experiment_state-*.json"))[-1]
+    state.write_text(state.read_text()[: len(state.read_text()) // 2])
