@@ -87,7 +87,7 @@ def recorded_run(run_path: str, plan: Plan) -> RecordedRun | None:
     if not record.complete and not (isinstance(plan.searcher, ConfigSequenceSearcher) and plan.scheduler is None):
         raise SpecError(
             f"--resume: {record.note().split(';')[0]}; this strategy's searcher or scheduler state cannot be "
-            f"rebuilt from it, so the {len(unfinished) + plan.num_samples - len(completed)} trials left cannot "
+            f"rebuilt from it, so the {plan.num_samples - len(completed)} trials left cannot "
             f"run as planned. The completed trials stay readable (tunelab analyze summary {run_path}); "
             "start a new run (--name) for the rest")
     return record
