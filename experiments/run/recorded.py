@@ -54,7 +54,7 @@ def ray_state_damage(run_folder: Path) -> str | None:
     """What keeps Ray from restoring the run: its newest experiment state is cut short, or there is none."""
     state = newest(run_folder, RAY_STATE_PATTERN)
     if state is None:
-        return "no experiment_state file"
+        return f"no {RAY_STATE_PATTERN} file"
     try:
         data = json.loads(state.read_text())
     except (OSError, ValueError):
