@@ -42,12 +42,18 @@ class RecordedRun:
         return len(self.completed) >= self.planned
 
     def note(self) -> str:
-        kept = f"{len(self.completed)} completed trials kept from tunelab's record"
+        kept = f"{_counted(len(self.completed), 'completed trial')} kept from tunelab's record"
         if self.complete:
             return f"Ray's experiment state is damaged ({self.damage}): {kept}; nothing left to run"
-        again = f"; {len(self.unfinished)} unfinished trials restart" if self.unfinished else ""
-        left = self.planned - len(self.completed)
-        return f"Ray's experiment state is damaged ({self.damage}): {kept}{again}; {left} planned trials run"
+        again = f"; {_counted(len(self.unfinished), 'unfinished trial', 'restart')}" if self.unfinished else ""
+        left = _counted(self.planned - len(self.completed), "planned trial", "run")
+        return f"Ray's experiment state is damaged ({self.damage}): {kept}{again}; {left}"
+
+
+def _counted(count: int, noun: str, verb: str = "") -> str:
+    """'1 planned trial runs', '2 planned trials run'."""
+    words = f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{words} {verb}{'s' if count == 1 else ''}" if verb else words
 
 
 def ray_state_damage(run_folder: Path) -> str | None:

@@ -214,7 +214,7 @@ def test_a_full_disk_fails_the_run_then_resumes_from_tunelabs_record_past_a_cut_
                               "run"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert ("Ray's experiment state is damaged (experiment_state-" in resumed.stdout
-            and f": {len(completed)} completed trials kept from tunelab's record; " in resumed.stdout), resumed.stdout
+            and f": {len(completed)} completed trial{'' if len(completed) == 1 else 's'} kept from tunelab's record; " in resumed.stdout), resumed.stdout
     assert_whole(run)  # the planned trials, each epoch once
     assert_untouched(finished, finished_trial_files(run))  # not trained again, same ids and folders
     assert completed <= {path.name for path in run.glob("trial_*")}

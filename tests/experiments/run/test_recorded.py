@@ -35,8 +35,8 @@ def test_a_cut_state_continues_a_sequence_keeping_the_completed_trial(tmp_path):
     plan = Plan(ConfigSequenceSearcher(CONFIGS), None, 3, 6)
     record = recorded_run(str(run), plan)
     assert record.note() == ("Ray's experiment state is damaged (experiment_state-2026-12-01_12-00-00.json is cut "
-                             "short or unreadable): 1 completed trials kept from tunelab's record; 1 unfinished "
-                             "trials restart; 2 planned trials run")
+                             "short or unreadable): 1 completed trial kept from tunelab's record; 1 unfinished "
+                             "trial restarts; 2 planned trials run")
     continue_from_record(str(run), record, plan.searcher)
     assert sorted(path.name for path in run.glob("trial_*")) == ["trial_a"]
     assert len(list(run.glob(".unrecorded-unfinished-*/trial_b"))) == 1
@@ -55,14 +55,14 @@ def test_a_readable_state_or_no_completed_trial_leaves_the_resume_to_ray(tmp_pat
 def test_all_planned_trials_completed_is_complete_whatever_the_strategy(tmp_path):
     run = hand_made_run(tmp_path / "run", "")
     record = recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 1, 2))
-    assert record.complete and record.note().endswith("1 completed trials kept from tunelab's record; "
+    assert record.complete and record.note().endswith("1 completed trial kept from tunelab's record; "
                                                       "nothing left to run")
 
 
 def test_a_partly_finished_run_under_a_scheduler_is_refused_naming_what_is_kept(tmp_path):
     run = hand_made_run(tmp_path / "run", "")
     with pytest.raises(SpecError, match=r"^--resume: Ray's experiment state is damaged \(experiment_state-.*\): "
-                                        r"1 completed trials kept from tunelab's record; this strategy's searcher "
+                                        r"1 completed trial kept from tunelab's record; this strategy's searcher "
                                         r"or scheduler state cannot be rebuilt from it, so the 2 trials left cannot run as planned"):
         recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 3, 6))
     assert {"trial_a", "trial_b", "experiment_state-2026-12-01_12-00-00.json"} <= {p.name for p in run.iterdir()}
