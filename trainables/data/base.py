@@ -282,11 +282,11 @@ def split_indices(name: str, codes: np.ndarray, classes: np.ndarray, validation_
 
     num_classes = len(classes)
     rest, test = hold_out_test(name, codes, test_fraction, seed, classes)
-    _check_class_sizes(name, codes[rest], classes, "validation_fraction", validation_fraction)
+    left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
+    _check_class_sizes(name, codes[rest], classes, f"{left} with validation_fraction={validation_fraction}")
     try:
         train, val = train_test_split(rest, test_size=validation_fraction, random_state=seed, stratify=codes[rest])
     except ValueError as e:
-        left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
         hint = "; a target of this many values may be a number to predict (task: regression)" if (
             num_classes > MANY_VALUES) else ""
         raise DataError(
@@ -308,7 +308,7 @@ def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int,
         return everything, everything[:0]
     classes = np.unique(codes)
     labels = np.arange(classes[-1] + 1) if labels is None else labels
-    _check_class_sizes(name, codes, labels, "test_fraction", test_fraction)
+    _check_class_sizes(f"test_fraction: {name}", codes, labels, f" with test_fraction={test_fraction}")
     try:
         rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=codes)
     except ValueError as e:
@@ -322,14 +322,13 @@ def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int,
     return rest, test
 
 
-def _check_class_sizes(name: str, codes: np.ndarray, labels: np.ndarray, key: str, fraction: float) -> None:
+def _check_class_sizes(name: str, codes: np.ndarray, labels: np.ndarray, split: str) -> None:
     """A stratified split needs two examples of each class, one for each side: refused naming the user's label."""
     few = np.flatnonzero(np.bincount(codes, minlength=len(labels)) == 1)
     if few.size:
         found = ", ".join(shown(labels[code].item()) for code in few[:5]) + (", ..." if few.size > 5 else "")
-        prefix = f"{key}: " if key == "test_fraction" else ""
-        raise DataError(f"{prefix}{name}: label {found} has one example; {key}={fraction} splits each class, so "
-                        "each needs at least 2 examples")
+        has = f"label {found} has one example" if few.size == 1 else f"labels {found} have one example each"
+        raise DataError(f"{name}: {has}{split}; a stratified split needs at least 2 examples of each class")
 
 
 def check_seen_in_training(name: str, classes: np.ndarray, train_codes: np.ndarray, codes: np.ndarray,

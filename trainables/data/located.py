@@ -17,7 +17,7 @@ from tunelab.trainables.data.base import DataError, StreamedData
 
 _LONGEST = 300  # characters of TensorFlow's reason kept: an assertion's message shows the values too
 _FROM_A_PIPELINE = re.compile(r"IteratorGetNext|Iterator::|Dataset")  # how TensorFlow names a tf.data op
-_NOISE = (re.compile(r"\{\{function_node [^}]*\}\}\s*"), re.compile(r"\s*\[Op:[^\]]*\]( name: \S*)?"),
+_NOISE = (re.compile(r"\{\{function_node [^}]*\}\}\s*"), re.compile(r"\s*\[Op:[^\]]*\]( name:\s*\S*)?"),
           re.compile(r"^.*transformation with iterator: [\w:]+: "))
 
 
