@@ -111,7 +111,7 @@ def test_nan_in_streamed_data_is_named_per_file_by_the_trial(tmp_path):
         fit_one_epoch(load_dataset({"source": f"npz:{tmp_path}/mapped.npz", "memory_map": True}))
     with pytest.raises(DataError, match=rf"^data: {HELPERS}:pipeline_with_infinity: reading it failed: .*a train "
                                         "example holds NaN or infinity"):
-        fit_one_epoch(load_dataset(f"{HELPERS}:pipeline_with_infinity", ))
+        fit_one_epoch(load_dataset(f"{HELPERS}:pipeline_with_infinity"))
 
 
 @pytest.mark.parametrize("memory_map", [False, True])
