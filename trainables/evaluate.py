@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tunelab.trainables.checkpoints import import_user_module, load_model
 from tunelab.trainables.data import Dataset, StreamedData
+from tunelab.trainables.data.located import data_errors_located
 from tunelab.trainables.data.streaming import held_out_batches
 from tunelab.trainables.keras_trainable import fit_targets
 from tunelab.trainables.model_params import TrainableError
@@ -27,5 +28,6 @@ def evaluate_checkpoint(model_file: str, trainable: str, data: Dataset | Streame
         inputs = {"x": held_out_batches(data, batch_size)}
     else:
         inputs = {"x": data.x_test, "y": fit_targets(data, data.y_test), "batch_size": batch_size}
-    scores = model.evaluate(**inputs, verbose=0, return_dict=True)
+    with data_errors_located(data):  # a test file that cannot be read is named, as in a trial
+        scores = model.evaluate(**inputs, verbose=0, return_dict=True)
     return {name: float(value) for name, value in scores.items()}

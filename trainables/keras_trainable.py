@@ -18,6 +18,7 @@ from tunelab.trainables.checkpoints import MODEL_FILE, load_model, read_state
 from tunelab.trainables.compile import compile_model, learning_params
 from tunelab.trainables.data import Dataset
 from tunelab.trainables.data.base import StreamedData
+from tunelab.trainables.data.located import data_errors_located
 from tunelab.trainables.data.streaming import streamed_batches
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
 from tunelab.trainables.metrics import TASKS
@@ -118,7 +119,8 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
     keras.utils.set_random_seed(run.seed)
     batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
         "batch_size"]
-    inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
+    with data_errors_located(data):  # a file a streamed source cannot read is named, not an op of its pipeline
+        inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
     users_optimizer: list[dict[str, float]] = []  # a user-compiled model's rate and momentum, as its function chose
 
     def built() -> keras.Model:
@@ -143,7 +145,7 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
         else:
             apply_adjustable(model, config, run.model, run.task)
 
-    with released_custom_gradients():  # or a reused worker keeps every trial's graph
+    with released_custom_gradients(), data_errors_located(data):  # or a reused worker keeps every trial's graph
         model.fit(
             **inputs,
             epochs=run.epochs,

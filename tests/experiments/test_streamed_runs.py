@@ -46,6 +46,25 @@ def test_an_image_folder_trains_a_cnn(tmp_path, ray_session):
     assert sum("files for training" in log for log in logs) == 1  # Keras lists the folder once: the worker reused it
 
 
+def test_a_corrupt_image_the_driver_missed_is_named_by_the_failing_trial(tmp_path, ray_session, monkeypatch):
+    """One changed byte of image data: its header and ending are intact, and the driver decodes a sample only, so the
+    trial meets it; its error file's last line, which the run's summary shows, names the file, not TensorFlow's op."""
+    from tests.trainables.data.test_data_errors import flipped
+    from tunelab.core.run_folder import ERROR_FILE
+    from tunelab.trainables.data import image_files
+
+    folder = write_image_folder(tmp_path / "digits", count=100)
+    flipped(folder / "4" / "24.png")
+    monkeypatch.setattr(image_files, "DECODED_IN_FULL", 1)  # the driver runs in this process
+    raw = experiment(tmp_path, f"images:{folder}", "cnn", {"num_conv_layers": 1, "filters_1": 4, "dense_units": 8,
+                                                           "learning_rate": 0.01}, trials=1, epochs=1)
+    outcome = run(prepare(spec_from_dict({**raw, "max_failures": 0})))
+
+    assert outcome.errored == 1 and len(outcome.errored_trials) == 1
+    error = (Path(outcome.path) / outcome.errored_trials[0] / ERROR_FILE).read_text().strip().splitlines()[-1]
+    assert f"DataError: data: images:{folder}: cannot decode {folder}/4/24.png (Invalid PNG data" in error, error
+
+
 def test_a_tfrecord_file_trains_an_mlp(tmp_path, ray_session):
     data = tfrecord_data(write_tfrecord(tmp_path / "digits.tfrecord", count=400))
     space = {"num_layers": 1, "units_1": 16, "learning_rate": 0.01}

@@ -258,6 +258,10 @@ CASES = [
     ("--name leaving the storage", None, ["--name", "../elsewhere"], "--name: '../elsewhere' must be one folder name"),
     ("--name with a separator", None, ["--name", "a/b"], "--name: 'a/b' must be one folder name"),
     ("--resume of a run that does not exist", None, ["--resume", "--name", "nothere"], "nothere does not exist"),
+    ("NaN in the features", ("data", "tests.trainables.data.data_functions:nan_feature"), [],
+     "data: tests.trainables.data.data_functions:nan_feature: train x holds nan at row 7"),
+    ("validation label absent from training", ("data", "tests.trainables.data.data_functions:unseen_validation_label"),
+     [], ":unseen_validation_label: its val part holds label 99, which the training labels never hold"),
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from tunelab.trainables.data.base import (
     LABEL_COLUMN, NPZ_KEYS, NPZ_LAYOUTS, DataError, Dataset, StreamedData, as_features, as_targets, check_flag,
     check_npz_arrays, hold_out_test, npz_parts, require_file, split, split_targets,
 )
+from tunelab.trainables.data.finite import NOT_FINITE, check_finite
 from tunelab.trainables.data.mapped_npz import load_mapped_npz
 
 _FASHION_FILES = (
@@ -202,6 +204,8 @@ def _npz_arrays(name: str, path_text: str) -> dict[str, np.ndarray]:
         except ValueError as e:  # object arrays need pickle, which is refused
             raise DataError(f"{name}: cannot read arrays ({e})") from e
     check_npz_arrays(name, arrays)
+    for key, values in arrays.items():
+        check_finite(name, key, values)
     return arrays
 
 
@@ -222,6 +226,9 @@ def load_csv_targets(name: str, path_text: str, options: Mapping[str, Any], vali
         except ValueError:
             raise DataError(f"{name}: target column {shown(options['target'])} must be numeric for task: "
                             f"regression; line {row + 2} has {shown(value)}") from None
+        if not math.isfinite(targets[row]):
+            raise DataError(f"{name}: target column {shown(options['target'])} must hold finite numbers; line "
+                            f"{row + 2} has {shown(value)} ({NOT_FINITE})")
     return split_targets(name, x, targets, validation_fraction, seed, test_fraction)
 
 
@@ -266,6 +273,9 @@ def _read_csv(name: str, path_text: str, target_column: str) -> tuple[np.ndarray
                 raise DataError(
                     f"{name}: column {shown(header[i])} must be numeric; line {line} has {shown(row[i])}"
                 ) from None
+            if not math.isfinite(x[line - 2, j]):
+                raise DataError(f"{name}: column {shown(header[i])} must hold finite numbers; line {line} has "
+                                f"{shown(row[i])} ({NOT_FINITE}): drop or fill it")
     return x, labels
 
 

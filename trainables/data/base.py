@@ -107,6 +107,11 @@ class StreamedData(ABC):
         """The test examples; runs in the one task that scores the best model on them, never in a trial."""
         raise DataError(f"{self.name}: has no test part")
 
+    def locate(self, error: Exception) -> str | None:
+        """Where in the source a worker's read failed with `error` (a file, a record, a row), found by reading the
+        source again, as one line; None where the source cannot tell. Runs only after a read failed."""
+        return None
+
 
 @dataclass(frozen=True)
 class FileForm:
@@ -161,15 +166,19 @@ def npz_parts(name: str, arrays: Mapping[str, np.ndarray], validation_fraction: 
     label_keys = tuple(arrays)[1::2]
     classes, codes = encode_labels(name, np.concatenate([np.asarray(arrays[key]) for key in label_keys]))
     labels = dict(zip(label_keys, np.split(codes, np.cumsum([len(arrays[key]) for key in label_keys])[:-1])))
+    trained_on = "y" if "y" in labels else "y_train"
+    for key in ("y_val", "y_test"):
+        if key in labels:
+            check_seen_in_training(name, classes, labels[trained_on], labels[key], key)
     if "y_test" in labels and test_fraction:
         raise DataError(f"test_fraction: {name} has its own test part (x_test, y_test); leave test_fraction out")
     pooled = "y" in labels  # x and y, split here; or x_train, ..., y_val, split already
     key, own = ("x", labels["y"]) if pooled else ("x_train", labels["y_train"])
     if pooled:
-        train, val, test = split_indices(name, own, len(classes), validation_fraction, seed, test_fraction)
+        train, val, test = split_indices(name, own, classes, validation_fraction, seed, test_fraction)
         parts = [Part(key, train, own[train]), Part(key, val, own[val])]
     else:
-        train, test = hold_out_test(name, own, test_fraction, seed)
+        train, test = hold_out_test(name, own, test_fraction, seed, classes)
         parts = [Part(key, train, own[train]), Part("x_val", np.arange(len(labels["y_val"])), labels["y_val"])]
     if test_fraction:
         parts.append(Part(key, test, own[test]))
@@ -200,12 +209,18 @@ def _check_features(name: str, key: str, x: np.ndarray, y: np.ndarray, y_key: st
         raise DataError(
             f"{name}: {y_key} must be one label per row of {key} ({len(x)}); got shape {y.shape}"
         )
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):  # labels are small, read whole even from a memory map
+        row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(axis=1))[0])
+        raise DataError(f"{name}: {y_key} holds {y[row]} at row {row}; labels and targets must be finite numbers")
 
 
 def encode_labels(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct labels and each label's index among them, as int64; a continuous target is refused."""
     if y.ndim != 1:
         raise DataError(f"{name}: labels must be one-dimensional; got shape {y.shape}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise DataError(f"{name}: {np.count_nonzero(~np.isfinite(y))} labels are NaN or infinity; a label is a class: "
+                        "a finite number or a name")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"{name}: needs at least 2 classes; found {classes.tolist()}")
@@ -253,23 +268,25 @@ def split_targets(name: str, x: np.ndarray, y: np.ndarray, validation_fraction: 
 def split(name: str, x: np.ndarray, y: np.ndarray, validation_fraction: float, seed: int,
           test_fraction: float = 0.0) -> Dataset:
     classes, codes = encode_labels(name, y)
-    train, val, test = split_indices(name, codes, len(classes), validation_fraction, seed, test_fraction)
+    train, val, test = split_indices(name, codes, classes, validation_fraction, seed, test_fraction)
     held_out = (x[test], codes[test]) if test_fraction else (None, None)
     return Dataset(name, x[train], codes[train], x[val], codes[val], len(classes), *held_out)
 
 
-def split_indices(name: str, codes: np.ndarray, num_classes: int, validation_fraction: float, seed: int,
+def split_indices(name: str, codes: np.ndarray, classes: np.ndarray, validation_fraction: float, seed: int,
                   test_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train, validation and test indices of stratified splits, so that small or imbalanced data sets keep every class
     in every part: the test part first (empty when `test_fraction` is 0), then validation from the rest; the same for
-    arrays in memory and memory-mapped."""
+    arrays in memory and memory-mapped. `classes` are the user's labels of the codes, for messages."""
     from sklearn.model_selection import train_test_split
 
-    rest, test = hold_out_test(name, codes, test_fraction, seed)
+    num_classes = len(classes)
+    rest, test = hold_out_test(name, codes, test_fraction, seed, classes)
+    left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
+    _check_class_sizes(name, codes[rest], classes, f"{left} with validation_fraction={validation_fraction}")
     try:
         train, val = train_test_split(rest, test_size=validation_fraction, random_state=seed, stratify=codes[rest])
     except ValueError as e:
-        left = f", what test_fraction={test_fraction} leaves," if test_fraction else ""
         hint = "; a target of this many values may be a number to predict (task: regression)" if (
             num_classes > MANY_VALUES) else ""
         raise DataError(
@@ -279,15 +296,19 @@ def split_indices(name: str, codes: np.ndarray, num_classes: int, validation_fra
     return train, val, test
 
 
-def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int, labels: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The indices of `codes` kept for training and validation, and those of the stratified test part (none when
-    `test_fraction` is 0); every class must be in both, or the test score would leave one out."""
+    `test_fraction` is 0); every class must be in both, or the test score would leave one out. `labels` are the
+    user's labels of the codes (None: the codes are the labels), so that a message quotes what the user wrote."""
     from sklearn.model_selection import train_test_split
 
     everything = np.arange(len(codes))
     if not test_fraction:
         return everything, everything[:0]
     classes = np.unique(codes)
+    labels = np.arange(classes[-1] + 1) if labels is None else labels
+    _check_class_sizes(f"test_fraction: {name}", codes, labels, f" with test_fraction={test_fraction}")
     try:
         rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=codes)
     except ValueError as e:
@@ -296,9 +317,28 @@ def hold_out_test(name: str, codes: np.ndarray, test_fraction: float, seed: int)
     for part, indices in (("test", test), ("training", rest)):
         absent = np.setdiff1d(classes, codes[indices])
         if absent.size:
-            raise DataError(f"test_fraction: {test_fraction} of the {len(codes)} examples of {name} leaves class index "
-                            f"{absent[0]} out of the {part} part; hold out more, or fewer")
+            raise DataError(f"test_fraction: {test_fraction} of the {len(codes)} examples of {name} leaves label "
+                            f"{shown(labels[absent[0]].item())} out of the {part} part; hold out more, or fewer")
     return rest, test
+
+
+def _check_class_sizes(name: str, codes: np.ndarray, labels: np.ndarray, split: str) -> None:
+    """A stratified split needs two examples of each class, one for each side: refused naming the user's label."""
+    few = np.flatnonzero(np.bincount(codes, minlength=len(labels)) == 1)
+    if few.size:
+        found = ", ".join(shown(labels[code].item()) for code in few[:5]) + (", ..." if few.size > 5 else "")
+        has = f"label {found} has one example" if few.size == 1 else f"labels {found} have one example each"
+        raise DataError(f"{name}: {has}{split}; a stratified split needs at least 2 examples of each class")
+
+
+def check_seen_in_training(name: str, classes: np.ndarray, train_codes: np.ndarray, codes: np.ndarray,
+                           key: str) -> None:
+    """A validation or test label absent from training: the model cannot learn it, so its score would mislead."""
+    unseen = np.setdiff1d(codes, train_codes)
+    if unseen.size:
+        found = ", ".join(shown(classes[code].item()) for code in unseen[:5]) + (", ..." if unseen.size > 5 else "")
+        raise DataError(f"{name}: {key} holds label {found}, which the training labels never hold; a model cannot "
+                        "learn a class it never trains on: add its examples to training, or drop them")
 
 
 def require_file(name: str, path: Path) -> None:

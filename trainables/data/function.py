@@ -29,8 +29,10 @@ from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shorter, shown
 from tunelab.core.user_code import import_file, import_module, raised_line
 from tunelab.trainables.data.base import (
-    DataError, Examples, FileForm, StreamedData, as_features, check_flag, encode_labels, example_shape,
+    DataError, Examples, FileForm, StreamedData, as_features, check_flag, check_seen_in_training, encode_labels,
+    example_shape,
 )
+from tunelab.trainables.data.finite import NOT_FINITE, check_finite
 from tunelab.trainables.data.streaming import count
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ class DataFunction(StreamedData):
             raise DataError(f"data: {self.reference} returned {name} examples of shape {shape} here, "
                             f"{self.input_shape} to the driver")
         outside = f"data: {self.reference}: a {name} label is outside 0 to {self.num_classes - 1} (num_classes)"
+        not_finite = f"data: {self.reference}: a {name} example holds {NOT_FINITE}"
 
         def cast(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             label = tf.cast(tf.reshape(y, []), tf.int64)
@@ -107,7 +110,8 @@ class DataFunction(StreamedData):
                 tf.debugging.assert_non_negative(label, message=outside),
                 tf.debugging.assert_less(label, tf.constant(self.num_classes, tf.int64), message=outside),
             ]):
-                return tf.reshape(tf.cast(x, tf.float32), self.input_shape), tf.identity(label)
+                features = tf.debugging.check_numerics(tf.cast(x, tf.float32), not_finite)
+                return tf.reshape(features, self.input_shape), tf.identity(label)
 
         examples = part.map(cast, num_parallel_calls=tf.data.AUTOTUNE)
         examples = examples.cache() if self.cache else examples
@@ -237,6 +241,9 @@ def load_data_function(name: str, reference: str, options: Mapping[str, Any], va
     else:
         arrays = [_arrays(reference, part, PARTS[i]) for i, part in enumerate(parts)]
         shapes = [example_shape(x) for x, _ in arrays]
+        for part, (x, y) in zip(PARTS, arrays):
+            check_finite(f"data: {reference}", f"{part} x", x)
+            check_finite(f"data: {reference}", f"{part} y", y)
     for part, shape in zip(PARTS[1:], shapes[1:]):
         if shape != shapes[0]:
             raise DataError(f"data: {reference} returned train examples of shape {shapes[0]} but {part} examples of "
@@ -244,7 +251,10 @@ def load_data_function(name: str, reference: str, options: Mapping[str, Any], va
     if pipelines[0]:
         classes, num_classes = None, options["num_classes"] or _pipeline_classes(reference, parts)
     else:
-        found, _ = encode_labels(f"data: {reference}", np.concatenate([y for _, y in arrays]))
+        found, codes = encode_labels(f"data: {reference}", np.concatenate([y for _, y in arrays]))
+        codes_of = np.split(codes, np.cumsum([len(y) for _, y in arrays])[:-1])
+        for part, part_codes in zip(PARTS[1:], codes_of[1:]):
+            check_seen_in_training(f"data: {reference}", found, codes_of[0], part_codes, f"its {part} part")
         classes, num_classes = tuple(found.tolist()), len(found)
         if options["num_classes"] not in (None, num_classes):
             raise DataError(f"data.num_classes: {options['num_classes']}, but {reference} returns labels of "
@@ -257,15 +267,20 @@ def _pipeline_classes(reference: str, parts: Sequence[tf.data.Dataset]) -> int:
     """The class count of pipelines whose labels are class indices: every label read once, 0..k-1 each present."""
     import tensorflow as tf
 
-    found: set[int] = set()
+    found: dict[str, set[int]] = {}
     for name, part in zip(PARTS, parts):
+        found[name] = set()
         try:
             for labels in part.map(lambda x, y: tf.reshape(y, [])).batch(65_536).as_numpy_iterator():
-                found.update(np.unique(labels).tolist())
+                found[name].update(np.unique(labels).tolist())
         except tf.errors.OpError as error:
             raise DataError(f"data: {reference}: reading its {name} part raised {type(error).__name__}: "
                             f"{shorter(error.message.splitlines()[0] if error.message else '')}") from None
-    labels = sorted(found)
+        unseen = sorted(found[name] - found[PARTS[0]])
+        if unseen:
+            raise DataError(f"data: {reference}: its {name} part holds label {shorter(str(unseen)[1:-1])}, which the "
+                            "training labels never hold; a model cannot learn a class it never trains on")
+    labels = sorted(set().union(*found.values()))
     if len(labels) < 2 or labels != list(range(len(labels))):
         raise DataError(f"data: {reference} returned labels {shorter(str(labels))}; a tf.data pipeline's labels are "
                         "class indices 0 to k-1, at least 2 classes (with a class absent, give num_classes:)")

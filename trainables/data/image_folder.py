@@ -7,8 +7,10 @@ names them). A folder holding exactly `train/` and `val/`, with the same class f
 is split already; otherwise Keras holds out `validation_fraction` of the files (of `train/`, when
 the folder holds `train/` and `test/`), shuffled with the experiment's seed. A `test/` beside them
 is the test part, which only the best model is scored on (`test_fraction` is refused: Keras splits
-in two only). The driver only lists the folders and reads one image's header, for the default
-size and colour mode; workers decode every image, scale it to [0, 1] and cache it (`cache`).
+in two only). The driver lists the folders, takes the default size and colour mode from the first
+image's header, and looks at every file (`image_files`) so that a corrupt one is named before Ray
+starts; workers decode every image, scale it to [0, 1] and cache it (`cache`), and a trial that
+fails on a file names it (`locate`).
 """
 from __future__ import annotations
 
@@ -18,8 +20,11 @@ from typing import Any, Mapping
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.run_folder import is_uri
 from tunelab.trainables.data.base import DataError, Examples, FileForm, StreamedData, check_flag
-from tunelab.trainables.data.streaming import COLOR_MODES, count, file_system, image_header, location, positive_ints
+from tunelab.trainables.data.image_files import check_image_files
+from tunelab.trainables.data.located import reason
+from tunelab.trainables.data.streaming import COLOR_MODES, count, file_system, location, positive_ints
 
 IMAGE_FILES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what image_dataset_from_directory reads
 SPLIT_FOLDERS = ["train", "val"]
@@ -60,6 +65,27 @@ class ImageFolder(StreamedData):
             return super().read_test()
         return self._examples(self._reader()(os.path.join(self.folder, TEST_FOLDER), shuffle=False))
 
+    def locate(self, error: Exception) -> str | None:
+        """The first file TensorFlow cannot decode as the trials decode it, found by decoding each file again."""
+        import tensorflow as tf
+
+        files = file_system(self.folder)
+        channels = COLOR_MODES[self.color_mode]
+        for path in image_paths(self.name, files, self._parts(), list(self.class_names)):
+            try:
+                tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+            except tf.errors.OpError as failure:
+                return f"data: {self.name}: cannot decode {path} ({reason(failure)}); replace or remove the file"
+        return None
+
+    def _parts(self) -> list[str]:
+        """The folders holding class folders: the folder itself, or its train/, val/ and test/."""
+        if not (self.split_folders or self.test_folder):
+            return [self.folder]
+        names = (*SPLIT_FOLDERS, TEST_FOLDER) if self.split_folders and self.test_folder else (
+            SPLIT_FOLDERS if self.split_folders else ("train", TEST_FOLDER))
+        return [os.path.join(self.folder, part) for part in names]
+
     def _reader(self) -> Any:
         """`image_dataset_from_directory` with this folder's classes, size and colour mode: unbatched (image, label)."""
         import functools
@@ -99,17 +125,13 @@ def load_image_folder(name: str, path: str, options: Mapping[str, Any], validati
         if _subfolders(files, other) != class_names:
             raise DataError(f"{name}: {os.path.basename(other)}/ has the class folders {_subfolders(files, other)}, "
                             f"train/ has {class_names}; they must be the same")
-    total, first = _images(name, files, parts[0], class_names)
-    for other in parts[1:]:
-        _images(name, files, other, class_names)
+    per_part = [image_paths(name, files, [part], class_names) for part in parts]
+    total = len(per_part[0])
     if not split_folders and not 0 < int(validation_fraction * total) < total:  # Keras holds out int(fraction * n)
         raise DataError(f"{name}: validation_fraction {validation_fraction} of {total} images holds out "
                         f"{int(validation_fraction * total)}; both parts need at least one image")
-    try:
-        with files.GFile(first, "rb") as stream:
-            height, width, channels = image_header(stream)
-    except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError is an OSError
-        raise DataError(f"{name}: cannot read {first} as an image ({error})") from None
+    paths = [path for part in per_part for path in part]
+    height, width, channels = check_image_files(name, files, paths, every_header=not is_uri(folder))
     size = options["image_size"] or (height, width)
     mode = options["color_mode"] or next(mode for mode, n in COLOR_MODES.items() if n == channels)
     return ImageFolder(name=name, input_shape=(*size, COLOR_MODES[mode]), num_classes=len(class_names), folder=folder,
@@ -124,16 +146,16 @@ def _subfolders(files: Any, folder: str) -> list[str]:
     return sorted(n for n in names if not n.startswith(".") and files.isdir(os.path.join(folder, n)))
 
 
-def _images(name: str, files: Any, folder: str, class_names: list[str]) -> tuple[int, str]:
-    """How many image files the class folders hold (at any depth, as Keras finds them), and the first one."""
-    total, first = 0, ""
-    for class_folder in (os.path.join(folder, class_name) for class_name in class_names):
+def image_paths(name: str, files: Any, parts: list[str], class_names: list[str]) -> list[str]:
+    """The image files of each part's class folders (at any depth, as Keras finds them), sorted, part by part."""
+    paths = []
+    for class_folder in (os.path.join(part, class_name) for part in parts for class_name in class_names):
         found = [os.path.join(root, f) for root, _, names in sorted(files.walk(class_folder))
                  for f in sorted(names) if f.lower().endswith(IMAGE_FILES)]
         if not found:
             raise DataError(f"{name}: class folder {class_folder} holds no {', '.join(IMAGE_FILES)} files")
-        total, first = total + len(found), first or found[0]
-    return total, first
+        paths.extend(found)
+    return paths
 
 
 def _options(given: Mapping[str, Any]) -> dict[str, Any]:

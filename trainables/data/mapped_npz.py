@@ -24,6 +24,7 @@ from tunelab.core.run_folder import is_uri
 from tunelab.trainables.data.base import (
     NPZ_KEYS, NPZ_LAYOUTS, DataError, Examples, Part, StreamedData, example_shape, npz_parts,
 )
+from tunelab.trainables.data.finite import NOT_FINITE, not_finite
 from tunelab.trainables.data.streaming import location
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature, ..., name and extra lengths
@@ -55,6 +56,12 @@ class MappedNpz(StreamedData):
             return super().read_test()
         return self._examples(arrays, test)
 
+    def locate(self, error: Exception) -> str | None:
+        """The first row of the archive's features that holds NaN or infinity, scanned a chunk at a time."""
+        arrays = mapped_arrays(self.name, self.file)
+        found = (not_finite(self.name, key, arrays[key]) for key in self.layout[::2])
+        return next((f"data: {message}" for message in found if message), None)
+
     def _parts(self, arrays: dict[str, np.ndarray]) -> tuple[Part, Part, Part | None, int]:
         return npz_parts(self.name, {key: arrays[key] for key in self.layout}, self.validation_fraction, self.seed,
                          self.test_fraction)
@@ -67,7 +74,10 @@ class MappedNpz(StreamedData):
 
         def gather(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ordered = np.sort(batch)  # rows in file order: a batch reads the map forwards
-            return np.asarray(x[ordered], np.float32).reshape((-1, *self.input_shape)), labels[ordered]
+            features = np.asarray(x[ordered], np.float32).reshape((-1, *self.input_shape))
+            if not np.isfinite(features).all():  # the driver never reads the features: checked as they are read
+                raise ValueError(f"{self.name}: {part.key} holds {NOT_FINITE}")
+            return features, labels[ordered]
 
         def load(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             features, targets = tf.numpy_function(gather, [batch], (tf.float32, tf.int64), stateful=False)

@@ -24,6 +24,8 @@ from typing import Any, Mapping
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
 from tunelab.trainables.data.base import LABEL_COLUMN, DataError, Examples, FileForm, StreamedData, check_flag
+from tunelab.trainables.data.finite import NOT_FINITE
+from tunelab.trainables.data.located import reason
 from tunelab.trainables.data.streaming import count, image_header, location, positive_ints
 
 DTYPES = {"float32": "float_list", "int64": "int64_list", "png": "bytes_list", "jpeg": "bytes_list"}
@@ -55,6 +57,19 @@ class TFRecordFiles(StreamedData):
         train = records.filter(lambda index, record: tf.logical_not(held_out(index, record)))
         return self._examples(train, "train"), self._examples(records.filter(held_out), "validation")
 
+    def locate(self, error: Exception) -> str | None:
+        """The first record that fails to parse as the trials parse it, by reading each file again on its own."""
+        import tensorflow as tf
+
+        for file in self.files:
+            index = -1
+            try:
+                for index, _ in enumerate(tf.data.TFRecordDataset(file).map(self._parsed)):
+                    pass
+            except tf.errors.OpError as failure:
+                return f"data: {self.name}: record {index + 2} of {file} (counting from 1): {reason(failure)}"
+        return None
+
     def _examples(self, records: Any, part: str) -> Examples:
         import tensorflow as tf
 
@@ -78,6 +93,8 @@ class TFRecordFiles(StreamedData):
         if encoded:
             x = tf.ensure_shape(tf.io.decode_image(x, channels=self.shape[-1], expand_animations=False), self.shape)
             x = tf.cast(x, tf.float32) / 255.0
+        elif self.dtype == "float32":
+            x = tf.debugging.check_numerics(x, f"feature {self.feature!r} holds {NOT_FINITE}")
         label, outside = parsed[LABEL], f"{self.name}: a label is outside 0 to {self.num_classes - 1} (num_classes)"
         with tf.control_dependencies([tf.debugging.assert_non_negative(label, message=outside),
                                       tf.debugging.assert_less(label, tf.constant(self.num_classes, tf.int64),

@@ -74,3 +74,28 @@ def not_a_tuple():
 def one_label():
     x, y = _digits(100)
     return (x, np.zeros(100)), (x, np.zeros(100))
+
+
+def nan_feature():
+    """A NaN in one training example's pixels, as a failed normalisation leaves one."""
+    (x, y), val, test = arrays()
+    x = x.copy()
+    x[7, 3, 4] = np.nan
+    return (x, y), val, test
+
+
+def unseen_validation_label():
+    """A validation label (99) that no training example has."""
+    (x, y), (x_val, y_val), _ = arrays()
+    y_val = y_val.copy()
+    y_val[0] = 99
+    return (x, y), (x_val, y_val)
+
+
+def pipeline_with_infinity():
+    """Pipelines whose fifth training example holds an infinity: found only as a worker reads it."""
+    import tensorflow as tf
+
+    train, val, _ = pipelines()
+    infinite = tf.data.Dataset.from_tensors((tf.fill((8, 8, 1), float("inf")), tf.constant(3, tf.int64)))
+    return train.take(4).concatenate(infinite).concatenate(train.skip(4)), val

@@ -104,7 +104,7 @@ def _csv(tmp_path, text):
         (lambda p: _csv(p, "a,label\n1,x\n2\n"), "line 3 has 1 fields"),
         (lambda p: _csv(p, "a,label\n1,x\n2,x\n"), "at least 2 classes"),
         (lambda p: _csv(p, "a,label\n"), "at least one data row"),
-        (lambda p: _csv(p, "a,label\n1,x\n2,y\n"), "cannot split 2 examples"),
+        (lambda p: _csv(p, "a,label\n1,x\n2,y\n"), "labels 'x', 'y' have one example each with validation_fraction"),
     ],
 )
 def test_malformed_files_name_the_file_and_the_problem(tmp_path, make_name, expected):

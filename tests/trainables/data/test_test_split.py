@@ -112,7 +112,7 @@ def test_a_test_fraction_that_leaves_a_part_empty_is_refused(fraction, message):
 
 def test_a_class_a_stratified_test_part_would_miss_is_refused_naming_test_fraction():
     codes = np.array([0] * 1000 + [1] * 2)
-    with pytest.raises(DataError, match="test_fraction: 0.002 of the 1002 examples of tiny leaves class index 1 out "
+    with pytest.raises(DataError, match="test_fraction: 0.002 of the 1002 examples of tiny leaves label 1 out "
                                         "of the test part"):
         hold_out_test("tiny", codes, 0.002, seed=0)
 
