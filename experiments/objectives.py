@@ -17,7 +17,7 @@ from tunelab.core.errors import shown
 from tunelab.core.objective import Objective, default_mode
 from tunelab.core.pareto import Constraint
 from tunelab.experiments.errors import SpecError
-from tunelab.trainables.metrics import check_objective
+from tunelab.trainables.metrics import MetricError, check_objective
 from tunelab.trainables.model_cost import MEASURES, asked_measures
 
 if TYPE_CHECKING:
@@ -107,7 +107,10 @@ def check_reported(spec: ExperimentSpec, reported: Sequence[str]) -> ExperimentS
     resolved = tuple((metric, check_objective(metric, mode, reported, spec.task)) for metric, mode in pairs)
     for constraint in spec.constraints:
         if constraint.metric not in reported:
-            raise SpecError(f"constraints.{constraint.metric}: trials never report {constraint.metric}; they report "
-                            f"{', '.join(reported)}, and can measure {', '.join(MEASURES)}"
-                            f"{did_you_mean(constraint.metric, (*reported, *MEASURES))}")
+            try:  # its message, with the hint to add the metric to `metrics:`, under the constraint's key
+                check_objective(constraint.metric, "max", reported, spec.task)
+            except MetricError as error:
+                found = str(error).removeprefix("metric: ")
+                raise SpecError(f"constraints.{constraint.metric}: {found} (and measure {', '.join(MEASURES)} "
+                                "when named)") from None
     return dataclasses.replace(spec, mode=resolved[0][1], objectives=resolved if spec.objectives else ())
