@@ -285,8 +285,9 @@ def _metric_columns(metrics: Iterable[str]) -> list[str]:
 
 def _minimize(metric: str, experiment: Experiment) -> bool:
     """Whether `metric`'s `_best` column is its smallest value: the objective's mode, else its known direction."""
-    if experiment.metric == metric:
-        return Objective(metric, experiment.mode).ascending
+    own = next((objective for objective in experiment.objectives if objective.metric == metric), None)
+    if own is not None:
+        return own.ascending
     return default_mode(metric) == "min"
 
 

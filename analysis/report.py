@@ -17,7 +17,9 @@ import pandas as pd
 
 from tunelab.analysis.interactive import figure_html, interactive_figures, plotly_script
 from tunelab.analysis.results import Results
-from tunelab.analysis.summary import for_display, outcome_counts, ranked_trials
+from tunelab.analysis.interactive.pareto import pareto_figure
+from tunelab.analysis.plots.pareto import pareto_data
+from tunelab.analysis.summary import for_display, outcome_counts, pareto_table, pareto_title, ranked_trials
 
 _TITLES = {
     "learning_curves": "Learning curves",
@@ -103,10 +105,24 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
               for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0,
                                           classes="trials"), "</div>", f"<script>{_SCRIPT}</script>",
               plotly_script()]
+    parts += _pareto(results)
     for name, figure in interactive_figures(results, metric, x, y).items():
         parts += [f"<h2>{_TITLES.get(name, name)}</h2>", figure_html(figure, name)]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _pareto(results: Results) -> list[str]:
+    """The Pareto front's table and plot, for a run with several objectives or constraints."""
+    title = pareto_title(results)
+    if title is None:
+        return []
+    table = for_display(pareto_table(results)).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}",
+                                                       border=0, classes="meta")
+    data = pareto_data(results)
+    plot = [] if data is None else [figure_html(pareto_figure(data), "pareto")]
+    return ["<h2>Pareto front</h2>", f"<p>{_e(title.rstrip(':'))}; the best trial above is the feasible one best "
+            f"on {_e(results.metric)}.</p>", "<div class='scroll'>", table, "</div>", *plot]
 
 
 def _experiments_table(results: Results) -> str:
@@ -129,6 +145,8 @@ def _experiments_table(results: Results) -> str:
 
 def _best(results: Results) -> str:
     best = results.best_trial()
+    if best is None and results.multi_objective:
+        return f"<p>No trial that kept the constraints reported {_e(results.metric)}.</p>"
     if best is None:
         return f"<p>No trial reported {_e(results.metric)}.</p>"
     config = results.config(best)

@@ -11,7 +11,9 @@ import pandas as pd
 
 from tunelab.analysis.checkpoints import BestCheckpoint, best_kept_checkpoint, load_checkpoint_model
 from tunelab.core.errors import InputError
+from tunelab.analysis.pareto import describe_constraints, recorded_constraints, recorded_objectives, trial_points
 from tunelab.core.objective import Objective
+from tunelab.core.pareto import Constraint, best_index
 from tunelab.core.run_folder import read_test_score
 
 if TYPE_CHECKING:
@@ -41,11 +43,22 @@ class Experiment:
 
     @property
     def metric(self) -> str | None:
-        return self.spec.get("metric", "val_accuracy") if self.spec else None
+        """The objective; with several (`metric: [val_accuracy, params]`), the first."""
+        return self.objectives[0].metric if self.objectives else None
 
     @property
     def mode(self) -> str | None:
-        return self.spec.get("mode", "max") if self.spec else None
+        return self.objectives[0].mode if self.objectives else None
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """Every objective the run was tuned on, as its record keeps them: one, or each of a `metric:` list."""
+        return recorded_objectives(self.spec) if self.spec else ()
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """The run's `constraints:`, bounds a trial's metrics had to keep (core.pareto)."""
+        return recorded_constraints(self.spec.get("constraints")) if self.spec else ()
 
     @property
     def epochs(self) -> int | None:
@@ -80,6 +93,37 @@ class Results:
     def objective(self) -> str | None:
         """The trials column holding each trial's best value of the objective."""
         return f"{self.metric}_best" if self.metric else None
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """Every objective of the (first) experiment: several for a Pareto run, else the one metric."""
+        return next((e.objectives for e in self.experiments if e.spec), ()) or (
+            (Objective(self.metric, self.mode or "max"),) if self.metric else ())
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """The (first) experiment's constraints: a trial breaking one is never best nor on the Pareto front."""
+        return next((e.constraints for e in self.experiments if e.spec), ())
+
+    @property
+    def multi_objective(self) -> bool:
+        """Several objectives or a constraint: the best trial follows core.pareto's rule."""
+        return len(self.objectives) > 1 or bool(self.constraints)
+
+    def points(self) -> pd.DataFrame:
+        """One row per scored trial: its best epoch on the first objective, every objective's and constrained
+        metric's value at that epoch, and whether it is `feasible` and on the `pareto` front."""
+        return trial_points(self.trials, self.history, self.objectives, self.constraints)
+
+    def pareto(self) -> pd.DataFrame:
+        """The trials no other feasible trial beats on every objective, best on the first objective first: each
+        objective's value at the trial's best epoch, then its hyperparameters. One row per trial with one metric."""
+        points = self.points()
+        front = points[points["pareto"]].drop(columns=["feasible", "pareto"])
+        configs = self.trials.set_index(["experiment", "trial_id"])[list(self.params)]
+        front = front.join(configs, on=["experiment", "trial_id"])
+        return front.sort_values([o.metric for o in self.objectives], ascending=[o.ascending for o in self.objectives],
+                                 na_position="last", kind="stable").reset_index(drop=True)
 
     @property
     def log_params(self) -> frozenset[str]:
@@ -122,12 +166,24 @@ class Results:
                               task=spec.get("task", "classification"))
 
     def best_trial(self) -> pd.Series | None:
-        """The row of the best trial by the objective, or None when no trial reported it."""
+        """The row of the best trial by the objective, or None when no trial reported it. With several objectives
+        or constraints: the feasible trial best on the first objective (of equals, the one on the Pareto front), or
+        None when no trial is feasible; any other trial of `pareto()` is `best_model(trial_id)` away."""
+        if self.multi_objective:
+            points = self.points()
+            chosen = best_index(points.to_dict("records"), self.objectives, self.constraints)
+            return None if chosen is None else self.trial_row(points.iloc[chosen])
         column = self.objective
         if column not in self.trials or self.trials[column].dropna().empty:
             return None
         values = self.trials[column]
         return self.trials.loc[values.idxmin() if Objective(self.metric, self.mode).ascending else values.idxmax()]
+
+    def trial_row(self, point: pd.Series) -> pd.Series:
+        """The trials row of a `points()` or `pareto()` row."""
+        rows = self.trials[(self.trials["trial_id"] == point["trial_id"])
+                           & (self.trials["experiment"] == point["experiment"])]
+        return rows.iloc[0]
 
     def config(self, row: pd.Series) -> dict[str, Any]:
         """A trial's active hyperparameters (the inactive ones, empty in the frame, left out)."""
@@ -161,6 +217,9 @@ class Results:
         """Where the best trial's (or `trial_id`'s) best epoch is saved: folder, epoch, score, model file."""
         if trial_id is None:
             trial = self.best_trial()
+            if trial is None and self.multi_objective and self.trials[self.objective].notna().any():
+                raise ResultsError(f"no trial kept the constraints ({describe_constraints(self.constraints)}): there "
+                                   "is no best model; pick a trial by its id")
             if trial is None:
                 raise ResultsError(f"no trial reported {self.metric}: there is no best model")
         else:

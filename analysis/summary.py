@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from tunelab.analysis.pareto import describe_constraints
 from tunelab.analysis.results import Results
 from tunelab.core.objective import Objective
 from tunelab.core.run_folder import read_test_score
@@ -15,7 +16,9 @@ def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
     """Trials sorted best first by the experiment's metric, with how they ended and their hyperparameters
     (a PBT trial's last ones, and whose checkpoints it took over)."""
     column = results.objective or "val_accuracy_best"
-    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *results.params, "copied_from", "damage"]
+    others = [f"{o.metric}_best" for o in results.objectives[1:] if f"{o.metric}_best" in results.trials]
+    columns = ["experiment", "trial_id", "stop_reason", "epochs", column, *others, *results.params, "copied_from",
+               "damage"]
     if results.trials["experiment"].nunique() <= 1:
         columns.remove("experiment")
     for optional in ("copied_from", "damage"):
@@ -27,6 +30,26 @@ def ranked_trials(results: Results, top: int | None = None) -> pd.DataFrame:
         objective = Objective(results.metric or "val_accuracy", results.mode or "max")
         frame = frame.sort_values(column, ascending=objective.ascending, na_position="last", kind="stable")
     return frame.head(top) if top else frame
+
+
+def pareto_title(results: Results) -> str | None:
+    """`Pareto front (3 of 8 trials; params <= 50000)`, for a run with several objectives or constraints."""
+    if not results.multi_objective:
+        return None
+    points = results.points()
+    kept = f"; {describe_constraints(results.constraints)}, kept by {int(points['feasible'].sum())}" if (
+        results.constraints) else ""
+    return (f"Pareto front of {', '.join(f'{o.metric} ({o.mode})' for o in results.objectives)} "
+            f"({int(points['pareto'].sum())} of {len(results.trials)} trials{kept}):")
+
+
+def pareto_table(results: Results) -> pd.DataFrame:
+    """The Pareto trials, best on the first objective first: id, best epoch, each objective, hyperparameters."""
+    front = results.pareto()
+    if front["experiment"].nunique() <= 1:
+        front = front.drop(columns="experiment")
+    whole = [o.metric for o in results.objectives if o.metric in front and front[o.metric].dropna().mod(1).eq(0).all()]
+    return front.astype({"best_epoch": "Int64", **{name: "Int64" for name in whole}})
 
 
 def outcome_counts(results: Results) -> str:

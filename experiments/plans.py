@@ -15,6 +15,8 @@ from ray.tune.search import Searcher
 
 from tunelab.core.checks import did_you_mean
 from tunelab.core.errors import shown
+from tunelab.core.objective import Objective
+from tunelab.core.pareto import Constraint
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.trial_events import TrialEventLog
 
@@ -47,6 +49,11 @@ class Budget:
     max_concurrent_trials: int = 0  # the experiment's limit (0: none); synchronous halving needs none
     concurrency_key: str = "max_concurrent_trials"  # where that limit was set, for messages
     trainable: str | None = None  # mlp, cnn or package.module:function; None: not known (PBT perturbs less)
+    # Every objective (metric, mode above: the first) and the constraints, for a searcher that tunes several at
+    # once (a multi-objective sampler: core.pareto's `violations` is its constraints function); the others
+    # search `metric` alone.
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
 
 @dataclass(frozen=True)

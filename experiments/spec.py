@@ -15,8 +15,10 @@ from typing import Any, Mapping, Sequence
 from tunelab.core.checks import SEED_LIMIT, did_you_mean
 from tunelab.core.errors import shown
 from tunelab.core.objective import default_mode
+from tunelab.core.pareto import Constraint
 from tunelab.core.run_folder import is_uri
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.objectives import constraints_from_raw, several_objectives
 from tunelab.experiments.tracking import TrackingSpec, tracking_from_raw
 from tunelab.experiments.yaml_input import parse_yaml, read_yaml_file
 from tunelab.searchspaces import Space, SpaceError, fix_params, load_space
@@ -68,6 +70,8 @@ class ExperimentSpec:
     seed: int = 0              # seeds data splits and weight initialisation
     description: str = ""      # free text shown in reports
     tracking: TrackingSpec = field(default_factory=TrackingSpec)  # MLflow, and the user's own Ray callbacks
+    objectives: tuple[tuple[str, str | None], ...] = ()  # a `metric:` list: each (metric, mode); metric/mode: the first
+    constraints: tuple[Constraint, ...] = ()  # bounds a trial's metrics must keep to count (experiments.objectives)
     source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML as given
 
 
@@ -75,7 +79,7 @@ _TOP_KEYS = (
     "name", "description", "trainable", "data", "task", "space", "fix", "metric", "metrics", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction", "test_fraction",
     "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
-    "tracking",
+    "tracking", "constraints",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 _SHORT_FORMS = {"strategy": "name", "data": "source"}  # `strategy: random` is short for {name: random}
@@ -174,7 +178,9 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         metrics = check_metric_names(raw.get("metrics", []), task)
     except MetricError as error:
         raise SpecError(str(error)) from None
-    metric = _nonempty(raw, "metric", DEFAULT_OBJECTIVE[task])
+    several = isinstance(raw.get("metric"), list) or isinstance(raw.get("mode"), list)
+    objectives = several_objectives(raw) if several else ()
+    metric = objectives[0][0] if several else _nonempty(raw, "metric", DEFAULT_OBJECTIVE[task])
     data = _data(raw["data"])
     return ExperimentSpec(
         name=_name(raw),
@@ -183,7 +189,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         data=data,
         space=space,
         metric=metric,
-        mode=_mode(raw, metric),
+        mode=objectives[0][1] if several else _mode(raw, metric),
         task=task,
         metrics=metrics,
         strategy=_strategy(raw.get("strategy", "random")),
@@ -200,6 +206,8 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0, maximum=SEED_LIMIT),
         tracking=tracking_from_raw(raw.get("tracking")),
+        objectives=objectives,
+        constraints=constraints_from_raw(raw.get("constraints")),
         source=copy.deepcopy({**raw, "data": data}),  # a data function's file as the workers find it
     )
 

@@ -22,6 +22,7 @@ from tunelab.trainables.data.located import data_errors_located
 from tunelab.trainables.data.streaming import streamed_batches
 from tunelab.trainables.model_params import Declared, Integer, ModelParams, family_params
 from tunelab.trainables.metrics import TASKS
+from tunelab.trainables.model_cost import LATENCY_EXAMPLES, MEASURES
 from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, is_compiled, resolve_model_function
 from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
 from tunelab.trainables.trial_log import trial_log
@@ -59,6 +60,8 @@ class RunSettings:
     """classification (one-hot labels, softmax head) or regression (numeric targets, linear head)."""
     metrics: tuple[str, ...] = ()
     """Names of trainables.metrics compiled besides the task's defaults (a model tunelab compiles)."""
+    measure: tuple[str, ...] = ()
+    """Costs reported with every epoch besides the Keras logs: `params`, `latency_ms` (trainables.model_cost)."""
 
     def __post_init__(self) -> None:
         module, _, function = self.model.rpartition(":")
@@ -75,6 +78,8 @@ class RunSettings:
             raise ValueError(f"gpus must be >= 0; got {self.gpus!r}")
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        if set(self.measure) - set(MEASURES):
+            raise ValueError(f"measure takes {', '.join(MEASURES)}; got {self.measure!r}")
 
 
 # Beyond any data set a trial could hold in memory, or any run a person would wait for: a typo (10**20).
@@ -152,7 +157,9 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
             initial_epoch=finished_epochs,
             verbose=0,
             callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every,
-                                    metric=run.metric, mode=run.mode)],
+                                    metric=run.metric, mode=run.mode, measure=run.measure,
+                                    latency_batch=_latency_batch(inputs["validation_data"])
+                                    if "latency_ms" in run.measure else None)],
         )
 
 
@@ -169,6 +176,14 @@ def _fit_inputs(data: Dataset | StreamedData, batch_size: int, seed: int) -> tup
         "validation_data": (data.x_val, fit_targets(data, data.y_val)),
         "batch_size": batch_size,
     }, math.ceil(len(data.x_train) / batch_size)
+
+
+def _latency_batch(validation: Any) -> Any:
+    """The examples `latency_ms` times: the start of the validation arrays, or the first validation batch."""
+    if isinstance(validation, tuple):
+        return validation[0][:LATENCY_EXAMPLES]
+    x = next(iter(validation.take(1)))[0]
+    return x[:LATENCY_EXAMPLES]
 
 
 def fit_targets(data: Dataset, y: Any) -> Any:

@@ -14,6 +14,7 @@ from ray import tune
 
 from tunelab.core.objective import Objective
 from tunelab.trainables import checkpoints
+from tunelab.trainables.model_cost import measured
 
 
 class NonFiniteLossError(RuntimeError):
@@ -30,7 +31,7 @@ class TuneReporter(keras.callbacks.Callback):
     """
 
     def __init__(self, *, total_epochs: int, checkpoint_every: int = 1, metric: str | None = None,
-                 mode: str = "max") -> None:
+                 mode: str = "max", measure: tuple[str, ...] = (), latency_batch: Any = None) -> None:
         super().__init__()
         if total_epochs < 1 or checkpoint_every < 1:
             raise ValueError(
@@ -41,6 +42,7 @@ class TuneReporter(keras.callbacks.Callback):
         self.checkpoint_every = checkpoint_every
         self.metric, self.mode = metric, mode
         self._best: float | None = None
+        self.measure, self.latency_batch = measure, latency_batch  # costs reported beside the logs (model_cost)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras passes the absolute 0-based epoch, counting from fit's initial_epoch.
@@ -50,6 +52,7 @@ class TuneReporter(keras.callbacks.Callback):
             # Fail the trial, keeping the last good checkpoint, so Ray's retry policy applies
             # and the error names the epoch; a NaN model is never reported or checkpointed.
             raise NonFiniteLossError(f"loss became {metrics['loss']} at epoch {finished}")
+        metrics.update(measured(self.model, self.measure, self.latency_batch))
         improved = self._improves(metrics.get(self.metric) if self.metric else None)
         if not improved and finished % self.checkpoint_every and finished != self.total_epochs:
             tune.report(metrics)

@@ -21,6 +21,7 @@ from tunelab.analysis.plots.curves import (
     render_learning_curves,
 )
 from tunelab.analysis.plots.lineage import Lineage, Lineages, lineage_data, render_lineage
+from tunelab.analysis.plots.pareto import ParetoPoints, pareto_data, render_pareto
 from tunelab.analysis.plots.parallel import (
     INACTIVE, Axis, ParallelCoordinates, parallel_coordinates_data, render_parallel_coordinates,
 )
@@ -32,10 +33,10 @@ from tunelab.analysis.results import Results
 
 __all__ = [
     "INACTIVE", "OUTCOME_COLORS", "PARALLEL_AXES", "PLOTS", "Axis", "BestSoFar", "BestSoFarSeries", "Curve",
-    "LearningCurves", "Lineage", "Lineages", "ParallelCoordinates", "PlotData", "SamplePanel", "Samples", "Segment",
+    "LearningCurves", "Lineage", "Lineages", "ParallelCoordinates", "ParetoPoints", "PlotData", "SamplePanel", "Samples", "Segment",
     "Timeline", "best_so_far_data", "check_request", "figures", "importance_data", "learning_curves_data",
-    "lineage_data", "parallel_coordinates_data", "plot_data", "png_bytes", "render_best_so_far", "render_importance",
-    "render_learning_curves", "render_lineage", "render_parallel_coordinates", "render_samples", "render_timeline",
+    "lineage_data", "parallel_coordinates_data", "pareto_data", "plot_data", "png_bytes", "render_best_so_far", "render_importance",
+    "render_learning_curves", "render_lineage", "render_parallel_coordinates", "render_pareto", "render_samples", "render_timeline",
     "samples_data", "save_png", "timeline_data", "write_plots",
 ]
 
@@ -76,12 +77,16 @@ def figures(results: Results, metric: str | None = None, x: str | None = None,
 
 def write_plots(results: Results, folder: str | Path, metric: str | None = None, x: str | None = None,
                 y: str | None = None) -> dict[str, Path]:
-    """Writes NAME.png for every plot into `folder`; returns the paths by name."""
+    """Writes NAME.png for every plot into `folder`, and pareto.png for a run with several objectives; returns the
+    paths by name."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, figure in figures(results, metric, x, y).items():
         written[name] = save_png(figure, folder / f"{name}.png")
+    pareto = pareto_data(results)
+    if pareto is not None:
+        written["pareto"] = save_png(render_pareto(pareto), folder / "pareto.png")
     return written
 
 

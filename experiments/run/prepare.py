@@ -3,7 +3,6 @@ the model built once, the run folder chosen (a new one, the one to resume, or on
 empty), and the tracking callbacks built. Nothing is written here; `runner.run` starts Ray."""
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import os
 import re
@@ -14,6 +13,7 @@ from typing import Any
 from tunelab.core.run_folder import LOCK_FILE, SPEC_FILE, is_uri
 from tunelab.core.tf_logs import quiet_tensorflow_logs
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.objectives import check_reported, objectives_of
 from tunelab.experiments.run.lock import check_not_locked
 from tunelab.experiments.run.recorded import recorded_run
 from tunelab.experiments.run.resume import COMPLETE, resume_kind
@@ -24,7 +24,6 @@ from tunelab.experiments.tracking import tracking_callbacks
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.searchspaces import SpaceError
 from tunelab.trainables import Dataset, StreamedData, load_dataset
-from tunelab.trainables.metrics import check_objective
 from tunelab.trainables.preflight import check_batch_size, check_trainable
 
 
@@ -75,10 +74,11 @@ def prepare(
         check_batch_size(spec.space, spec.batch_size, data)
         reported = check_trainable(spec.trainable, data, spec.space, metrics=spec.metrics, seed=spec.seed)
     # The metric is checked against what the trials report, which a user's compiled model alone knows.
-    spec = dataclasses.replace(spec, mode=check_objective(spec.metric, spec.mode, reported, spec.task))
+    spec = check_reported(spec, reported)
     try:
         budget = Budget(spec.metric, spec.mode, spec.epochs, TrialEventLog(), spec.checkpoint_every,
-                        spec.max_concurrent_trials, trainable=spec.trainable)
+                        spec.max_concurrent_trials, trainable=spec.trainable, objectives=objectives_of(spec),
+                        constraints=spec.constraints)
         plan = plan_strategy(spec.space, spec.strategy.name, spec.strategy.options, budget)
     except SpaceError as error:
         raise SpecError(f"strategy {spec.strategy.name}: {error}") from None

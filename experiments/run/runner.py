@@ -16,9 +16,11 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from tunelab.core.objective import Objective
+from tunelab.core.pareto import Constraint, best_index
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
 from tunelab.core.secrets import redacted
 from tunelab.experiments.errors import SpecError
+from tunelab.experiments.objectives import measures_of, objectives_of, resolved_objectives
 from tunelab.experiments.run.best_checkpoints import BestCheckpointKeeper
 from tunelab.experiments.run.cluster import check_address, check_resources, check_storage_reachable
 from tunelab.experiments.run.guards import EpochBudget, RunGuard
@@ -89,6 +91,8 @@ class RayJob:
     epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
     callbacks: tuple[Any, ...] = ()  # the user's: tracking and their own (a resume keeps the first run's)
     after_fit: Callable[[str], str | None] | None = None  # run path -> a closing note; Ray still up (the test score)
+    objectives: tuple[Objective, ...] = ()  # several: the best trial is the feasible best on the first (core.pareto)
+    constraints: tuple[Constraint, ...] = ()  # a trial breaking one is never the best
 
     @property
     def path(self) -> str:
@@ -103,11 +107,12 @@ def run(
     job = RayJob(
         trainable=_trainable(prepared), plan=prepared.plan, metric=spec.metric, mode=spec.mode,
         storage=prepared.storage, name=prepared.name, events=prepared.events,
-        record={**spec.source, "metric": spec.metric, "mode": spec.mode},  # as resolved: analysis reads them
+        record={**spec.source, **resolved_objectives(spec)},  # as resolved: analysis reads them
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
         callbacks=prepared.callbacks, after_fit=score_on_test(prepared),
+        objectives=objectives_of(spec) if spec.objectives else (), constraints=spec.constraints,
     )
     return run_job(job, address=address, on_progress=on_progress)
 
@@ -145,7 +150,7 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
                 ray.shutdown()
     wall = time.monotonic() - started
     progress = latest_progress(job.path)  # what happened, as it happened: Ray's saved state can miss it
-    outcome = summarize(results, job.path, job.metric, job.mode, wall) if results is not None else Outcome(
+    outcome = summarize(results, job.path, job.metric, job.mode, wall, job.objectives, job.constraints) if results is not None else Outcome(
         job.path, progress.done if progress else 0, 0, None, progress.best if progress else None, None, wall)
     if progress is not None and progress.errored > outcome.errored:
         outcome = dataclasses.replace(outcome, errored=progress.errored)
@@ -287,10 +292,18 @@ def _trainable(prepared: Prepared):
         model=spec.trainable, epochs=spec.epochs, batch_size=spec.batch_size, cpus=spec.resources.cpu,
         gpus=spec.resources.gpu, seed=spec.seed, checkpoint_every=spec.checkpoint_every, metric=spec.metric,
         mode=spec.mode, log_folder=None if is_uri(prepared.storage) else prepared.path, task=spec.task,
-        metrics=spec.metrics,
+        metrics=spec.metrics, measure=measures_of(spec),
     )
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(train, data=without_test(prepared.data), run=settings), resources)
+
+
+def _number(value: Any) -> Any:
+    """A reported value as a float where it is a number (Ray's frames hold numpy scalars and strings)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -308,18 +321,22 @@ def _write_record(job: RayJob) -> None:
         stream.write(yaml.safe_dump(redacted(dict(job.record)), sort_keys=False).encode())
 
 
-def summarize(results: Any, path: str, metric: str, mode: str, wall: float) -> Outcome:
-    """The best trial by its best reported value of `metric` (not only its last epoch)."""
+def summarize(results: Any, path: str, metric: str, mode: str, wall: float,
+              objectives: tuple[Objective, ...] = (), constraints: tuple[Constraint, ...] = ()) -> Outcome:
+    """The best trial by its best reported value of `metric` (not only its last epoch); with several objectives
+    or constraints, by core.pareto's rule over each trial's epoch best on `metric`."""
     objective = Objective(metric, mode)
-    best = None
+    scored, points = [], []
     for result in results:
         frame = result.metrics_dataframe
         if frame is None or metric not in frame or frame[metric].dropna().empty:
             continue
         column = frame[metric].dropna()
-        value = float(objective.best(column))
-        if objective.better(value, best[0] if best else None):
-            best = (value, result)
+        row = frame.loc[column.idxmin() if objective.ascending else column.idxmax()]
+        scored.append(result)
+        points.append({name: _number(value) for name, value in row.items()})
+    chosen = best_index(points, objectives or (objective,), constraints) if points else None
+    best = None if chosen is None else (float(points[chosen][metric]), scored[chosen])
     errored = tuple(sorted(Path(result.path).name for result in results if result.error is not None))
     if best is None:
         return Outcome(path, len(results), len(errored), None, None, None, wall, errored_trials=errored)

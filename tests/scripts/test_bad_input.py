@@ -159,6 +159,21 @@ CASES = [
     ("published configuration contradicting a pin",
      ("strategy", {"name": "manual", "configs": [{"source": "a paper", "params": {"optimizer": "sgd"}}]}),
      ["--set", "fix={optimizer: adam}"], "strategy.configs[0].params.optimizer: 'sgd' contradicts the pinned value"),
+    # --- several objectives and constraints ------------------------------------------------------
+    ("metric and mode lists of different lengths", ("metric", ["val_accuracy", "params"]), ["--set", "mode=[max]"],
+     "mode: 1 mode for 2 metrics ['val_accuracy', 'params']; give one mode per metric, e.g. mode: [max, min]"),
+    ("mode list for one metric", ("mode", ["max"]), [], "mode: a list ['max'] needs metric as a list"),
+    ("second mode contradicting its metric", ("metric", ["val_accuracy", "params"]), ["--set", "mode=[max, max]"],
+     "mode[1]: max contradicts metric params, which is better when smaller"),
+    ("second metric never reported", ("metric", ["val_accuracy", "val_auc"]), [],
+     "metric: trials never report 'val_auc'"),
+    ("constraint on an unreported metric", ("constraints", {"val_f1": {"min": 0.9}}), [],
+     "constraints.val_f1: trials never report 'val_f1'; they report loss, accuracy, val_loss, val_accuracy; add "
+     "`metrics: [f1]`"),
+    ("constraint bound misspelt", ("constraints", {"params": {"maximum": 5000}}), [],
+     "constraints.params.maximum: unknown key; allowed: max, min"),
+    ("constraint with min above max", ("constraints", {"params": {"min": 9, "max": 1}}), [],
+     "constraints.params: min 9 is above max 1"),
     # --- options against each other and against the libraries below ----------------------------
     ("pbt perturbing a choice", ("strategy", {"name": "pbt", "perturbation_interval": 1, "perturb": ["optimizer"]}),
      [], "strategy.perturb: optimizer is choice adam, sgd; PBT perturbs float hyperparameters only"),

@@ -151,7 +151,8 @@ def test_an_interrupted_runs_closing_block_says_so_with_the_trials_finished_of_t
     from tunelab.cli.run import print_outcome
     from tunelab.experiments.run.runner import Outcome
 
-    prepared = SimpleNamespace(spec=SimpleNamespace(metric="val_accuracy", tracking=SimpleNamespace(mlflow=None)),
+    prepared = SimpleNamespace(spec=SimpleNamespace(metric="val_accuracy", objectives=(), constraints=(),
+                                                     tracking=SimpleNamespace(mlflow=None)),
                                name="qs")
     outcome = Outcome("/r/qs", 6, 0, "trial_ab", 0.95, {"units": 8}, 84.2, stop_signal=signal.SIGTERM, finished=4,
                       planned=12)

@@ -118,11 +118,15 @@ def analyze_command(args: argparse.Namespace, prog: str) -> int:
 
 def _summary(results: Any, args: argparse.Namespace, prog: str) -> int:
     from tunelab.analysis.summary import (
-        errored_lines, format_table, headline, held_out_score_lines, ranked_trials,
+        errored_lines, format_table, headline, held_out_score_lines, pareto_table, pareto_title, ranked_trials,
     )
 
     print(headline(results))
     print(format_table(ranked_trials(results, args.top)))
+    title = pareto_title(results)
+    if title:
+        print(f"\n{title}")
+        print(format_table(pareto_table(results)))
     for line in [*errored_lines(results), *held_out_score_lines(results)]:
         print(line)
     return 0

@@ -98,10 +98,15 @@ def print_outcome(outcome: Outcome, prepared: Prepared) -> None:
         print(f"\n{outcome.trials} trials in {outcome.wall_seconds:.0f}s ({outcome.errored} errored)")
     if outcome.best_config is None and outcome.best_value is not None:
         print(f"best {metric} reported{so_far}: {outcome.best_value:.4f}")
+    elif outcome.best_config is None and (prepared.spec.objectives or prepared.spec.constraints):
+        print(f"no trial that kept the constraints reported {metric}{so_far}")
     elif outcome.best_config is None:
         print(f"no trial reported {metric}{so_far}")
     else:
         print(f"best {metric}{so_far}: {outcome.best_value:.4f} ({outcome.best_trial})")
+        if prepared.spec.objectives or prepared.spec.constraints:
+            print(f"  the feasible trial best on {metric}; every trade-off: the Pareto front in "
+                  f"`tunelab analyze summary`")
         print(f"best configuration{so_far}:")
         print(json.dumps(outcome.best_config, indent=2, sort_keys=True))
     print_test_score(outcome, metric)

@@ -71,6 +71,7 @@ def _itself(value: T) -> T:
 # Names are matched without `val_`; a name not covered (a user's `my_mae`) has no known direction.
 _SMALLER_BETTER = frozenset({
     "loss", "mae", "mse", "rmse", "mape", "msle", "logcosh", "log_cosh", "hinge", "poisson", "kld",
+    "params", "latency_ms",  # a model's size and inference time (core.pareto's usual second objectives)
 })
 _SMALLER_BETTER_ENDINGS = ("_loss", "_error", "crossentropy", "_hinge", "_divergence")
 _LARGER_BETTER = frozenset({
