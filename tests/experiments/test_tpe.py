@@ -1,7 +1,8 @@
 """TPE search through Optuna: native conditions and scales, seeds, no repeats, rungs, warm start, state.
 
 The searcher is driven by hand (suggest, then results from a synthetic objective), so these need
-no Ray cluster; the real runs are in tests/scripts/test_crash_resume_tpe.py.
+no Ray cluster; the last runs a real experiment under Hyperband, and tests/scripts/test_crash_resume.py kills
+and resumes a tpe run.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import math
 import pickle
 import statistics
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -16,6 +18,7 @@ from optuna.trial import TrialState
 from tests.experiments.test_bayes import FINISHED, SPACE, TINY, distance_to_optimum, drive, score
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.prepare import prepare
+from tunelab.experiments.run.runner import run
 from tunelab.experiments.searchers.tpe import TPESearch
 from tunelab.experiments.spec import spec_from_dict
 from tunelab.experiments.strategies import Budget, check_options, plan_strategy
@@ -190,3 +193,31 @@ def test_defaults_and_a_scheduler_plan():
     assert isinstance(plan.searcher, TPESearch) and plan.num_samples == 17 and plan.scheduler is not None
     with pytest.raises(SpecError, match="strategy.random_steps: must be >= 1"):
         check_options("tpe", {"random_steps": 0})
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_tpe_under_hyperband_learns_every_stopped_trials_rung_result(tmp_path, ray_session):
+    """Model-based Hyperband: a trial Hyperband stops at epoch 1 is told to the model as pruned there (its
+    `learned` event says so), each completed one with its epoch-3 value."""
+    spec = spec_from_dict({
+        "name": "tpe_hyperband", "trainable": "mlp", "data": "digits",
+        "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+                  "units_1": {"type": "int", "low": 8, "high": 32}, "num_layers": 1},
+        "strategy": {"name": "tpe", "num_samples": 5, "random_steps": 2, "seed": 0, "scheduler": "hyperband"},
+        "epochs": 3, "batch_size": 128, "storage": str(tmp_path),
+    })
+    outcome = run(prepare(spec))  # brackets 3 + 2: 2 of the first 3 stop at epoch 1
+
+    assert outcome.errored == 0
+    events = [json.loads(line) for line in (Path(outcome.path) / "tunelab_trial_events.jsonl").read_text().splitlines()]
+    stopped = {e["trial_id"]: e["epoch"] for e in events if e["event"] == "stopped"}
+    learned = {e["trial_id"]: e for e in events if e["event"] == "learned"}
+    assert sorted(stopped.values()) == [1, 1] and len(learned) == 5
+    for trial_id, event in learned.items():
+        history = [json.loads(line) for line in
+                   (Path(outcome.path) / f"trial_{trial_id}" / "tunelab_history.jsonl").read_text().splitlines()]
+        assert event["value"] == history[-1]["val_accuracy"] and event["epoch"] == history[-1]["epoch"]
+        assert event["outcome"] == ("stopped at its rung" if trial_id in stopped else "completed")
+    configs = [json.loads(p.read_text()) for p in Path(outcome.path).glob("trial_*/params.json")]
+    assert len(keys(configs)) == 5
