@@ -45,8 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="54-epoch trials of plain SGD on the mlp space (756 epochs per search), 2 seeds; "
                            "grid, random, bayes, sha, hyperband, asha and pbt")
     study.add_argument("--seeds", type=int, help="seeds per entry (default 2 with --quick or --long, else 3)")
-    study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, sha, hyperband, "
-                                      "asha, bayes+asha, ray_random, kt_random, kt_bayes, kt_hyperband; "
+    study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, tpe, sha, "
+                                      "hyperband, asha, tpe+hyperband, bayes+asha, ray_random, kt_random, kt_bayes, "
+                                      "kt_hyperband; "
                                       "with --long: grid, random, bayes, sha, hyperband, asha, pbt")
     study.add_argument("--epochs", type=int,
                        help="epochs per complete trial instead of the task's; every budget scales with it (smoke runs)")
@@ -225,8 +226,8 @@ def bench_load(args: argparse.Namespace) -> int:
     return 0 if median <= args.limit else 1
 
 
-COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tpe": bench_tpe, "tracking": bench_tracking, "render": bench_render,
-            "load": bench_load}
+COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tpe": bench_tpe, "tracking": bench_tracking,
+            "render": bench_render, "load": bench_load}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,7 +119,8 @@ class TPESearch(StateSearcher):
             trial = self._study.ask()
             key = config_key(suggest_config(trial, self._space))
             if key in self._results:
-                self._tell(trial, self._results[key], repeat=True)  # the model learns the repeat, so its next suggestion differs
+                # The model learns the repeat, so its next suggestion differs.
+                self._tell(trial, self._results[key], repeat=True)
             elif key in self._waiting:
                 self._waiting[key].append(trial)  # running: told when that trial ends
             else:
