@@ -221,3 +221,18 @@ def test_tpe_under_hyperband_learns_every_stopped_trials_rung_result(tmp_path, r
         assert event["outcome"] == ("stopped at its rung" if trial_id in stopped else "completed")
     configs = [json.loads(p.read_text()) for p in Path(outcome.path).glob("trial_*/params.json")]
     assert len(keys(configs)) == 5
+
+
+def test_manual_then_tpe_learns_the_published_results_before_its_first_suggestion():
+    options = check_options("manual", {
+        "configs": [{"source": "a paper", "params": {"learning_rate": 1e-3, "units": 32, "optimizer": "adam"}},
+                    {"source": "a tutorial", "params": {"learning_rate": 0.05}}],  # partial: defaults apply
+        "then": {"name": "tpe", "num_samples": 3, "random_steps": 2}})
+    plan = plan_strategy(SPACE, "manual", options, Budget("score", "max", 3))
+    published = [plan.searcher.suggest("p0"), plan.searcher.suggest("p1")]
+    for trial_id, config in zip(("p0", "p1"), published):
+        plan.searcher.on_trial_complete(trial_id, {"score": 0.5, "epoch": 3})
+    then = plan.searcher._then
+    assert [t.params for t in then._study.trials] == [
+        {"learning_rate": 1e-3, "units": 32, "optimizer": "adam"}, {"learning_rate": 0.05}]
+    assert plan.num_samples == 5 and plan.searcher.suggest("s0") not in published
