@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 EXAMPLES = """examples:
-  python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (under 15 min on 2 cores)
+  python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (13 min before tpe)
   python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (~55 min on 2 cores)
   python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
   python scripts/benchmark.py study --long                  # 54-epoch trials, 7 tunelab strategies, 2 seeds (29-31 min)
