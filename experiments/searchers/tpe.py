@@ -1,8 +1,9 @@
 """Tree-structured Parzen Estimator search: Optuna's TPESampler asked through tunelab's own Space.
 
-Ray's OptunaSearch converts the space itself and cannot leave an inactive parameter out; here an
-Optuna trial is asked define-by-run (`optuna_space.suggest_config`), so conditions, inclusive
-ints, steps, log scales and choices stay native. Under a scheduler every result is reported to
+Ray's OptunaSearch converts a Tune param_space, which cannot leave an inactive parameter out, and
+tells Optuna a trial stopped at a rung as completed; here an Optuna trial is asked define-by-run
+(`optuna_space.suggest_config`), so conditions, inclusive ints, steps, log scales and choices stay
+native. Under a scheduler every result is reported to
 the trial as an intermediate value, and a trial stopped at a rung is told to Optuna as pruned
 there: TPE ranks it below every trial that completed, by the rung it reached, then by its value
 at that rung, so the model learns from the stopped trials' epochs too (BOHB's idea).
@@ -10,8 +11,11 @@ at that rung, so the model learns from the stopped trials' epochs too (BOHB's id
 Reproducibility: the sampler is seeded; with max_concurrent_trials 1 the configurations are the
 same sequence for the same seed (given the same results), and the first `random_steps` are the
 same at any concurrency. Beyond those, with several trials at once, which results the model has
-when it suggests depends on timing; running trials count as "liars" (`constant_liar`), so
-concurrent suggestions spread out instead of piling on one point.
+when it suggests depends on timing; running trials count among the bad ones until they end
+(`constant_liar`), so concurrent suggestions spread out instead of piling on one point.
+
+What the model is told of a result is decided in one place (`_value`, `_direction`, `_tell`), so
+several objectives can take a list of values there.
 """
 from __future__ import annotations
 
