@@ -275,12 +275,14 @@ def targets(measured: pd.DataFrame, overhead: dict[str, float] | None = None) ->
 
 def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_accuracy",
            mode: str = "max") -> list[Claim]:
-    """The course's four claims, judged on the tunelab strategies of this study.
+    """The course's four claims, and two of tunelab's own (tpe, tpe+hyperband), judged on the tunelab
+    strategies of this study.
 
     - grid is wasteful: confirmed when another strategy comes within TOLERANCE of grid's best
       with at most half of grid's epochs (median over seeds of the per-seed ratio);
-    - random helps, bayes beats grid and random: compared on the median best; confirmed or not
-      when the margin exceeds half the largest min-max spread across seeds, else inconclusive;
+    - random helps, bayes and tpe beat grid and random, tpe+hyperband beats hyperband: compared
+      on the median best; confirmed or not when the margin exceeds half the largest min-max spread
+      across seeds, else inconclusive;
     - Hyperband 10-20x faster than bayes: per seed, bayes' time over Hyperband's time to the lower
       of their two bests (less TOLERANCE); confirmed at a median of 10x or more.
     """
@@ -296,7 +298,7 @@ def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_acc
     if "grid" in names:
         grid_epochs = _per_seed(measured, "grid", "epochs")
         cheaper = {}
-        for name in ("random", "bayes", "sha", "hyperband", "asha", "bayes+asha", "pbt"):
+        for name in ("random", "bayes", "tpe", "sha", "hyperband", "asha", "tpe+hyperband", "bayes+asha", "pbt"):
             if name in names:
                 cheaper[name] = _median(_ratio(_per_seed(measured, name, "epochs_to_grid"), grid_epochs))
         fastest = min(cheaper, key=lambda n: cheaper[n]) if cheaper else None
@@ -312,6 +314,8 @@ def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_acc
     for claim, name, rivals in (
         ("Random search helps in large spaces", "random", ("grid",)),
         ("Bayesian optimization beats grid and random", "bayes", ("grid", "random")),
+        ("TPE beats grid and random", "tpe", ("grid", "random")),
+        ("Model-based Hyperband (TPE learning from every rung) beats Hyperband", "tpe+hyperband", ("hyperband",)),
     ):
         if name not in names or not set(rivals) <= names:
             continue

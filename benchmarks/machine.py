@@ -9,7 +9,7 @@ from typing import Any
 
 import psutil
 
-PACKAGES = ("ray", "tensorflow", "keras", "keras-tuner", "bayesian-optimization", "pandas")
+PACKAGES = ("ray", "tensorflow", "keras", "keras-tuner", "bayesian-optimization", "optuna", "pandas")
 
 
 def describe_machine() -> dict[str, Any]:

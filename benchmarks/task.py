@@ -93,8 +93,8 @@ class Entry:
         return 0
 
 
-NAMES = ("grid", "random", "bayes", "sha", "hyperband", "asha", "bayes+asha", "ray_random", "kt_random", "kt_bayes",
-         "kt_hyperband")
+NAMES = ("grid", "random", "bayes", "tpe", "sha", "hyperband", "asha", "tpe+hyperband", "bayes+asha", "ray_random",
+         "kt_random", "kt_bayes", "kt_hyperband")
 
 
 def entries(task: StudyTask) -> list[Entry]:
@@ -113,12 +113,18 @@ def entries(task: StudyTask) -> list[Entry]:
         Entry("grid", TUNELAB, "grid", {}, on_grid=True, planned_epochs=budget),
         Entry("random", TUNELAB, "random", {"num_samples": same}, planned_epochs=same * epochs),
         Entry("bayes", TUNELAB, "bayes", {"num_samples": same, **bayes}, planned_epochs=same * epochs),
+        Entry("tpe", TUNELAB, "tpe", {"num_samples": same, "random_steps": task.random_steps},
+              planned_epochs=same * epochs),
         Entry("sha", TUNELAB, "sha", {"num_samples": sized["sha"], "reduction_factor": eta},
               planned_epochs=tunelab_epochs(task, "sha", {"num_samples": sized["sha"], "reduction_factor": eta})),
         Entry("hyperband", TUNELAB, "hyperband", {"num_samples": sized["hyperband"], "reduction_factor": eta},
               planned_epochs=hyperband_epochs(sized["hyperband"], epochs, eta)),
         Entry("asha", TUNELAB, "asha", {"num_samples": sized["asha"], **asha},
               planned_epochs=asha_epochs(sized["asha"], epochs, eta, 1)),
+        Entry("tpe+hyperband", TUNELAB, "tpe",
+              {"num_samples": sized["hyperband"], "random_steps": task.random_steps,
+               "scheduler": {"name": "hyperband", "reduction_factor": eta}},
+              planned_epochs=hyperband_epochs(sized["hyperband"], epochs, eta)),
         Entry("bayes+asha", TUNELAB, "bayes",
               {"num_samples": sized["asha"], **bayes, "scheduler": {"name": "asha", **asha}},
               planned_epochs=asha_epochs(sized["asha"], epochs, eta, 1)),

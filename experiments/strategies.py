@@ -20,7 +20,7 @@ from tunelab.experiments.manual import one_factor_at_a_time, published_configs
 from tunelab.experiments.plans import MAX_GRID, MAX_TRIALS, Budget, Option, Plan, check_declared, named_entry
 from tunelab.experiments.population import PBT_OPTIONS, check_pbt_options, plan_pbt
 from tunelab.experiments.searchers import (
-    ACQUISITIONS, ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher, UnitCubeBayesSearch,
+    ACQUISITIONS, ChainedSearcher, ConfigSequenceSearcher, LabelledSequenceSearcher, TPESearch, UnitCubeBayesSearch,
 )
 from tunelab.searchspaces import Space
 
@@ -67,6 +67,13 @@ def _bayes(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
             "bayes limits its own concurrency, so leave max_concurrent_trials out or make the two equal"
         )
     return Plan(ConcurrencyLimiter(searcher, limit), None, count, count * budget.epochs)
+
+
+def _tpe(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+    searcher = TPESearch(space, budget.metric, budget.mode, seed=options["seed"],
+                         random_steps=options["random_steps"], epochs=budget.epochs, events=budget.events)
+    count = options["num_samples"]
+    return Plan(searcher, None, count, count * budget.epochs)
 
 
 def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
@@ -163,6 +170,19 @@ STRATEGIES: dict[str, Strategy] = {
         ),
         _bayes,
     ),
+    "tpe": Strategy(
+        "tpe",
+        "many trials over mixed and conditional spaces: a Tree-structured Parzen Estimator (Optuna) steers each "
+        "configuration; under hyperband or asha it learns from stopped trials' rungs too",
+        (
+            Option("num_samples", int, 20, 1, "number of configurations to try", maximum=MAX_TRIALS),
+            Option("seed", int, 0, 0, "the same seed gives the same configurations (with max_concurrent_trials 1)",
+                   maximum=SEED_LIMIT),
+            Option("random_steps", int, 5, 1, "random configurations before the model takes over"),
+            _SCHEDULER,
+        ),
+        _tpe,
+    ),
     **{
         name: Strategy(name, kind.when, (_SAMPLES, _SEED, *kind.options), _random_under(name))
         for name, kind in SCHEDULERS.items()
@@ -175,7 +195,7 @@ STRATEGIES: dict[str, Strategy] = {
         plan_pbt,
     ),
 }
-_SEARCHES = ("manual", "ofat", "grid", "random", "bayes")  # strategies that take a `scheduler:` option
+_SEARCHES = ("manual", "ofat", "grid", "random", "bayes", "tpe")  # strategies that take a `scheduler:` option
 
 
 def check_options(name: str, options: Mapping[str, Any], where: str = "strategy") -> dict[str, Any]:

@@ -52,7 +52,8 @@ class TrialEventLog:
                 if recorded.get("event") == event and _number(recorded.get("time")) >= since]
 
     def record(self, trial_id: str, event: str, **details: Any) -> None:
-        """`event`: suggested, completed, errored, stopped, paused, resumed, experiment_stopped, budget_spent."""
+        """`event`: suggested, learned (by a model), completed, errored, stopped, paused, resumed,
+        experiment_stopped, budget_spent."""
         if self._path is None:
             return
         append_line(self._path, json.dumps({"trial_id": trial_id, "event": event, "time": time.time(), **details},

@@ -17,12 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 EXAMPLES = """examples:
-  python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (under 15 min on 2 cores)
+  python scripts/benchmark.py study --quick                 # every entry but bayes+asha, 2 seeds (13 min before tpe)
   python scripts/benchmark.py study                         # 24-point grid budget, 3 seeds (~55 min on 2 cores)
   python scripts/benchmark.py study --quick --seeds 1 --only grid,asha,kt_random --out /tmp/study
   python scripts/benchmark.py study --long                  # 54-epoch trials, 7 tunelab strategies, 2 seeds (29-31 min)
   python scripts/benchmark.py study --long --seeds 1 --only grid,hyperband --epochs 9 --out /tmp/long   # smoke run
   python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
+  python scripts/benchmark.py tpe                           # the tpe searcher's ask+tell per suggestion, 200 trials
   python scripts/benchmark.py tracking                      # the quickstart with and without MLflow tracking, 2 rounds
   python scripts/benchmark.py render                        # study.md and plots again from the CSVs
   python scripts/benchmark.py load                          # 1,000 trials x 30 epochs, limit 10 s
@@ -44,8 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="54-epoch trials of plain SGD on the mlp space (756 epochs per search), 2 seeds; "
                            "grid, random, bayes, sha, hyperband, asha and pbt")
     study.add_argument("--seeds", type=int, help="seeds per entry (default 2 with --quick or --long, else 3)")
-    study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, sha, hyperband, "
-                                      "asha, bayes+asha, ray_random, kt_random, kt_bayes, kt_hyperband; "
+    study.add_argument("--only", help="comma-separated entries (default: all): grid, random, bayes, tpe, sha, "
+                                      "hyperband, asha, tpe+hyperband, bayes+asha, ray_random, kt_random, kt_bayes, "
+                                      "kt_hyperband; "
                                       "with --long: grid, random, bayes, sha, hyperband, asha, pbt")
     study.add_argument("--epochs", type=int,
                        help="epochs per complete trial instead of the task's; every budget scales with it (smoke runs)")
@@ -64,6 +66,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     overhead.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     overhead.add_argument("--work", type=Path, help="where the runs write results (default: a temporary folder)")
 
+    tpe = commands.add_parser("tpe", help="the tpe searcher's own cost per suggestion (ask + tell), no Ray")
+    tpe.add_argument("--trials", type=int, default=200, help="suggestions (default 200)")
     tracking = commands.add_parser("tracking", help="an experiment with and without MLflow tracking (a local server)")
     tracking.add_argument("--experiment", default="quickstart", help="experiment file or shipped name (default quickstart)")
     tracking.add_argument("--rounds", type=int, default=2, help="runs each way, alternating (default 2)")
@@ -156,6 +160,13 @@ def bench_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_tpe(args: argparse.Namespace) -> int:
+    from benchmarks.tpe_overhead import markdown, measure
+
+    print(markdown([measure(args.trials, concurrent) for concurrent in (1, 4)]))
+    return 0
+
+
 def bench_tracking(args: argparse.Namespace) -> int:
     from benchmarks.tracking import run_tracking, tracking_markdown
 
@@ -215,8 +226,8 @@ def bench_load(args: argparse.Namespace) -> int:
     return 0 if median <= args.limit else 1
 
 
-COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tracking": bench_tracking, "render": bench_render,
-            "load": bench_load}
+COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tpe": bench_tpe, "tracking": bench_tracking,
+            "render": bench_render, "load": bench_load}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ def test_every_entry_is_sized_to_the_budget(task):
     found = {entry.name: entry for entry in entries(task)}
     assert tuple(found) == NAMES
     same = task.budget // task.epochs
-    for name in ("random", "bayes", "ray_random", "kt_random", "kt_bayes"):
+    for name in ("random", "bayes", "tpe", "ray_random", "kt_random", "kt_bayes"):
         assert found[name].trials == same
     for name, entry in found.items():
         if name not in ("kt_hyperband", "sha"):  # KerasTuner's Hyperband runs whole iterations only
@@ -39,6 +39,7 @@ def test_every_entry_is_sized_to_the_budget(task):
     assert found["sha"].trials == 9 and found["sha"].planned_epochs == 21 <= task.budget
     assert found["hyperband"].trials > same  # more trials than the grid when trials stop early
     assert found["bayes+asha"].options["num_samples"] == found["asha"].options["num_samples"]
+    assert found["tpe+hyperband"].trials == found["hyperband"].trials
 
 
 def test_epoch_models_of_the_schedulers():

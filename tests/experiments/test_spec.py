@@ -90,7 +90,7 @@ def test_strategy_shorthand_and_defaults():
         ("trainable", "nowhere.models:build", "trainable: cannot import module 'nowhere.models'"),
         ("trainable", "json:nothing_here", "has no callable 'nothing_here'"),
         ("mode", "maximum", "mode: 'maximum' is not allowed; use max or min"),
-        ("strategy.name", "randm", "strategy.name: 'randm' is not a strategy; allowed: manual, ofat, grid, random, bayes, asha, hyperband, sha"),
+        ("strategy.name", "randm", "strategy.name: 'randm' is not a strategy; allowed: manual, ofat, grid, random, bayes, tpe, asha, hyperband, sha"),
         ("strategy.name", "randm", "did you mean 'random'?"),
         ("strategy.num_sample", 3, "strategy.num_sample: not an option of strategy random"),
         ("strategy.num_samples", 0, "strategy.num_samples: must be >= 1, got 0"),

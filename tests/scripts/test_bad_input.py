@@ -70,6 +70,10 @@ CASES = [
     ("unimportable trainable", ("trainable", "nowhere:build"), [], "cannot import module 'nowhere'"),
     ("bayes over a space it cannot encode", ("strategy", {"name": "bayes"}), ["--set", "space={learning_rate: 0.1}"],
      "nothing to search"),
+    ("tpe over a choice Optuna cannot tell apart", ("strategy", {"name": "tpe"}),
+     ["--set", "space.units_1={type: choice, values: [32, 32.0]}", "--set", "space.num_layers=1"],
+     "strategy tpe: space.units_1: choice 32, 32.0 holds 32 and 32.0, which tpe (Optuna) cannot tell apart; "
+     "allowed: values that differ under =="),
     ("hyperband without a checkpoint at each rung", ("strategy", {"name": "hyperband"}),
      ["--set", "epochs=9", "--set", "checkpoint_every=2"], "checkpoint_every: 2 leaves no checkpoint at epoch"),
     ("grid over a float without grid points", ("strategy", "grid"), [], "learning_rate: "),
@@ -337,7 +341,7 @@ def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
         "launch.py: error: quikstart: experiment file does not exist; shipped experiments: breast_cancer_auc, "
         "diabetes_regression, digits_asha, "
         "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pbt, "
-        "digits_random, digits_sha, quickstart")
+        "digits_random, digits_sha, digits_tpe, quickstart")
 
 
 def test_a_model_module_importing_tensorflow_leaves_tunelabs_line_alone_on_stderr(tmp_path):

@@ -88,7 +88,7 @@ DRY_RUNS = [  # every scheduler, as a strategy and as a search's `scheduler:`, w
     ("digits_manual", "strategy.then={name: sha, num_samples: 9, seed: 0}", "max_concurrent_trials=0", "epochs=27"),
     ("digits_manual", "strategy.then={name: random, num_samples: 9, scheduler: hyperband}",
      "max_concurrent_trials=0", "epochs=9"),
-    ("digits_pbt",),
+    ("digits_pbt",), ("digits_tpe",), ("digits_tpe", "strategy.scheduler={name: asha, grace_period: 2}"),
 ]
 
 
