@@ -340,7 +340,7 @@ def test_a_name_that_is_neither_a_file_nor_a_shipped_experiment(capsys):
     assert capsys.readouterr().err.strip() == (
         "launch.py: error: quikstart: experiment file does not exist; shipped experiments: breast_cancer_auc, "
         "diabetes_regression, digits_asha, "
-        "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pbt, "
+        "digits_bayes, digits_bayes_asha, digits_grid, digits_hyperband, digits_manual, digits_ofat, digits_pareto, digits_pbt, "
         "digits_random, digits_sha, digits_tpe, quickstart")
 
 
