@@ -28,7 +28,10 @@ def cause_line(error: BaseException, *, batch_size: int | None, parameters: int 
 
     `devices` describe the trial's GPUs with their memory limits; none: the trial ran on the host.
     """
-    first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # Keras wraps a layer's error in "Exception encountered when calling ...": TensorFlow's own line says more
+    first = next((line for line in lines if "OOM" in line or "memory" in line.lower()), lines[0] if lines else
+                 type(error).__name__)
     if len(first) > _TENSORFLOW_MESSAGE:
         first = first[:_TENSORFLOW_MESSAGE - 3] + "..."
     parts = [f"batch size {batch_size}" if batch_size is not None else "batch size unknown",

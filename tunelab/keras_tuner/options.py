@@ -110,7 +110,7 @@ def _with_strategy_gpus(resources: Mapping[str, float], strategy: Any) -> Mappin
         raise ValueError(f"distribution_strategy: expected a tf.distribute strategy, got {type(strategy).__name__}")
     if replicas < 2:
         return resources
-    if resources.get("gpu", replicas) != replicas:
+    if resources.get("gpu", 0) not in (0, replicas):
         raise ValueError(f"distribution_strategy has {replicas} replicas but resources_per_trial asks for "
                          f"{resources['gpu']} GPUs; give one of them")
     return {**resources, "gpu": replicas}
