@@ -27,7 +27,7 @@ def scaled_mlp(config: Mapping[str, Any], input_shape: tuple[int, ...], num_clas
     ])
 
 
-class RunsOutOfMemory(keras.layers.Layer):
+class AllocationFails(keras.layers.Layer):
     """Fails in training as TensorFlow does when an allocation does not fit (ResourceExhaustedError), on any
     device; building it (the driver's preflight) works."""
 
@@ -44,5 +44,5 @@ def mlp_out_of_memory_when_wide(config: Mapping[str, Any], input_shape: tuple[in
     """scaled_mlp, except that a width above 1000 runs out of memory in its first step."""
     model = scaled_mlp(config, input_shape, num_classes)
     if config.get("width", 16) > 1000:
-        model = keras.Sequential([keras.Input(shape=input_shape), RunsOutOfMemory(), model])
+        model = keras.Sequential([keras.Input(shape=input_shape), AllocationFails(), model])
     return model

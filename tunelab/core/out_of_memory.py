@@ -30,8 +30,9 @@ def cause_line(error: BaseException, *, batch_size: int | None, parameters: int 
     """
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     # Keras wraps a layer's error in "Exception encountered when calling ...": TensorFlow's own line says more
-    first = next((line for line in lines if "OOM" in line or "memory" in line.lower()), lines[0] if lines else
-                 type(error).__name__)
+    telling = [line for line in lines if "OOM" in line] or [
+        line for line in lines if "out of memory" in line.lower() or "resource exhausted" in line.lower()]
+    first = (telling or lines or [type(error).__name__])[0]
     if len(first) > _TENSORFLOW_MESSAGE:
         first = first[:_TENSORFLOW_MESSAGE - 3] + "..."
     parts = [f"batch size {batch_size}" if batch_size is not None else "batch size unknown",
