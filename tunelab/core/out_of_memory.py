@@ -5,6 +5,7 @@ refuses to retry it (the same batch on the same card runs out again), and analys
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable, Iterator, Sequence
 
 OUT_OF_MEMORY = "out_of_memory"  # the trial's stop reason in the trials table
@@ -28,7 +29,8 @@ def cause_line(error: BaseException, *, batch_size: int | None, parameters: int 
 
     `devices` describe the trial's GPUs with their memory limits; none: the trial ran on the host.
     """
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # Keras prints a layer's error in bold
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     # Keras wraps a layer's error in "Exception encountered when calling ...": TensorFlow's own line says more
     telling = [line for line in lines if "OOM" in line] or [
         line for line in lines if "out of memory" in line.lower() or "resource exhausted" in line.lower()]

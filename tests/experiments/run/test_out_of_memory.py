@@ -19,6 +19,9 @@ def test_the_cause_names_batch_parameters_and_where_it_ran():
         "GPU 0 (CUDA device 3): NVIDIA H100 80GB HBM3, memory limit 40,360 MB"]) == (
         "out of memory: batch size 512, 2,345,678 parameters, on GPU 0 (CUDA device 3): NVIDIA H100 80GB HBM3, "
         "memory limit 40,360 MB: OOM when allocating tensor with shape[512,1024,1024]")
+    wrapped = MemoryError("Exception encountered when calling AllocationFails.call().\n\n\x1b[1mOOM when allocating "
+                          "tensor\x1b[0m\n")  # as Keras wraps a layer's error
+    assert cause_line(wrapped, batch_size=1, parameters=1, devices=[]).endswith("(no GPU): OOM when allocating tensor")
     assert cause_line(error, batch_size=None, parameters=None, devices=[]).startswith(
         "out of memory: batch size unknown, model not built yet, on the host (no GPU): OOM when")
 
