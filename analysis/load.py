@@ -20,10 +20,11 @@ import pandas as pd
 
 from tunelab.analysis.lineage import copied_from
 from tunelab.analysis.results import DamagedResultsWarning, Experiment, Results, ResultsError, is_missing
-from tunelab.analysis.run_files import error_line, read_spec
+from tunelab.analysis.run_files import error_line, gpus_line, read_spec
 from tunelab.analysis.stop_reasons import label, stop_reason, unlisted_status
 from tunelab.analysis.trial_history import SOURCES, epoch_end_times, read_trial_history
 from tunelab.core.objective import Objective, default_mode
+from tunelab.core.out_of_memory import OUT_OF_MEMORY, out_of_memory_cause
 from tunelab.core.run_folder import (
     PARAMS_FILE, TRIAL_LOG, TRIAL_PREFIX, ray_trial_states, read_events, read_json, result_config,
     run_is_live,
@@ -38,6 +39,7 @@ _RAY_KEYS = frozenset({
 TRIAL_COLUMNS = (
     "experiment", "trial_id", "status", "stop_reason", "stop_detail", "epochs", "best_epoch", "pauses",
     "resumes", "failures", "start", "end", "wall_s", "label", "copied_from", "error", "damage", "path", "log",
+    "gpus",
 )
 HISTORY_COLUMNS = ("experiment", "trial_id", "epoch", "time_total_s", "time", "worker")
 
@@ -233,6 +235,8 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
     epochs = int(summary.get("epochs", 0))
     status = state.get("status") or unlisted_status(error is not None, bool(summary), events, experiment.live)
     reason, detail = stop_reason(status, epochs, experiment.epochs, events)
+    if reason == "errored" and out_of_memory_cause(error):
+        reason, detail = OUT_OF_MEMORY, out_of_memory_cause(error)
     if reason == "errored" and detail is None:
         detail = error
     start = summary.get("start", state.get("start_time"))
@@ -257,6 +261,7 @@ def _trial_row(experiment: Experiment, trial_id: str, trial_dir: Path | None, co
         "error": error,
         "path": str(trial_dir) if trial_dir else None,
         "log": str(trial_dir / TRIAL_LOG) if trial_dir and (trial_dir / TRIAL_LOG).is_file() else None,
+        "gpus": gpus_line(trial_dir),
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tunelab.core.run_folder import ERROR_FILE, SPEC_FILE
+from tunelab.core.run_folder import ERROR_FILE, GPUS_FILE, SPEC_FILE, read_json
 
 
 def read_spec(folder: Path) -> dict[str, Any]:
@@ -35,3 +35,16 @@ def error_line(trial_dir: Path | None, state: dict) -> str | None:
             lines = [line for line in path.read_text(errors="replace").strip().splitlines() if line.strip()]
             return lines[-1].strip() if lines else "error"
     return None
+
+
+def gpus_line(trial_dir: Path | None) -> str | None:
+    """The GPUs a trial ran on, `0: NVIDIA H100 80GB HBM3 (limit 40,360 MB); 1: ...`; None: none, or not recorded."""
+    gpus = read_json(trial_dir / GPUS_FILE).get("gpus") if trial_dir else None
+    if not isinstance(gpus, list) or not gpus:
+        return None
+    shown = []
+    for gpu in gpus:
+        if isinstance(gpu, dict):
+            limit = gpu.get("memory_limit_mb")
+            shown.append(f"{gpu.get('index')}: {gpu.get('name')}" + (f" (limit {limit:,} MB)" if limit else ""))
+    return "; ".join(shown) or None

@@ -9,6 +9,7 @@ import pandas as pd
 from tunelab.analysis.pareto import describe_constraints
 from tunelab.analysis.results import Results
 from tunelab.core.objective import Objective
+from tunelab.core.out_of_memory import OUT_OF_MEMORY
 from tunelab.core.run_folder import read_test_score
 
 
@@ -86,11 +87,14 @@ def held_out_score_lines(results: Results) -> list[str]:
 
 
 def errored_lines(results: Results) -> list[str]:
-    """A line per errored trial: its last error line, and where its own output is."""
+    """A line per errored trial: its last error line (an out-of-memory's cause), and where its own output is."""
     lines = []
-    for _, trial in results.trials[results.trials["stop_reason"] == "errored"].iterrows():
+    for _, trial in results.trials[results.trials["stop_reason"].isin(("errored", OUT_OF_MEMORY))].iterrows():
         where = f"; its output: {trial['log']}" if isinstance(trial.get("log"), str) else ""
-        lines.append(f"errored: trial {trial['trial_id']}: {trial.get('error') or 'error'}{where}")
+        if trial["stop_reason"] == OUT_OF_MEMORY:
+            lines.append(f"{OUT_OF_MEMORY}: trial {trial['trial_id']}: {trial['stop_detail']}{where}")
+        else:
+            lines.append(f"errored: trial {trial['trial_id']}: {trial.get('error') or 'error'}{where}")
     return lines
 
 

@@ -64,6 +64,7 @@ class ExperimentSpec:
     test_fraction: float = 0.0  # held out first, for the best model's one test score (0: none, or the source's own)
     storage: str = "~/tunelab_results"  # local directory or URI (s3://, gs://) for results
     max_failures: int = 2      # retries of a failing trial, each from its last checkpoint
+    retry_out_of_memory: bool = False  # retry a trial that ran out of memory too (the same batch usually does again)
     max_consecutive_failures: int = 5  # stop the experiment after this many failed trials in a row (0: never)
     max_total_epochs: int = 0  # stop the experiment once its trials have trained this many epochs in all (0: no cap)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
@@ -78,8 +79,8 @@ class ExperimentSpec:
 _TOP_KEYS = (
     "name", "description", "trainable", "data", "task", "space", "fix", "metric", "metrics", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction", "test_fraction",
-    "storage", "max_failures", "max_consecutive_failures", "max_total_epochs", "checkpoint_every", "seed",
-    "tracking", "constraints",
+    "storage", "max_failures", "retry_out_of_memory", "max_consecutive_failures", "max_total_epochs",
+    "checkpoint_every", "seed", "tracking", "constraints",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 _SHORT_FORMS = {"strategy": "name", "data": "source"}  # `strategy: random` is short for {name: random}
@@ -201,6 +202,7 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         test_fraction=_fraction(raw, "test_fraction", 0.0),
         storage=_storage(raw),
         max_failures=_int(raw, "max_failures", 2, minimum=0),
+        retry_out_of_memory=_flag(raw, "retry_out_of_memory"),
         max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
         max_total_epochs=_int(raw, "max_total_epochs", 0, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
@@ -358,6 +360,13 @@ def _strategy(raw: Any) -> StrategySpec:
         )
     options = {key: value for key, value in raw.items() if key != "name"}
     return StrategySpec(name, check_options(name, options))
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise SpecError(f"{key}: expected true or false, got {shown(value)}")
+    return value
 
 
 def _resources(raw: Any) -> Resources:

@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   python scripts/benchmark.py overhead                      # 1,000 trivial trials both ways + reused worker memory
   python scripts/benchmark.py tpe                           # the tpe searcher's ask+tell per suggestion, 200 trials
   python scripts/benchmark.py tracking                      # the quickstart with and without MLflow tracking, 2 rounds
+  python scripts/benchmark.py gpu                           # CNN trials at 1, 0.5, 0.25 GPU each, vs raw Ray Tune (<= 8 min)
   python scripts/benchmark.py render                        # study.md and plots again from the CSVs
   python scripts/benchmark.py load                          # 1,000 trials x 30 epochs, limit 10 s
   python scripts/benchmark.py load --trials 5000 --epochs 50 --repeat 1
@@ -73,6 +74,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     tracking.add_argument("--rounds", type=int, default=2, help="runs each way, alternating (default 2)")
     tracking.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     tracking.add_argument("--work", type=Path, help="where the runs and the server write (default: a temporary folder)")
+
+    gpu = commands.add_parser("gpu", help="trials per hour and GPU busy fraction at 1, 0.5 and 0.25 GPU per trial, "
+                                          "tunelab vs raw Ray Tune; a 2-GPU trial where there are two")
+    gpu.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    gpu.add_argument("--work", type=Path, help="where the runs write results (default: a temporary folder)")
 
     render = commands.add_parser("render", help="study.md, study.csv and the plots again from a study's CSVs")
     render.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the study's folder (default {DEFAULT_OUT})")
@@ -167,6 +173,23 @@ def bench_tpe(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_gpu(args: argparse.Namespace) -> int:
+    from benchmarks.gpu import gpu_markdown, run_gpu_benchmark, visible_gpus
+
+    gpus = visible_gpus()
+    if not gpus:
+        return _error("gpu: no GPU is visible (nvidia-smi lists none, or is not installed); this benchmark measures "
+                      "GPUs, run it on a machine with one")
+    with tempfile.TemporaryDirectory(prefix="tunelab-gpu-") as scratch:
+        result = run_gpu_benchmark(args.work or Path(scratch), os.cpu_count() or 1, gpus,
+                                   say=lambda line: print(line, flush=True))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu.json").write_text(json.dumps(result, indent=2))
+    (args.out / "gpu.md").write_text(gpu_markdown(result))
+    print(f"wrote {args.out / 'gpu.md'} and gpu.json")
+    return 0
+
+
 def bench_tracking(args: argparse.Namespace) -> int:
     from benchmarks.tracking import run_tracking, tracking_markdown
 
@@ -226,8 +249,8 @@ def bench_load(args: argparse.Namespace) -> int:
     return 0 if median <= args.limit else 1
 
 
-COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tpe": bench_tpe, "tracking": bench_tracking,
-            "render": bench_render, "load": bench_load}
+COMMANDS = {"study": bench_study, "overhead": bench_overhead, "tpe": bench_tpe, "gpu": bench_gpu,
+            "tracking": bench_tracking, "render": bench_render, "load": bench_load}
 
 
 def main(argv: list[str] | None = None) -> int:

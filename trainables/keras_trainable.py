@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.core.checks import check_int
+from tunelab.core.out_of_memory import named_out_of_memory
 from tunelab.trainables.adjustable import apply_adjustable, optimizer_values, set_optimizer_values
 from tunelab.trainables.checkpoints import MODEL_FILE, load_model, read_state
 from tunelab.trainables.compile import compile_model, learning_params
@@ -24,8 +25,9 @@ from tunelab.trainables.model_params import Declared, Integer, ModelParams, fami
 from tunelab.trainables.metrics import TASKS
 from tunelab.trainables.model_cost import LATENCY_EXAMPLES, MEASURES
 from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, is_compiled, resolve_model_function
-from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
-from tunelab.trainables.trial_log import trial_log
+from tunelab.trainables.gpu_setup import trial_strategy
+from tunelab.trainables.tf_setup import clear_session, configure_tensorflow, released_custom_gradients
+from tunelab.trainables.trial_log import record_gpus, trial_log
 
 if TYPE_CHECKING:
     import keras
@@ -45,7 +47,8 @@ class RunSettings:
     cpus: float = 1
     """CPUs the trial reserves; also the size of TensorFlow's thread pools."""
     gpus: float = 0
-    """GPUs the trial reserves (may be fractional); 0 hides every GPU from TensorFlow."""
+    """GPUs the trial reserves: a share of one card (its memory limit), one, or several (MirroredStrategy, with
+    `batch_size` the global batch); 0 hides every GPU from TensorFlow."""
     seed: int = 0
     """Seeds Python, NumPy and TensorFlow, so that a trial is reproducible."""
     checkpoint_every: int = 1
@@ -108,24 +111,52 @@ def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings
     if isinstance(data, Dataset) and data.x_test is not None:  # the runner leaves it out; this fence keeps it out
         raise ValueError("a trial was handed the test part; trials fit and validate on train and validation only")
 
-    with trial_log(run.log_folder, tune.get_context().get_trial_id()):
-        _train(config, data, run)
+    trial_id = tune.get_context().get_trial_id()
+    with trial_log(run.log_folder, trial_id):
+        gpus = configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
+        record_gpus(run.log_folder, trial_id, gpus)
+        _train(config, data, run, [gpu.describe() for gpu in gpus])
 
 
-def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings) -> None:
-    configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
-    # Keras loads TensorFlow, which must not happen before the settings above.
+def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings, devices: list[str]) -> None:
+    # Keras loads TensorFlow, which must not happen before configure_tensorflow.
     import keras
     from ray import tune
 
     from tunelab.trainables.reporting import TuneReporter
 
-    keras.backend.clear_session()  # a reused worker process must not carry the last trial's state
+    clear_session()  # a reused worker process must not carry the last trial's state
     keras.utils.set_random_seed(run.seed)
     batch_size = family_params((BATCH_SIZE,), family=run.model).parse(config, {"batch_size": run.batch_size})[
         "batch_size"]
-    with data_errors_located(data):  # a file a streamed source cannot read is named, not an op of its pipeline
-        inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
+    models: list[keras.Model] = []  # the trial's model once built, for an out-of-memory's cause
+    with named_out_of_memory(batch_size=batch_size, parameters=lambda: models[0].count_params() if models else None,
+                             devices=devices):
+        with data_errors_located(data):  # a file a streamed source cannot read is named, not an op of its pipeline
+            inputs, steps_per_epoch = _fit_inputs(data, batch_size, run.seed)
+        with trial_strategy(run.gpus).scope():  # several GPUs: the model's variables are mirrored on each
+            model, finished_epochs = _built_or_restored(config, data, run, steps_per_epoch)
+        models.append(model)
+        if finished_epochs >= run.epochs:
+            return
+        with released_custom_gradients(), data_errors_located(data):  # or a reused worker keeps every trial's graph
+            model.fit(
+                **inputs,
+                epochs=run.epochs,
+                initial_epoch=finished_epochs,
+                verbose=0,
+                callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every,
+                                        metric=run.metric, mode=run.mode, measure=run.measure,
+                                        latency_batch=_latency_batch(inputs["validation_data"])
+                                        if "latency_ms" in run.measure else None)],
+            )
+
+
+def _built_or_restored(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings,
+                       steps_per_epoch: int) -> tuple[keras.Model, int]:
+    """The trial's compiled model and its finished epochs: new, or from the checkpoint Ray hands it."""
+    from ray import tune
+
     users_optimizer: list[dict[str, float]] = []  # a user-compiled model's rate and momentum, as its function chose
 
     def built() -> keras.Model:
@@ -139,28 +170,15 @@ def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSetting
 
     restored = _restore(tune.get_checkpoint(), run.model, built)
     if restored is None:
-        model, finished_epochs = built(), 0
-    else:
-        model, finished_epochs = restored
-        if finished_epochs >= run.epochs:
-            return
+        return built(), 0
+    model, finished_epochs = restored
+    if finished_epochs < run.epochs:
         # PBT copied a better trial's checkpoint and changed these; the saved optimizer state holds the old ones
         if users_optimizer:
             set_optimizer_values(model, users_optimizer[-1])
         else:
             apply_adjustable(model, config, run.model, run.task)
-
-    with released_custom_gradients(), data_errors_located(data):  # or a reused worker keeps every trial's graph
-        model.fit(
-            **inputs,
-            epochs=run.epochs,
-            initial_epoch=finished_epochs,
-            verbose=0,
-            callbacks=[TuneReporter(total_epochs=run.epochs, checkpoint_every=run.checkpoint_every,
-                                    metric=run.metric, mode=run.mode, measure=run.measure,
-                                    latency_batch=_latency_batch(inputs["validation_data"])
-                                    if "latency_ms" in run.measure else None)],
-        )
+    return model, finished_epochs
 
 
 def _fit_inputs(data: Dataset | StreamedData, batch_size: int, seed: int) -> tuple[dict[str, Any], int]:

@@ -12,13 +12,15 @@ import logging
 import os
 from collections.abc import Iterator
 
+from tunelab.trainables.gpu_setup import TrialGpu, configure_gpus
+
 logger = logging.getLogger(__name__)
 
 REUSE_WAIT_S = 300  # longer than any epoch we expect; a hung thread still fails, just later
 
 
-def configure_tensorflow(*, cpus: float, gpus: float) -> None:
-    """Hide GPUs from CPU-only trials, size thread pools to `cpus`, let GPU memory grow.
+def configure_tensorflow(*, cpus: float, gpus: float) -> list[TrialGpu]:
+    """Hide GPUs from CPU-only trials, size thread pools to `cpus`, set up the trial's GPUs (the list).
 
     Must run before the trial's first TensorFlow op; the GPU hiding only works before
     TensorFlow first lists devices (Ray no longer hides GPUs from `num_gpus=0` trials).
@@ -42,12 +44,20 @@ def configure_tensorflow(*, cpus: float, gpus: float) -> None:
             tf.config.threading.get_intra_op_parallelism_threads(),
             threads,
         )
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            # Needed for fractional GPUs: trials sharing a card must not each grab all of it.
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            logger.warning("memory growth could not be enabled on %s: already initialised", gpu)
+    return configure_gpus(gpus)
+
+
+def clear_session() -> None:
+    """Forget the last trial's Keras state in a reused worker, unless the caller entered a strategy's scope.
+
+    That scope lives on the graph clear_session resets (leaving it would then fail); a caller who
+    trains under their own strategy owns the session.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        keras.backend.clear_session()
 
 
 @contextlib.contextmanager

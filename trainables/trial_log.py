@@ -9,13 +9,16 @@ still leaves one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
-from tunelab.core.run_folder import TRIAL_LOG, trial_folder_name
+from tunelab.core.run_folder import GPUS_FILE, TRIAL_LOG, trial_folder_name
+from tunelab.trainables.gpu_setup import TrialGpu
 
 
 class _Tee:
@@ -69,3 +72,19 @@ def trial_log(run_folder: str | None, trial_id: str) -> Iterator[None]:
     finally:
         logging.getLogger().removeHandler(handler)
         log.close()
+
+
+def record_gpus(run_folder: str | None, trial_id: str, gpus: Sequence[TrialGpu]) -> None:
+    """Names the trial's GPUs in its output, and in trial_ID/tunelab_gpus.json for the trials table.
+
+    Nothing for a trial without GPUs; the file holds the latest attempt's (a retry may land elsewhere).
+    """
+    if not gpus:
+        return
+    for gpu in gpus:
+        sys.stdout.write(f"tunelab: {gpu.describe()}\n")
+    if run_folder is None:
+        return
+    with contextlib.suppress(OSError):
+        path = Path(run_folder) / trial_folder_name(trial_id) / GPUS_FILE
+        path.write_text(json.dumps({"gpus": [dataclasses.asdict(gpu) for gpu in gpus]}))

@@ -23,15 +23,18 @@ What is used, and why:
   finished there before a resume, so Ray does not train it again (see `carry_completions`); and
   a trial the snapshot lacks but the searcher files already count is taken back from them
   (see `take_back_suggestions`).
+- `Trial.should_recover` and `Trial.error_file`: an out-of-memory trial is not retried unless the
+  experiment asks (`recovery_refused`); Ray retries every failure alike.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ray.tune.schedulers import PopulationBasedTraining
 
@@ -333,3 +336,35 @@ def bayesopt_take_point(searcher: Any, point: dict[str, float]) -> None:
     """Makes BayesOptSearch's next suggestion `point`, booked like its own (a warm-up step, a live
     trial), so its result reaches the Gaussian process: the queue behind points_to_evaluate."""
     searcher._points_to_evaluate = [point]
+
+
+@contextlib.contextmanager
+def recovery_refused(refuse: Callable[[str], bool]) -> Iterator[None]:
+    """While the block runs, a failed trial whose latest failure's text `refuse` names is not retried,
+    whatever FailureConfig.max_failures allows: Ray ends it as errored instead.
+
+    Ray writes each failure to the trial's error file (`Failure # N ...` then the error) before it
+    asks `Trial.should_recover`; the driver runs one experiment at a time, so patching the class
+    for the block's length touches no other run.
+    """
+    from ray.tune.experiment.trial import Trial
+
+    original = Trial.should_recover
+
+    def should_recover(trial: Any) -> bool:
+        return original(trial) and not refuse(_latest_failure(trial))
+
+    Trial.should_recover = should_recover
+    try:
+        yield
+    finally:
+        Trial.should_recover = original
+
+
+def _latest_failure(trial: Any) -> str:
+    """The text of the trial's latest failure in its error file ("" when there is none to read)."""
+    try:
+        text = Path(trial.error_file).read_text(errors="replace") if trial.error_file else ""
+    except OSError:
+        return ""
+    return text.rsplit("Failure # ", 1)[-1]

@@ -4,6 +4,7 @@ returns an `Outcome` the script prints. Everything that can fail without Ray was
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -17,6 +18,7 @@ import yaml
 
 from tunelab.core.objective import Objective
 from tunelab.core.pareto import Constraint, best_index
+from tunelab.core.out_of_memory import out_of_memory_cause
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
 from tunelab.core.secrets import redacted
 from tunelab.experiments.errors import SpecError
@@ -31,6 +33,7 @@ from tunelab.experiments.run.output import DriverLog, captured
 from tunelab.experiments.run.prepare import Prepared
 from tunelab.experiments.run.recorded import continue_from_record, recorded_run
 from tunelab.experiments.run.progress import Progress, ProgressCallback, latest_progress, progress_sink
+from tunelab.experiments.run.ray_internals import recovery_refused
 from tunelab.experiments.run.resume import (
     RESTART, carry_recorded_completions, record_resumed_trials, resume_kind, set_aside_damaged_states,
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
@@ -85,6 +88,7 @@ class RayJob:
     resume: bool = False
     max_concurrent_trials: int = 0
     max_failures: int = 2
+    retry_out_of_memory: bool = False  # False: a trial that ran out of memory is not retried (it would again)
     max_consecutive_failures: int = 5  # 0: never stop the experiment for failing trials
     max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
@@ -109,6 +113,7 @@ def run(
         storage=prepared.storage, name=prepared.name, events=prepared.events,
         record={**spec.source, **resolved_objectives(spec)},  # as resolved: analysis reads them
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
+        retry_out_of_memory=spec.retry_out_of_memory,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
         callbacks=prepared.callbacks, after_fit=score_on_test(prepared),
@@ -139,7 +144,8 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
             guard = RunGuard(job.metric, job.max_consecutive_failures, job.events)
             tuner = _tuner(job, guard, log)
             try:
-                results = tuner.fit()
+                with _out_of_memory_policy(job.retry_out_of_memory):
+                    results = tuner.fit()
             except Exception:
                 if log.failure is None and _write_failure(job.path) is None:
                     raise
@@ -304,6 +310,11 @@ def _number(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return None
+def _out_of_memory_policy(retry: bool) -> contextlib.AbstractContextManager:
+    """Ray retries every failure; an out-of-memory only when the experiment asks (retry_out_of_memory)."""
+    if retry:
+        return contextlib.nullcontext()
+    return recovery_refused(lambda failure: out_of_memory_cause(failure) is not None)
 
 
 def _trial_dirname(trial: Any) -> str:

@@ -19,7 +19,7 @@ from tunelab.core.run_folder import SPEC_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.spec import ExperimentSpec, spec_from_dict
 
-HOW_IT_RUNS = ("description", "storage", "resources", "max_concurrent_trials", "max_failures",
+HOW_IT_RUNS = ("description", "storage", "resources", "max_concurrent_trials", "max_failures", "retry_out_of_memory",
                "max_consecutive_failures", "tracking")
 
 

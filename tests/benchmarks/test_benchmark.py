@@ -160,3 +160,29 @@ def test_quick_leaves_out_only_what_it_says_unless_named():
         "grid", "bayes+asha"]
     with pytest.raises(ValueError, match="--only: 'gird' is not a study entry; .*did you mean 'grid'"):
         select(entries(QUICK), ["gird"])
+
+
+def test_the_gpu_benchmark_without_a_gpu_says_so_and_writes_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no nvidia-smi on this PATH, GPU or not
+    done = subprocess.run([sys.executable, str(script), "gpu", "--out", str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("benchmark.py: error: gpu: no GPU is visible (nvidia-smi lists none, or is not "
+                                   "installed); this benchmark measures GPUs, run it on a machine with one")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_gpu_benchmarks_table_and_images():
+    from benchmarks.gpu import SAMPLES, gpu_markdown, images
+
+    data = images()
+    assert data.x_train.shape == (SAMPLES * 4 // 5, 32, 32, 3) and set(data.y_train) == set(range(10))
+    run = {"tool": "tunelab", "gpu_per_trial": 0.5, "trials": 8, "wall_s": 120.0, "busy": 0.81, "trials_per_hour": 240}
+    table = gpu_markdown({"gpus": ["NVIDIA H100"], "cpus": 16, "runs": [run], "mirrored": None})
+    assert "| 0.5 | tunelab | 240 | 81% | 120 |" in table

@@ -266,3 +266,15 @@ def test_the_record_form_reads_back_as_the_same_space():
     found = discover(layered)
     for space in (found.space, found.to_space(grid_points=True)):
         assert dict(space_from_dict(space_as_dict(space))) == dict(space)
+
+
+def test_kerastuners_distribution_strategy_asks_for_its_replicas_as_gpus_per_trial():
+    from types import SimpleNamespace
+
+    from tunelab.keras_tuner.options import tuner_options
+
+    two = SimpleNamespace(num_replicas_in_sync=2)  # what the option reads of a tf.distribute strategy
+    assert tuner_options({"distribution_strategy": two}).resources_per_trial == {"cpu": 1, "gpu": 2}
+    assert tuner_options({"distribution_strategy": SimpleNamespace(num_replicas_in_sync=1)}).gpus == 0
+    with pytest.raises(ValueError, match="distribution_strategy has 2 replicas but resources_per_trial asks for 1"):
+        tuner_options({"distribution_strategy": two, "resources_per_trial": {"gpu": 1}})

@@ -78,3 +78,30 @@ def custom_gradients() -> set[str]:
     from tensorflow.python.framework import ops
 
     return {name for name in ops._gradient_registry._registry if name.startswith("CustomGradient-")}
+
+
+
+def train_mirrored_on_two_cpus(config: dict[str, Any], data: Dataset, run: RunSettings, *, marker: str,
+                               fail_after: int) -> None:
+    """`train_failing_once` under MirroredStrategy over two logical CPU devices, as a 2-GPU trial trains
+    (no GPU here); each attempt runs in a fresh worker process, before TensorFlow initialises."""
+    import tensorflow as tf
+
+    from tunelab.trainables.gpu_setup import mirrored_strategy
+
+    [cpu] = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    with mirrored_strategy([device.name for device in tf.config.list_logical_devices("CPU")]).scope():
+        train_failing_once(config, data, run, marker=marker, fail_after=fail_after)
+
+
+def mlp_noting_its_replicas(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int):
+    """tiny_mlp, appending to config["replicas_log"] how many replicas its weights are mirrored on (1: none)."""
+    import tensorflow as tf
+
+    model = tiny_mlp(config, input_shape, num_classes)
+    variable = model.weights[0].value
+    replicas = len(variable.values) if hasattr(variable, "values") else 1
+    with open(config["replicas_log"], "a") as f:
+        f.write(f"{tf.distribute.get_strategy().num_replicas_in_sync} {replicas}\n")
+    return model

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from ray import tune
 
-from tests.trainables.helpers import train_failing_once, train_logging_pid
+from tests.trainables.helpers import train_failing_once, train_logging_pid, train_mirrored_on_two_cpus
 from tunelab.trainables import RunSettings, build_model, compile_model, train
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
@@ -199,3 +199,26 @@ def test_a_users_compiled_model_is_only_fitted_and_resumes_with_its_own_optimize
     assert type(model.optimizer) is keras.optimizers.Adam
     assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
     assert int(model.optimizer.iterations.numpy()) == 4 * math.ceil(len(diabetes.x_train) / 64)
+
+
+def test_a_model_mirrored_over_two_devices_trains_checkpoints_and_resumes(tmp_path, digits):
+    # A 2-GPU trial builds, compiles and restores its model under MirroredStrategy; two logical CPU
+    # devices stand in for the GPUs. batch_size is the global batch: the optimizer counts global steps.
+    log = tmp_path / "replicas"
+    trainable = tune.with_parameters(
+        train_mirrored_on_two_cpus, data=digits,
+        run=RunSettings(model="tests.trainables.helpers:mlp_noting_its_replicas", epochs=3, batch_size=64),
+        marker=str(tmp_path / "failed-once"), fail_after=2,
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"learning_rate": 0.01, "replicas_log": str(log)},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
+        run_config=_run_config(tmp_path, failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    [result] = tuner.fit()
+
+    assert result.error is None
+    # Built once per attempt, the second time to take the checkpoint: under the strategy, mirrored on 2 devices.
+    assert log.read_text().split() == ["2", "2", "2", "2"]
+    assert _saved_state(result) == (3, 3 * math.ceil(len(digits.x_train) / 64))

@@ -29,6 +29,7 @@ RESULT_FILE = "result.json"                 # Ray's per-epoch record, copied to 
 PROGRESS_FILE = "progress.csv"              # the same, as CSV
 PARAMS_FILE = "params.json"                 # the trial's configuration: by tunelab when it starts, by Ray at its snapshots
 TRIAL_LOG = "trial.log"                     # what the trial printed, and the traceback that ended it
+GPUS_FILE = "tunelab_gpus.json"             # the GPUs a trial ran on: {"gpus": [{index, visible_as, name, memory_limit_mb}]}
 SET_ASIDE_PREFIX = ".unrecorded-"          # .unrecorded-WHAT-TIME/: what a resume moved out of analysis' way
 DONOR_CHECKPOINT = "pbt_donor"             # pbt_donor-epochN-ID/: PBT's copy of the checkpoint a trial took over
 ERROR_FILE = "error.txt"                    # Ray's: the traceback of a trial's last failure

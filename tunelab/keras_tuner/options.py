@@ -43,6 +43,9 @@ class TunerOptions:
     metrics: Any = None
     resources_per_trial: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     """What one trial reserves; fractional GPUs let trials share a card."""
+    distribution_strategy: Any = None
+    """KerasTuner's: a strategy over n > 1 devices asks for n GPUs per trial; each trial builds its own
+    MirroredStrategy over the GPUs Ray gives it (the object itself stays in this process)."""
     max_concurrent_trials: int = 0
     """0: as many as the cluster fits (BayesianOptimization: 2, as each pending trial blinds the GP)."""
     address: str | None = None
@@ -67,6 +70,8 @@ class TunerOptions:
         unknown = [key for key in self.resources_per_trial if key not in ("cpu", "gpu")]
         if unknown:
             raise ValueError(f"resources_per_trial: {unknown[0]!r} is not a resource; use cpu and gpu")
+        object.__setattr__(self, "resources_per_trial", _with_strategy_gpus(self.resources_per_trial,
+                                                                           self.distribution_strategy))
         cpu, gpu = self.resources_per_trial.get("cpu", 1), self.resources_per_trial.get("gpu", 0)
         if not cpu > 0 or not gpu >= 0 or (gpu > 1 and gpu != int(gpu)):
             raise ValueError(f"resources_per_trial: cpu must be > 0 and gpu >= 0 (whole above 1), got {cpu}, {gpu}")
@@ -92,9 +97,23 @@ class TunerOptions:
 
 _OPTION_NAMES = tuple(f.name for f in dataclasses.fields(TunerOptions))
 _REFUSED = {
-    "distribution_strategy": "each trial runs in its own Ray worker; give it GPUs with resources_per_trial={'gpu': 2}",
     "oracle": "tunelab's tuners pick their Ray search algorithm themselves; use one of its tuners",
 }
+
+
+def _with_strategy_gpus(resources: Mapping[str, float], strategy: Any) -> Mapping[str, float]:
+    """resources_per_trial with as many GPUs as `strategy` has replicas, when it has several."""
+    if strategy is None:
+        return resources
+    replicas = getattr(strategy, "num_replicas_in_sync", None)
+    if not isinstance(replicas, int):
+        raise ValueError(f"distribution_strategy: expected a tf.distribute strategy, got {type(strategy).__name__}")
+    if replicas < 2:
+        return resources
+    if resources.get("gpu", 0) not in (0, replicas):
+        raise ValueError(f"distribution_strategy has {replicas} replicas but resources_per_trial asks for "
+                         f"{resources['gpu']} GPUs; give one of them")
+    return {**resources, "gpu": replicas}
 
 
 def tuner_options(given: Mapping[str, Any]) -> TunerOptions:

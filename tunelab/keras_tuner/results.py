@@ -22,7 +22,7 @@ def ranked(results: Results) -> pd.DataFrame:
     column = results.objective
     if column not in results.trials:
         return results.trials.iloc[0:0]
-    trials = results.trials[results.trials[column].notna() & (results.trials["stop_reason"] != "errored")]
+    trials = results.trials[results.trials[column].notna() & ~results.trials["stop_reason"].isin(("errored", "out_of_memory"))]
     return trials.sort_values(column, ascending=Objective(results.metric, results.mode).ascending, kind="stable")
 
 

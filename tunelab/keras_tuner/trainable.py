@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from tunelab.keras_tuner.data import FitData
 from tunelab.keras_tuner.discovery import Discovered
 from tunelab.keras_tuner.hyperparameters import HyperParameters
+from tunelab.core.out_of_memory import named_out_of_memory
 from tunelab.trainables.checkpoints import load_model, model_files, read_state, report
-from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
-from tunelab.trainables.trial_log import trial_log
+from tunelab.trainables.gpu_setup import trial_strategy
+from tunelab.trainables.tf_setup import clear_session, configure_tensorflow, released_custom_gradients
+from tunelab.trainables.trial_log import record_gpus, trial_log
 
 if TYPE_CHECKING:
     import keras
@@ -70,29 +72,39 @@ def train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) 
     """One trial: build (or restore) the model(s), fit, report every epoch; its output goes to trial.log."""
     from ray import tune
 
-    with trial_log(run.log_folder, tune.get_context().get_trial_id()):
-        _train_hypermodel(config, data, run)
+    trial_id = tune.get_context().get_trial_id()
+    with trial_log(run.log_folder, trial_id):
+        gpus = configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
+        record_gpus(run.log_folder, trial_id, gpus)
+        _train_hypermodel(config, data, run, [gpu.describe() for gpu in gpus])
 
 
-def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) -> None:
-    configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
-    # Keras loads TensorFlow, which must not happen before the settings above.
+def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun, devices: list[str]) -> None:
+    # Keras loads TensorFlow, which must not happen before configure_tensorflow.
     import keras
     from ray import tune
 
-    keras.backend.clear_session()  # a reused worker must not carry the last trial's state
+    clear_session()  # a reused worker must not carry the last trial's state
     data = data.in_worker(run.seed)  # a dataset read on the driver is a tf.data.Dataset again
+    strategy = trial_strategy(run.gpus)  # several GPUs: each model's variables are mirrored on them
+    models: list[keras.Model] = []  # the models built, for an out-of-memory's cause
 
     def build(execution: int) -> keras.Model:
         keras.utils.set_random_seed(run.seed + execution)
-        return build_trial_model(run, config)
+        with strategy.scope():
+            models.append(build_trial_model(run, config))
+        return models[-1]
 
-    restored = _restore(tune.get_checkpoint(), run, build)
-    with released_custom_gradients():  # or a reused worker keeps every trial's graph
-        if run.executions == 1:
-            _fit_one(run, data, build, restored, run.discovered.hyperparameters(config))
-        else:
-            _fit_side_by_side(run, data, build, restored, config)
+    batch_size = data.kwargs.get("batch_size")
+    with named_out_of_memory(batch_size=batch_size, parameters=lambda: models[-1].count_params() if models else None,
+                             devices=devices):
+        with strategy.scope():  # the saved optimizer state loads into mirrored variables too
+            restored = _restore(tune.get_checkpoint(), run, build)
+        with released_custom_gradients():  # or a reused worker keeps every trial's graph
+            if run.executions == 1:
+                _fit_one(run, data, build, restored, run.discovered.hyperparameters(config))
+            else:
+                _fit_side_by_side(run, data, build, restored, config)
 
 
 def build_trial_model(run: HyperModelRun, config: Mapping[str, Any]) -> keras.Model:

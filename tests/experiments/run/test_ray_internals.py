@@ -355,3 +355,27 @@ def test_a_snapshot_cut_short_by_a_kill_is_set_aside_with_its_sessions_files(tmp
     assert newest(tmp_path, RAY_STATE_PATTERN).name == f"experiment_state-{older}.json"  # what Ray restores now
     assert (tmp_path / "trial_abc").is_dir()
     assert set_aside_damaged_states(str(tmp_path)) is None  # nothing left to set aside
+
+
+def test_a_refused_trial_is_not_recovered_and_its_latest_failure_is_what_is_read(tmp_path):
+    # Ray writes each failure to the trial's error file, then asks Trial.should_recover (TuneController).
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.experiment.trial import Trial
+
+    from tunelab.experiments.run.ray_internals import recovery_refused
+
+    assert "trial.handle_error(exception)" in inspect.getsource(TuneController._process_trial_failure)
+    assert "trial.should_recover()" in inspect.getsource(TuneController._process_trial_failure)
+    trial = Trial("f", stub=True, max_failures=3)
+    error_file = tmp_path / "error.txt"
+    error_file.write_text("Failure # 1 (occurred at x)\nTrialOutOfMemory: out of memory\n"
+                          "Failure # 2 (occurred at y)\nValueError: other\n")
+    trial.run_metadata.error_filename = error_file.name
+    trial.storage = SimpleNamespace(trial_working_directory=str(tmp_path), trial_driver_staging_path=str(tmp_path))
+    seen = []
+    with recovery_refused(lambda failure: seen.append(failure) or "OOM" in failure or "out of memory" in failure):
+        assert trial.error_file == str(error_file)
+        assert trial.should_recover() is True  # the latest failure is ValueError: retried as Ray would
+        error_file.write_text(error_file.read_text() + "Failure # 3 (occurred at z)\nTrialOutOfMemory: out of memory\n")
+        assert trial.should_recover() is False
+    assert seen[0].startswith("2 (occurred at y)") and trial.should_recover() is True  # Ray's own again
