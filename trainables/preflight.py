@@ -136,20 +136,41 @@ def _compiled_setup(model: Any) -> tuple[Any, ...]:
     return type(optimizer).__name__, repr(settings), repr(loss_setup)
 
 
-def _tensorflow_without_taking_the_gpus() -> Any:
-    """TensorFlow with memory growth on: the check builds one small model, the GPUs stay the trials'.
+_OWN_PROCESS = {"hide_gpus": False}  # set by tunelab's own command, whose process trains nothing itself
 
-    Visibility is left alone: this may be the user's own process (tunelab.run in a notebook).
+
+def keep_the_driver_off_the_gpus() -> None:
+    """For tunelab's command: the check builds on the CPU with every GPU hidden from the driver's TensorFlow,
+    so the driver opens no CUDA context and the cards stay whole for the trials (Ray assigns them; a hidden
+    device here hides nothing from a worker)."""
+    _OWN_PROCESS["hide_gpus"] = True
+
+
+def _tensorflow_without_taking_the_gpus() -> Any:
+    """TensorFlow that leaves the GPUs to the trials.
+
+    In tunelab's command the GPUs are hidden; elsewhere (tunelab.run in a notebook, the user's own process)
+    visibility is left alone and the GPUs only get memory growth.
     """
     with quiet_tensorflow_logs():  # its C++ lines would come before tunelab's one line on a mistake
         import tensorflow as tf
 
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # TensorFlow already initialised by the user's code: leave it as it is
-            pass
+    keep_off_the_gpus(tf.config, hide=_OWN_PROCESS["hide_gpus"])
     return tf
+
+
+def keep_off_the_gpus(config: Any, hide: bool) -> None:
+    """`config` is tf.config: GPUs hidden, or given memory growth; a TensorFlow the user's code already
+    initialised is left as it is."""
+    gpus = config.list_physical_devices("GPU")
+    try:
+        if hide:
+            config.set_visible_devices([], "GPU")
+        else:
+            for gpu in gpus:
+                config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:  # already initialised: visibility and growth can no longer change
+        pass
 
 
 def check_batch_size(space: Space, batch_size: int, data: Dataset | StreamedData) -> None:

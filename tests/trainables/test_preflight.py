@@ -61,3 +61,34 @@ def test_a_compiled_model_that_cannot_take_tunelabs_labels_is_one_line(digits):
     with pytest.raises(TrainableError, match=r"returns a compiled model that cannot evaluate a batch labelled as "
                                              r"trials label theirs \(one-hot classes of shape \(10,\)\)"):
         check_trainable(REGRESSOR, digits, load_space({"units": 8}))
+
+
+class _RecordedConfig:
+    """tf.config's few calls the driver makes about GPUs, recorded (a CPU machine has no GPU to hide)."""
+
+    def __init__(self, initialised: bool = False) -> None:
+        self.calls: list[tuple] = []
+        self.initialised = initialised
+        self.experimental = self
+
+    def list_physical_devices(self, kind: str) -> list[str]:
+        return ["GPU:0", "GPU:1"]
+
+    def set_visible_devices(self, devices: list, kind: str) -> None:
+        if self.initialised:
+            raise RuntimeError("Visible devices cannot be modified after being initialized")
+        self.calls.append(("visible", tuple(devices), kind))
+
+    def set_memory_growth(self, device: str, enabled: bool) -> None:
+        self.calls.append(("growth", device, enabled))
+
+
+def test_tunelabs_command_hides_the_gpus_from_the_driver_and_a_users_process_gets_memory_growth():
+    from tunelab.trainables.preflight import keep_off_the_gpus
+
+    command, users = _RecordedConfig(), _RecordedConfig()
+    keep_off_the_gpus(command, hide=True)
+    keep_off_the_gpus(users, hide=False)
+    assert command.calls == [("visible", (), "GPU")]
+    assert users.calls == [("growth", "GPU:0", True), ("growth", "GPU:1", True)]
+    keep_off_the_gpus(_RecordedConfig(initialised=True), hide=True)  # the user's TensorFlow already started: left

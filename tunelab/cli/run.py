@@ -174,7 +174,9 @@ def _run_command(args: argparse.Namespace, prog: str) -> int:
     from tunelab.api import prepare_experiment
     from tunelab.core.errors import InputError
     from tunelab.experiments.run.cluster import check_address
+    from tunelab.trainables.preflight import keep_the_driver_off_the_gpus
 
+    keep_the_driver_off_the_gpus()  # this process trains nothing: a check that builds a model does so on the CPU
     if os.getcwd() not in sys.path:  # your own trainable and space modules, as `python -m` would find them
         sys.path.insert(0, os.getcwd())
     try:
