@@ -33,6 +33,7 @@ from tunelab.experiments.run.resume import (
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
 from tunelab.experiments.run.test_score import score_on_test, without_test
+from tunelab.experiments.run.trial_timeout import TrialTimeout, trial_time_limit
 from tunelab.experiments.strategies import Plan
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.trainables import RunSettings
@@ -86,6 +87,7 @@ class RayJob:
     max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
+    trial_timeout: float | None = None  # seconds a trial may train before the driver stops it (None: no limit)
     callbacks: tuple[Any, ...] = ()  # the user's: tracking and their own (a resume keeps the first run's)
     after_fit: Callable[[str], str | None] | None = None  # run path -> a closing note; Ray still up (the test score)
 
@@ -106,6 +108,7 @@ def run(
         resume=prepared.resume, max_concurrent_trials=spec.max_concurrent_trials, max_failures=spec.max_failures,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
+        trial_timeout=spec.trial_timeout,
         callbacks=prepared.callbacks, after_fit=score_on_test(prepared),
     )
     return run_job(job, address=address, on_progress=on_progress)
@@ -122,7 +125,8 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with run_lock(job.path), stop_signals_restored(), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
+    with run_lock(job.path), stop_signals_restored(), captured(DriverLog()) as log, \
+            progress_sink(job.path, on_progress), trial_time_limit(job.path, job.trial_timeout):
         if owns_ray:
             with stop_signals_kept():
                 _start_ray(address)
@@ -242,6 +246,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         BestCheckpointKeeper(job.metric, job.mode),
         HistoryLog(job.path),
         InterruptWatch(job.path),
+        TrialTimeout(job.path, job.events),
         guard,
         *job.callbacks,  # after BestCheckpointKeeper: a trial's best checkpoint is in place when it ends
     ]
