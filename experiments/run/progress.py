@@ -77,9 +77,9 @@ class ProgressCallback(Callback):
     Per-epoch results update the counts but emit at most one snapshot every `interval` seconds, so
     a fast experiment does not flood the terminal; with no event for `interval` seconds, Ray's loop
     sends one anyway (a heartbeat), naming each running trial that has reported no epoch for
-    `STALL_FACTOR` times the median epoch time: a hung trial shows, and `trial_timeout` can end it. `epochs_per_trial` (0: unknown) tells a trial
-    that completed from one stopped early, whose unused epochs leave the plan. After a resume the
-    counts start from what the restored trials had done.
+    `STALL_FACTOR` times the median epoch time: a hung trial shows, and `trial_timeout` can end it.
+    `epochs_per_trial` (0: unknown) tells a trial that completed from one stopped early, whose unused
+    epochs leave the plan. After a resume the counts start from what the restored trials had done.
     """
 
     def __init__(self, run_path: str, metric: str, mode: str, total: int, interval: float = 10.0, *,
