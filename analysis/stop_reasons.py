@@ -8,17 +8,21 @@ from __future__ import annotations
 from typing import Any
 
 _TERMINAL = ("completed", "errored")
-_ENDED = ("completed", "errored", "stopped")
+_ENDED = ("completed", "errored", "stopped", "timed_out")
 _RUNNING = {"RUNNING": "running", "PAUSED": "paused", "PENDING": "pending", "ERROR": "errored"}
 
 
 def stop_reason(status: str, epochs: int, budget: int | None, events: list[dict]) -> tuple[str, str | None]:
-    """completed, stopped (a scheduler's decision, or ended short of the budget), errored, paused, running, pending.
+    """completed, stopped (a scheduler's decision, or ended short of the budget), trial_timeout, errored, paused,
+    running, pending.
 
     A scheduler's `stopped` event wins over the `completed` Ray records after it; otherwise the
     last outcome counts (an errored trial that a resume finished has completed). Without an
     events file, Ray's status and the epoch budget decide.
     """
+    timed_out = [e for e in events if e.get("event") == "timed_out"]
+    if timed_out:  # stopped by the driver past the experiment's trial_timeout
+        return "trial_timeout", _details(timed_out[-1])
     stopped = [e for e in events if e.get("event") == "stopped"]
     if stopped:
         return "stopped", _details(stopped[-1])

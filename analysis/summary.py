@@ -62,7 +62,7 @@ def outcome_counts(results: Results) -> str:
 def headline(results: Results) -> str:
     """Trials, how many finished, the objective; how the trials ended; and damaged trials, if any."""
     # How each trial ended, not Ray's status: a trial stopped while paused keeps PAUSED in Ray's snapshot.
-    finished = int(results.trials["stop_reason"].isin(("completed", "stopped")).sum())
+    finished = int(results.trials["stop_reason"].isin(("completed", "stopped", "trial_timeout")).sum())
     damaged = int(results.trials["damage"].notna().sum()) if "damage" in results.trials else 0
     return (f"{len(results.trials)} trials ({finished} finished), metric {results.metric} ({results.mode})\n"
             f"ended: {outcome_counts(results)}"

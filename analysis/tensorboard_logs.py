@@ -39,8 +39,8 @@ from tunelab.core.errors import InputError
 from tunelab.core.objective import Objective
 
 LOG_FOLDER = "tensorboard"
-_SESSION_END = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "errored": "STATUS_FAILURE",
-                "out_of_memory": "STATUS_FAILURE"}
+_SESSION_END = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "trial_timeout": "STATUS_SUCCESS",
+                "errored": "STATUS_FAILURE", "out_of_memory": "STATUS_FAILURE"}
 
 
 def write_logs(results: Results, logdir: str | Path | None = None) -> dict[str, Path]:

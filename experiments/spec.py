@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tunelab.core.checks import SEED_LIMIT, did_you_mean
+from tunelab.core.checks import SEED_LIMIT, did_you_mean, duration_seconds
 from tunelab.core.errors import shown
 from tunelab.core.objective import default_mode
 from tunelab.core.pareto import Constraint
@@ -67,6 +67,7 @@ class ExperimentSpec:
     retry_out_of_memory: bool = False  # retry a trial that ran out of memory too (the same batch usually does again)
     max_consecutive_failures: int = 5  # stop the experiment after this many failed trials in a row (0: never)
     max_total_epochs: int = 0  # stop the experiment once its trials have trained this many epochs in all (0: no cap)
+    trial_timeout: float | None = None  # seconds a trial may train (wall time) before it is stopped (None: no limit)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always kept)
     seed: int = 0              # seeds data splits and weight initialisation
     description: str = ""      # free text shown in reports
@@ -80,7 +81,7 @@ _TOP_KEYS = (
     "name", "description", "trainable", "data", "task", "space", "fix", "metric", "metrics", "mode", "strategy",
     "resources", "max_concurrent_trials", "epochs", "batch_size", "validation_fraction", "test_fraction",
     "storage", "max_failures", "retry_out_of_memory", "max_consecutive_failures", "max_total_epochs",
-    "checkpoint_every", "seed", "tracking", "constraints",
+    "checkpoint_every", "seed", "tracking", "trial_timeout", "constraints",
 )
 _REQUIRED = ("name", "trainable", "data", "space")
 _SHORT_FORMS = {"strategy": "name", "data": "source"}  # `strategy: random` is short for {name: random}
@@ -205,6 +206,8 @@ def spec_from_dict(raw: Mapping[str, Any]) -> ExperimentSpec:
         retry_out_of_memory=_flag(raw, "retry_out_of_memory"),
         max_consecutive_failures=_int(raw, "max_consecutive_failures", 5, minimum=0),
         max_total_epochs=_int(raw, "max_total_epochs", 0, minimum=0),
+        trial_timeout=None if "trial_timeout" not in raw else duration_seconds(
+            "trial_timeout", raw["trial_timeout"], SpecError),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=1),
         seed=_int(raw, "seed", 0, minimum=0, maximum=SEED_LIMIT),
         tracking=tracking_from_raw(raw.get("tracking")),

@@ -12,7 +12,8 @@ from tunelab.analysis.results import Results, ResultsError
 from tunelab.core.objective import Objective, default_mode
 
 OUTCOME_COLORS = {
-    "completed": "#2a9d4b", "stopped": "#f08c00", "errored": "#d62728", "out_of_memory": "#8c2d04", "paused": "#8e6cc0",
+    "completed": "#2a9d4b", "stopped": "#f08c00", "trial_timeout": "#b5651d", "errored": "#d62728",
+    "out_of_memory": "#8c2d04", "paused": "#8e6cc0",
     "running": "#1f77b4", "pending": "#9a9a9a",
 }
 DPI = 100

@@ -9,12 +9,13 @@ A tracking store that stops answering never stops the experiment (its results ar
 folder) and never holds it up for long: MLflow's HTTP retries are cut to seconds, calls pause for
 `PAUSE_AFTER_FAILURE_S` after a failure while the epochs wait in memory, and the first later call
 that gets through logs them. Each outage is logged to the driver log and recorded as a
-`tracking_failed` event, which the run's last lines report.
+`tracking_failed` event, which the run's last lines report; at the experiment's end, after an
+outage, MLflow is replayed from the run folder's record (experiments/run/mlflow_replay.py), so it
+ends with one ended run per trial and every epoch, whatever the outage cost.
 """
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -25,21 +26,19 @@ from ray.tune import Callback
 from tunelab.analysis.stop_reasons import stop_reason
 from tunelab.core.run_folder import HISTORY_FILE, is_uri, read_events, read_json_lines, trial_folder_name
 from tunelab.core.secrets import without_credentials
+from tunelab.experiments.run.mlflow_replay import (
+    TRIAL_TAG, create_trial_run, epoch_metrics, epoch_of, replay_record,
+)
 from tunelab.experiments.run.resume import set_aside_trial_ids
 from tunelab.experiments.trial_events import TrialEventLog
 from tunelab.trainables.checkpoints import BEST_DIR
 
 logger = logging.getLogger(__name__)
 
-TRIAL_TAG = "tunelab.trial_id"
 PAUSE_AFTER_FAILURE_S = 30.0
 # MLflow retries an HTTP call for about two minutes by default: on Ray's driver loop that would stall every trial.
-_SESSION = ("_client", "_experiment_id", "_runs", "_logged", "_waiting", "_unended", "_paused_until")
+_SESSION = ("_client", "_experiment_id", "_runs", "_logged", "_waiting", "_unended", "_paused_until", "_failed")
 _QUICK_FAILURE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-_NOT_METRICS = frozenset({
-    "epoch", "training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "time_since_restore",
-    "iterations_since_restore", "pid", "done", "should_checkpoint",
-})
 
 
 def store_uri(uri: str) -> tuple[str, str | None]:
@@ -80,6 +79,7 @@ class MlflowTracking(Callback):
         self._waiting: dict[str, list] = {}   # trial id -> results not logged yet (the store did not answer)
         self._unended: dict[str, tuple[Any, str]] = {}  # trial id -> (trial, status) whose run is not ended yet
         self._paused_until = 0.0
+        self._failed = False  # a call failed in this driver: the run's end replays the run folder's record
 
     def __getstate__(self) -> dict:
         """Ray pickles callbacks with the run: the client and what it found are rebuilt on resume."""
@@ -110,12 +110,22 @@ class MlflowTracking(Callback):
         self._guarded("ending the run of", trial, lambda: self._end(trial))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        """A last try, pause or not, for what an outage kept waiting."""
+        """A last try, pause or not, for what an outage kept waiting; after an outage, the record replayed."""
         self._paused_until = 0.0
         self._end_unended()
         for trial in trials:
             if self._waiting.get(trial.trial_id):
                 self._guarded("logging metrics of", trial, lambda: self._log_waiting(trial))
+        if self._failed and not is_uri(self.run_path):
+            self._paused_until = 0.0
+            statuses = {trial.trial_id: trial.status for trial in trials}
+            self._guarded("replaying the run folder into MLflow", None, lambda: self._replay(statuses))
+
+    def _replay(self, statuses: dict[str, str]) -> None:
+        if self._client is None:
+            self._connect()
+        replay_record(self._client, self._experiment_id, self.run_path, epochs=self.epochs, statuses=statuses,
+                      driver_gone=False)  # a trial Ray still holds (a signal stopped the run) is resumed later
 
     def _end_unended(self) -> None:
         """After an outage: the runs of trials that ended while calls were paused are ended now."""
@@ -171,7 +181,7 @@ class MlflowTracking(Callback):
             self._logged[trial_id] = max((point.step for point in history), default=0)
             self._waiting.setdefault(trial_id, [])[:0] = self._recorded_epochs(trial_id)
         else:
-            run_id = self._create_run(trial)
+            run_id = create_trial_run(self._client, self._experiment_id, trial.trial_id, trial.config, self.run_path)
             self._logged[trial_id] = 0
         self._runs[trial_id] = run_id
         return run_id
@@ -182,17 +192,6 @@ class MlflowTracking(Callback):
             return []
         return read_json_lines(Path(self.run_path) / trial_folder_name(trial_id) / HISTORY_FILE)[0]
 
-    def _create_run(self, trial: Any) -> str:
-        from mlflow.entities import Param
-
-        run = self._client.create_run(self._experiment_id, run_name=trial_folder_name(trial.trial_id),
-                                      tags={TRIAL_TAG: trial.trial_id, "tunelab.run_folder": self.run_path})
-        params = [Param(name, _param_text(value)) for name, value in sorted(trial.config.items())
-                  if value is not None]  # an inactive conditional hyperparameter is absent, not "None"
-        for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-            self._client.log_batch(run.info.run_id, params=params[start:start + 100])
-        return run.info.run_id
-
     def _log_waiting(self, trial: Any) -> None:
         """Logs the trial's epochs MLflow does not hold yet, in one call (several after an outage).
 
@@ -202,9 +201,9 @@ class MlflowTracking(Callback):
         waiting = self._waiting.pop(trial.trial_id, [])
         new = {}
         for result in waiting:
-            if _epoch(result) > self._logged[trial.trial_id]:
-                new.setdefault(_epoch(result), result)
-        metrics = [metric for result in new.values() for metric in _metrics(result)]
+            if epoch_of(result) > self._logged[trial.trial_id]:
+                new.setdefault(epoch_of(result), result)
+        metrics = [metric for result in new.values() for metric in epoch_metrics(result)]
         try:
             for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a call
                 self._client.log_batch(run_id, metrics=metrics[start:start + 1000])
@@ -243,25 +242,7 @@ class MlflowTracking(Callback):
             logger.warning("MLflow tracking at %s failed %s: %s", self.uri, what, error)
             self._events.record("", "tracking_failed", action=what, error=f"{type(error).__name__}: {error}"[:500])
             self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
-
-
-def _epoch(result: dict) -> int:
-    epoch = result.get("epoch", result.get("training_iteration"))
-    return epoch if isinstance(epoch, int) else 0
-
-
-def _metrics(result: dict) -> list:
-    """The result's numbers as MLflow metrics at step = epoch (Ray's bookkeeping keys left out)."""
-    from mlflow.entities import Metric
-
-    stamp, epoch = int(result.get("timestamp", time.time()) * 1000), _epoch(result)
-    return [Metric(name, float(value), stamp, epoch) for name, value in result.items()
-            if name not in _NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value)]
-
-
-def _param_text(value: Any) -> str:
-    return str(value)[:6000]  # MLflow's limit on a param's value
+            self._failed = True
 
 
 def _error_line(trial: Any) -> str | None:
@@ -277,3 +258,22 @@ def _best_checkpoint(trial_dir: Path) -> Path | None:
     """The trial's best-checkpoint copy (the newest, if a crash left two)."""
     copies = sorted(trial_dir.glob(f"{BEST_DIR}-epoch*"), key=lambda path: int(path.name.rsplit("epoch", 1)[1]))
     return copies[-1] if copies else None
+
+
+def replay_complete_run(uri: str, run_name: str, run_path: str, *, metric: str, mode: str, epochs: int) -> str:
+    """`--resume` of a complete run with MLflow tracking: MLflow made whole from the run folder, in one line.
+
+    An outage may have left runs missing or RUNNING after the run ended; nothing is left to train, so
+    this replay is all a resume does. The line says what changed, or why MLflow could not be reached.
+    """
+    tracking = MlflowTracking(uri, run_name, run_path, metric=metric, mode=mode, epochs=epochs)
+    if is_uri(run_path):
+        return f"MLflow at {tracking.uri} is not replayed from URI storage (the record is read from a folder)"
+    try:
+        tracking._connect()
+        changed = replay_record(tracking._client, tracking._experiment_id, run_path, epochs=epochs)
+    except Exception as error:  # MLflow's own errors, a server still down: the run folder is whole regardless
+        return f"warning: MLflow at {tracking.uri} still cannot be brought in step ({type(error).__name__}: {error})"
+    if not changed:
+        return f"MLflow at {tracking.uri} holds every trial of the run"
+    return f"MLflow at {tracking.uri}: {changed} trial run(s) brought in step with the run folder"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -44,6 +45,8 @@ class Progress:
         return max(self.planned_epochs - self.epochs, 0) * pace
 
 
+STALL_FACTOR = 10.0  # no epoch for this many median epochs (and at least one interval): the trial may hang
+
 _SINKS: dict[str, Callable[[Progress], None]] = {}  # run path -> where its snapshots go, in this process
 _LATEST: dict[str, Progress] = {}  # run path -> its latest snapshot: the counts of the run's end
 
@@ -72,9 +75,11 @@ class ProgressCallback(Callback):
     """Tracks trial states, epochs and the best value; sends a snapshot on every trial event.
 
     Per-epoch results update the counts but emit at most one snapshot every `interval` seconds, so
-    a fast experiment does not flood the terminal. `epochs_per_trial` (0: unknown) tells a trial
-    that completed from one stopped early, whose unused epochs leave the plan. After a resume the
-    counts start from what the restored trials had done.
+    a fast experiment does not flood the terminal; with no event for `interval` seconds, Ray's loop
+    sends one anyway (a heartbeat), naming each running trial that has reported no epoch for
+    `STALL_FACTOR` times the median epoch time: a hung trial shows, and `trial_timeout` can end it.
+    `epochs_per_trial` (0: unknown) tells a trial that completed from one stopped early, whose unused
+    epochs leave the plan. After a resume the counts start from what the restored trials had done.
     """
 
     def __init__(self, run_path: str, metric: str, mode: str, total: int, interval: float = 10.0, *,
@@ -95,16 +100,41 @@ class ProgressCallback(Callback):
         self._epochs_before = 0
         self._epochs: dict[str, int] = {}   # trial id -> the highest epoch it reported
         self._ended: dict[str, str] = {}    # trial id -> completed, stopped or errored
+        self._reported_at: dict[str, float] = {}  # trial id -> when its latest result arrived (this fit)
+        self._epoch_seconds: list[float] = []    # every epoch's time this fit, for the median
         self._seeded = False
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self._seed(trials)
         self._count(trial.trial_id, result)
+        self._reported_at[trial.trial_id] = time.monotonic()
+        seconds = result.get("time_this_iter_s")
+        if isinstance(seconds, (int, float)) and math.isfinite(seconds) and len(self._epoch_seconds) < 100_000:
+            self._epoch_seconds.append(float(seconds))
         if self._first_epoch_at is None and isinstance(result.get("epoch"), int):
             self._first_epoch_at = time.monotonic() - self._started
             self._epochs_before = sum(self._epochs.values()) - 1  # the restored trials' epochs, before this one
         if time.monotonic() - self._last_emit >= self._interval:
             self._emit(trials, f"trial {trial.trial_id} epoch {result.get('epoch', '?')}")
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """Ray's loop turns about ten times a second: a snapshot once no other was sent for `interval` seconds."""
+        if time.monotonic() - max(self._last_emit, self._started) >= self._interval:
+            self._seed(trials)
+            self._emit(trials, "; ".join(self._stalls(trials)) or "training")
+
+    def _stalls(self, trials: list) -> list[str]:
+        """`trial X: no epoch for 95 s (median epoch 4.1 s)` for each running trial silent that long."""
+        if not self._epoch_seconds:
+            return []
+        median, now = statistics.median(self._epoch_seconds), time.monotonic()
+        lines = []
+        for trial in trials:
+            since = now - self._reported_at.get(trial.trial_id, now)
+            if (trial.status == "RUNNING" and trial.trial_id not in self._ended
+                    and since >= max(STALL_FACTOR * median, self._interval)):
+                lines.append(f"trial {trial.trial_id}: no epoch for {since:.0f} s (median epoch {median:.1f} s)")
+        return lines
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._seed(trials)

@@ -6,6 +6,10 @@ Ray release changes one of the things below.
 What is used, and why:
 - `TuneController._set_trial_status`: successive halving puts a survivor that waited at its rung
   back to PAUSED after a crash (`mark_paused`).
+- The `TuneController` itself, found on the stack of a callback's `on_step_end`, and its
+  `stop_trial` with actor reuse turned off for that one call: a trial past `trial_timeout` that never
+  reports is stopped from the driver, and its hung worker is not handed to the next trial
+  (`running_tune_controller`, `stop_hung_trial`).
 - AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, a
   resumed run puts back the rung values of restored trials, and `--dry-run` shows the rungs Ray
   built (`AshaInternals`).
@@ -31,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +161,37 @@ def mark_paused(tune_controller: Any, trial: Any) -> None:
     from ray.tune.experiment import Trial
 
     tune_controller._set_trial_status(trial, Trial.PAUSED)
+
+
+def running_tune_controller() -> Any | None:
+    """The TuneController whose step called the current callback (None if none did): callbacks get no handle."""
+    from ray.tune.execution.tune_controller import TuneController
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, TuneController):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def stop_hung_trial(tune_controller: Any, trial: Any) -> None:
+    """Stops a running trial as a stopper would (TERMINATED, callbacks told) though it never reports.
+
+    Its worker may be stuck in the middle of an epoch: it is killed at once, neither kept for the next
+    trial (actor reuse) nor asked to stop (Ray waits `TUNE_FORCE_TRIAL_CLEANUP_S`, 10 minutes, for
+    that, holding the worker's CPUs).
+    """
+    worker = tune_controller._trial_to_actor.get(trial)
+    reuse = tune_controller._reuse_actors
+    tune_controller._reuse_actors = False
+    try:
+        tune_controller.stop_trial(trial)
+    finally:
+        tune_controller._reuse_actors = reuse
+    if worker is not None and tune_controller._stopping_actors.pop(worker, None) is not None:
+        tune_controller._actor_manager.remove_actor(tracked_actor=worker, kill=True)
 
 
 class AshaInternals:

@@ -39,6 +39,7 @@ from tunelab.experiments.run.resume import (
     set_aside_unrecorded_start, set_aside_unrecorded_trials,
 )
 from tunelab.experiments.run.test_score import score_on_test, without_test
+from tunelab.experiments.run.trial_timeout import TrialTimeout, trial_time_limit
 from tunelab.experiments.strategies import Plan
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
 from tunelab.trainables import RunSettings
@@ -93,6 +94,7 @@ class RayJob:
     max_total_epochs: int = 0  # 0: no cap on the epochs all trials train together
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     epochs_per_trial: int = 0  # a trial's whole budget, to tell completed from stopped early (0: unknown)
+    trial_timeout: float | None = None  # seconds a trial may train before the driver stops it (None: no limit)
     callbacks: tuple[Any, ...] = ()  # the user's: tracking and their own (a resume keeps the first run's)
     after_fit: Callable[[str], str | None] | None = None  # run path -> a closing note; Ray still up (the test score)
     objectives: tuple[Objective, ...] = ()  # several: the best trial is the feasible best on the first (core.pareto)
@@ -116,6 +118,7 @@ def run(
         retry_out_of_memory=spec.retry_out_of_memory,
         max_consecutive_failures=spec.max_consecutive_failures, max_total_epochs=spec.max_total_epochs,
         resources={"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, epochs_per_trial=spec.epochs,
+        trial_timeout=spec.trial_timeout,
         callbacks=prepared.callbacks, after_fit=score_on_test(prepared),
         objectives=objectives_of(spec) if spec.objectives else (), constraints=spec.constraints,
     )
@@ -133,7 +136,8 @@ def run_job(job: RayJob, *, address: str | None = None, on_progress: Callable[[P
     # RunGuard stops a run whose metric is missing with one clear line; Ray's own check crashes fit().
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     owns_ray = not ray.is_initialized()
-    with run_lock(job.path), stop_signals_restored(), captured(DriverLog()) as log, progress_sink(job.path, on_progress):
+    with run_lock(job.path), stop_signals_restored(), captured(DriverLog()) as log, \
+            progress_sink(job.path, on_progress), trial_time_limit(job.path, job.trial_timeout):
         if owns_ray:
             with stop_signals_kept():
                 _start_ray(address)
@@ -258,6 +262,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
         BestCheckpointKeeper(job.metric, job.mode),
         HistoryLog(job.path),
         InterruptWatch(job.path),
+        TrialTimeout(job.path, job.events),
         guard,
         *job.callbacks,  # after BestCheckpointKeeper: a trial's best checkpoint is in place when it ends
     ]

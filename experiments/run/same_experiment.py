@@ -4,7 +4,7 @@ A resume given other epochs, another space or another model used to mix them sil
 (a trial trained 4 epochs beside others trained 6; a saved CNN under an MLP's parameters). The
 experiment given is held against the folder's record (tunelab_experiment.yaml), both read by the
 same spec reader, so a default written out and one left implicit are the same. How the run is carried
-out may change: more resources, other concurrency or retries, tracking, a description.
+out may change: more resources, other concurrency, retries or trial timeout, tracking, a description.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tunelab.experiments.errors import SpecError
 from tunelab.experiments.spec import ExperimentSpec, spec_from_dict
 
 HOW_IT_RUNS = ("description", "storage", "resources", "max_concurrent_trials", "max_failures", "retry_out_of_memory",
-               "max_consecutive_failures", "tracking")
+               "max_consecutive_failures", "tracking", "trial_timeout")
 
 
 def check_same_experiment(spec: ExperimentSpec, run_folder: Path) -> None:

@@ -1,6 +1,7 @@
 """scripts/analyze.py as a user runs it: subprocesses, printed output, files written, exit codes."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,19 @@ def test_export_model_copies_the_best_epochs_model(tiny_experiment, tiny_results
     assert (checkpoint.trial_id, checkpoint.epoch) == (best["trial_id"], best["best_epoch"])
     assert f"trial {best['trial_id']}, epoch {int(best['best_epoch'])}, val_accuracy " in result.stdout
     assert (tmp_path / "models" / "best.keras").read_bytes() == checkpoint.model_file.read_bytes()
+    assert "still going" not in result.stdout
+
+
+def test_export_model_on_a_live_run_says_the_model_is_the_best_so_far(tiny_experiment, tmp_path):
+    from tunelab.experiments.run.lock import run_lock
+
+    live = tmp_path / "live"
+    shutil.copytree(tiny_experiment, live)
+    with run_lock(str(live)):  # a driver holds the run: its trials still train
+        result = analyze("export-model", str(live), "-o", str(tmp_path / "best.keras"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (f"note: the run is still going ({live}): this is the best model so "
+                                              "far; export again once it ends")
 
 
 def test_export_writes_csv_and_parquet(tiny_experiment, tmp_path):

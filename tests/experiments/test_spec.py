@@ -100,6 +100,9 @@ def test_strategy_shorthand_and_defaults():
         ("resources.gpu", 1.5, "resources.gpu: above 1 it must be a whole number"),
         ("resources.gpus", 1, "resources.gpus: unknown key; allowed: cpu, gpu (did you mean 'gpu'?)"),
         ("validation_fraction", 1.0, "validation_fraction: must be between 0 and 1"),
+        ("trial_timeout", 0, "trial_timeout: expected a positive number of seconds or a duration like 90s, 10m"),
+        ("trial_timeout", "10 minutes", "trial_timeout: expected a positive number of seconds or a duration"),
+        ("trial_timeout", None, "trial_timeout: empty; give it a value, or leave the key out"),
         ("space", "cnnn", "space: 'cnnn' is not a catalog space (mlp, cnn) (did you mean 'cnn'?)"),
         ("space.learning_rate.low", 0.0, "Float(0.0, 0.1): log=True needs low > 0"),
         ("space.learning_rate.type", "flaot", "space.learning_rate.type: 'flaot' is not a parameter type"),
@@ -151,3 +154,9 @@ def test_bad_overrides(override):
 def test_shipped_quickstart_is_valid():
     spec = load_spec(Path(__file__).parents[2] / "experiments" / "quickstart.yaml")
     assert spec.strategy.name == "random" and spec.trainable == "cnn" and spec.data == "digits"
+
+
+@pytest.mark.parametrize("value, seconds", [(90, 90.0), (2.5, 2.5), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)])
+def test_trial_timeout_takes_seconds_or_a_duration(value, seconds):
+    assert spec_from_dict(with_change("trial_timeout", value)).trial_timeout == seconds
+    assert spec_from_dict(VALID).trial_timeout is None  # left out: no limit

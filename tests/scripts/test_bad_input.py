@@ -48,6 +48,8 @@ CASES = [
     ("unknown key", ("epoch", 3), [], "epoch: unknown key; allowed: name"),
     ("misspelt key", ("stratgy", "grid"), [], "(did you mean 'strategy'?)"),
     ("wrong type", ("epochs", "three"), [], "epochs: expected an integer, got 'three'"),
+    ("trial timeout not a duration", ("trial_timeout", "10 min"), [],
+     "trial_timeout: expected a positive number of seconds or a duration like 90s, 10m or 1.5h; got '10 min'"),
     ("empty choices", ("space.optimizer.values", []), [], "space.optimizer: Choice: needs at least one value"),
     ("duplicate choices", ("space.optimizer.values", ["adam", "adam"]), [], "values must be unique"),
     ("low >= high", ("space.learning_rate.low", 0.5), [], "space.learning_rate"),

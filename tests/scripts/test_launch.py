@@ -116,6 +116,28 @@ def test_resume_of_a_finished_run_says_so_and_starts_no_ray(quickstart_run):
     assert "trials done" not in result.stdout and (path / "tunelab_driver.log").read_text() == log
 
 
+def test_resume_of_a_finished_run_replays_it_into_an_mlflow_store_that_missed_it_all(quickstart_run, tmp_path):
+    """A store down for the whole run (here: tracking added afterwards, a how-it-runs key a resume may change)
+    gets every trial from the real run folder, ended, with every epoch; a second resume changes nothing."""
+    mlflow = pytest.importorskip("mlflow")
+    _, path = quickstart_run
+    store = tmp_path / "mlflow.db"
+    args = (QUICKSTART, "--resume", "--storage", str(path.parent), "--name", "qs", "--set", "strategy.num_samples=2",
+            "--set", "epochs=2", "--set", f"tracking.mlflow=sqlite:///{store}")
+    result = launch(*args)
+    assert result.returncode == 0, result.stderr
+    assert f"MLflow at sqlite:///{store}: 2 trial run(s) brought in step with the run folder" in result.stdout
+
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    runs = client.search_runs([client.get_experiment_by_name("qs").experiment_id])
+    assert sorted((run.info.status, run.data.tags["stop_reason"]) for run in runs) == [("FINISHED", "completed")] * 2
+    for run in runs:
+        assert [point.step for point in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1, 2]
+        assert set(run.data.params) >= {"learning_rate"}
+    again = launch(*args)
+    assert f"MLflow at sqlite:///{store} holds every trial of the run" in again.stdout, again.stdout
+
+
 def test_analyze_summary_and_export(quickstart_run, tmp_path):
     _, path = quickstart_run
     summary = analyze("summary", str(path))

@@ -221,6 +221,10 @@ def _export_model(results: Any, args: argparse.Namespace, prog: str) -> int:
     print(f"wrote {output.resolve()}: trial {checkpoint.trial_id}, epoch {checkpoint.epoch}, "
           f"{results.metric} {checkpoint.score:.4f}")
     print(f"load it with: keras.models.load_model({str(output)!r})")
+    live = [str(experiment.path) for experiment in results.experiments if experiment.live]
+    if live:  # its driver still trains trials: a later trial may beat this one
+        print(f"note: the run is still going ({', '.join(live)}): this is the best model so far; "
+              "export again once it ends")
     return 0
 
 

@@ -191,7 +191,10 @@ def _run_command(args: argparse.Namespace, prog: str) -> int:
         return 0
     if prepared.complete:
         print(f"\n{prepared.path} is complete: all {prepared.plan.num_samples} planned trials finished; "
-              f"nothing to resume.\ninspect with:\n  tunelab analyze summary {prepared.path}")
+              f"nothing to resume.")
+        if prepared.spec.tracking.mlflow is not None:  # what an outage kept from MLflow, replayed from the folder
+            print(_replay_tracking(prepared))
+        print(f"inspect with:\n  tunelab analyze summary {prepared.path}")
         return 0
     from tunelab.experiments.run.runner import run
 
@@ -201,6 +204,14 @@ def _run_command(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     return finish(outcome, prepared, args, prog)
+
+
+def _replay_tracking(prepared: Prepared) -> str:
+    from tunelab.experiments.run.mlflow_tracking import replay_complete_run
+
+    spec = prepared.spec
+    return replay_complete_run(spec.tracking.mlflow, prepared.name, prepared.path, metric=spec.metric, mode=spec.mode,
+                               epochs=spec.epochs)
 
 
 def finish(outcome: Outcome, prepared: Prepared, args: argparse.Namespace, prog: str) -> int:

@@ -1,8 +1,10 @@
-"""Small checks every layer shares, so their messages read alike: an integer at least so large, and
-the "did you mean" suggestion for a misspelt name."""
+"""Small checks every layer shares, so their messages read alike: an integer at least so large, a
+duration, and the "did you mean" suggestion for a misspelt name."""
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from typing import Any
 
 from tunelab.core.errors import shown
@@ -15,6 +17,23 @@ def check_int(name: str, value: Any, low: int, error: type[Exception] = ValueErr
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise error(f"{name} must be an integer >= {low}; got {shown(value)}")
     return value
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h)\s*")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(name: str, value: Any, error: type[Exception] = ValueError) -> float:
+    """Seconds from a positive number of seconds or a text like "90s", "10m", "1.5h"; else `error`, one line."""
+    seconds = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise error(f"{name}: expected a positive number of seconds or a duration like 90s, 10m or 1.5h; "
+                    f"got {shown(value)}")
+    return seconds
 
 
 def did_you_mean(word: str, options: Any) -> str:

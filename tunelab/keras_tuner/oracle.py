@@ -19,7 +19,9 @@ from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.keras_tuner.objective import Objective
 
 COMPLETED, FAILED, RUNNING = "COMPLETED", "FAILED", "RUNNING"  # KerasTuner's TrialStatus values
-_STATUS = {"completed": COMPLETED, "stopped": COMPLETED, "errored": FAILED, "out_of_memory": FAILED}  # early stops finished their budget
+# early stops (a scheduler's, a trial_timeout) finished their budget
+_STATUS = {"completed": COMPLETED, "stopped": COMPLETED, "trial_timeout": COMPLETED, "errored": FAILED,
+           "out_of_memory": FAILED}
 
 
 @dataclass(frozen=True)

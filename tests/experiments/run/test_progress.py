@@ -96,3 +96,29 @@ def test_the_eta_after_a_resume_counts_only_this_fits_epochs():
     progress = Progress(completed=1, stopped=0, errored=0, running=1, total=3, epochs=14, planned_epochs=24,
                         best=0.9, elapsed=20.0, event="", first_epoch_at=10.0, epochs_before=9)
     assert progress.eta == pytest.approx(10 * (10.0 / 4))  # 4 epochs in 10 s since this fit's first
+
+
+def test_the_heartbeat_names_a_running_trial_silent_for_ten_median_epochs(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("tunelab.experiments.run.progress.time.monotonic", lambda: clock[0])
+    progress = ProgressCallback("/runs/x", "val_accuracy", "max", 2, interval=10.0)
+    quiet, busy = FakeTrial("quiet"), FakeTrial("busy")
+    seen: list[Progress] = []
+    with progress_sink("/runs/x", seen.append):
+        for trial in (quiet, busy):
+            progress.on_trial_result(0, [quiet, busy], trial, {"epoch": 1, "time_this_iter_s": 2.0})
+        clock[0] += 11.0
+        progress.on_trial_result(0, [quiet, busy], busy, {"epoch": 2, "time_this_iter_s": 2.0})  # emits: 11 s passed
+        clock[0] += 5.0
+        progress.on_step_end(0, [quiet, busy])  # 5 s since the last line: no heartbeat yet
+        clock[0] += 5.0
+        progress.on_step_end(0, [quiet, busy])  # quiet for 21 s, 10 x the median of 2 s is 20 s
+    assert [snapshot.event for snapshot in seen] == [
+        "trial quiet epoch 1", "trial busy epoch 2", "trial quiet: no epoch for 21 s (median epoch 2.0 s)"]
+    clock[0] += 10.0
+    busy.status = "TERMINATED"
+    with progress_sink("/runs/x", seen.append):
+        progress.on_trial_result(0, [quiet, busy], quiet, {"epoch": 2, "time_this_iter_s": 2.0})
+        clock[0] += 10.0
+        progress.on_step_end(0, [quiet, busy])
+    assert seen[-1].event == "training"  # a heartbeat, and nobody silent for long

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from tunelab.core.run_folder import (
 )
 from tunelab.experiments.run.ray_internals import (
     AshaInternals, PopulationBasedTrainingHooks, bayesopt_awaiting_warm_up, bayesopt_take_point, mark_paused,
+    running_tune_controller,
     pbt_meet_without_the_failed, pbt_rebuild,
 )
 from tunelab.experiments.run.resume import carry_recorded_completions
@@ -177,6 +179,30 @@ def test_the_controller_still_sets_a_trial_status_privately():
     mark_paused(controller, "t")
     assert calls == [("t", "PAUSED")]
     assert list(inspect.signature(TuneController._set_trial_status).parameters) == ["self", "trial", "status"]
+
+
+def test_the_controller_still_stops_a_trial_and_kills_its_worker_as_a_hung_trial_needs():
+    from ray.air.execution._internal.actor_manager import RayActorManager
+    from ray.tune.execution.tune_controller import TuneController
+
+    # what running_tune_controller and stop_hung_trial touch, by name
+    assert list(inspect.signature(TuneController.stop_trial).parameters) == ["self", "trial"]
+    assert {"_trial_to_actor", "_stopping_actors", "_actor_manager", "_reuse_actors"} <= set(
+        re.findall(r"self\.(\w+)", inspect.getsource(TuneController.__init__)))
+    assert "self._callbacks.on_step_end(" in inspect.getsource(TuneController.step)
+    assert {"tracked_actor", "kill"} <= set(inspect.signature(RayActorManager.remove_actor).parameters)
+
+
+def test_a_callback_finds_the_controller_whose_step_called_it():
+    from ray.tune.execution.tune_controller import TuneController
+
+    controller = TuneController.__new__(TuneController)  # no Ray needed: only its type is looked for
+
+    def step(self):  # stands for TuneController.step calling the callbacks
+        return running_tune_controller()
+
+    assert step(controller) is controller
+    assert running_tune_controller() is None
 
 
 def test_asha_keeps_its_rungs_per_trial_as_the_schedulers_read_them():

@@ -105,7 +105,7 @@ def test_checkpoint_artifacts_need_a_run_folder_on_a_filesystem(tmp_path):
 
 
 def trial(trial_id: str, **config) -> SimpleNamespace:
-    return SimpleNamespace(trial_id=trial_id, config=config, error_file=None)
+    return SimpleNamespace(trial_id=trial_id, config=config, error_file=None, status="TERMINATED")
 
 
 def result(epoch: int, accuracy: float) -> dict:
@@ -257,3 +257,86 @@ def test_a_store_that_fails_never_stops_the_run_and_what_waited_is_logged_later(
     callback.on_experiment_end([one])
     run, metrics = runs_by_trial(store, run_folder.name)["ffff6666"]
     assert [step for step, _ in metrics["val_accuracy"]] == [1, 2] and run.info.status == "FINISHED"
+
+
+def test_after_an_outage_that_outlives_the_run_a_resume_replays_every_trial_from_the_run_folder(run_folder, store):
+    """The store goes down mid-run and is still down when the run ends: a trial started during the outage has
+    no run, the others stay RUNNING an epoch behind. `--resume` of the complete run replays the folder's record:
+    one ended run per trial with every epoch; a second replay changes nothing."""
+    from tunelab.experiments.run.history import HistoryLog
+    from tunelab.experiments.run.mlflow_tracking import replay_complete_run
+    from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
+
+    events = TrialEventLog()
+    events.attach(str(run_folder))
+    record = (HistoryLog(str(run_folder)), TrialOutcomeCallback(events))  # tunelab's own record, as in a run
+    callback = tracker(run_folder, store)
+    callbacks = (*record, callback)
+    done, failed, late = trial("aaaa0001", units=8), trial("bbbb0002", units=16), trial("cccc0003", units=32)
+
+    def start(one):
+        one.last_result = None
+        for each in callbacks:
+            each.on_trial_start(0, [], one)
+
+    def report(one, epoch):
+        one.last_result = result(epoch, 0.4 + epoch / 10)
+        for each in callbacks:
+            each.on_trial_result(0, [], one, one.last_result)
+
+    for one in (done, failed):
+        start(one)
+        report(one, 1)
+    callback._client = mlflow.MlflowClient("http://127.0.0.1:9")  # the server goes down: every call fails at once
+    for epoch in (2, 3):
+        report(done, epoch)
+    report(failed, 2)
+    start(late)
+    for epoch in (1, 2, 3):
+        report(late, epoch)
+    for one in (done, late):
+        for each in callbacks:
+            each.on_trial_complete(0, [], one)
+    for each in callbacks:
+        each.on_trial_error(0, [], failed)
+    callback.on_experiment_end([done, failed, late])  # still down: its last try and its replay fail too
+
+    before = runs_by_trial(store, run_folder.name)
+    assert {trial_id: run.info.status for trial_id, (run, _) in before.items()} == {
+        "aaaa0001": "RUNNING", "bbbb0002": "RUNNING"}  # the issue's picture: one missing, the others RUNNING
+
+    line = replay_complete_run(f"sqlite:///{store}", run_folder.name, str(run_folder), metric="val_accuracy",
+                               mode="max", epochs=3)
+
+    assert line.endswith("3 trial run(s) brought in step with the run folder"), line
+    runs = runs_by_trial(store, run_folder.name)
+    assert {trial_id: (run.info.status, run.data.tags["stop_reason"]) for trial_id, (run, _) in runs.items()} == {
+        "aaaa0001": ("FINISHED", "completed"), "bbbb0002": ("FAILED", "errored"), "cccc0003": ("FINISHED", "completed")}
+    assert {trial_id: [step for step, _ in metrics["val_accuracy"]] for trial_id, (_, metrics) in runs.items()} == {
+        "aaaa0001": [1, 2, 3], "bbbb0002": [1, 2], "cccc0003": [1, 2, 3]}  # every epoch, each once
+    assert runs["cccc0003"][0].data.params == {"units": "32"} and set(runs["cccc0003"][1]) == {"val_accuracy", "loss"}
+    assert replay_complete_run(f"sqlite:///{store}", run_folder.name, str(run_folder), metric="val_accuracy",
+                               mode="max", epochs=3).endswith("holds every trial of the run")
+
+
+def test_an_outage_that_ends_before_the_run_does_is_replayed_at_the_runs_end(run_folder, store):
+    from tunelab.experiments.run.history import HistoryLog
+
+    history = HistoryLog(str(run_folder))
+    callback = tracker(run_folder, store)
+    callback._client = mlflow.MlflowClient("http://127.0.0.1:9")  # down from the first trial on
+    one = trial("dddd0004", units=8)
+    for each in (history, callback):
+        each.on_trial_start(0, [], one)
+        for epoch in (1, 2):
+            each.on_trial_result(0, [], one, result(epoch, 0.5))
+    callback._client = None  # back before the end: the next call connects again
+    (run_folder / "tunelab_trial_events.jsonl").open("a").write(
+        json.dumps({"trial_id": "dddd0004", "event": "timed_out", "time": 2.0, "epoch": 2, "seconds": 61.0,
+                    "limit": 60.0}) + "\n")
+    one.status = "TERMINATED"
+    callback.on_experiment_end([one])  # the run's end: what the outage lost is replayed from the folder
+
+    run, metrics = runs_by_trial(store, run_folder.name)["dddd0004"]
+    assert [step for step, _ in metrics["val_accuracy"]] == [1, 2] and run.info.status == "FINISHED"
+    assert run.data.tags["stop_reason"] == "trial_timeout" and "limit 60" in run.data.tags["stop_detail"]
