@@ -6,10 +6,9 @@ Ray release changes one of the things below.
 What is used, and why:
 - `TuneController._set_trial_status`: successive halving puts a survivor that waited at its rung
   back to PAUSED after a crash (`mark_paused`).
-- The `TuneController` itself, found on the stack of a callback's `on_step_end`, and its
-  `stop_trial` with actor reuse turned off for that one call: a trial past `trial_timeout` that never
-  reports is stopped from the driver, and its hung worker is not handed to the next trial
-  (`running_tune_controller`, `stop_hung_trial`).
+- The `TuneController`, found on a callback's stack, and its `stop_trial` with actor reuse off for
+  that call: a trial past `trial_timeout` that never reports is stopped from the driver and its hung
+  worker is not handed on (`running_tune_controller`, `stop_hung_trial`).
 - AsyncHyperBandScheduler's brackets and rungs: ASHA's stops are recorded with their cutoff, a
   resumed run puts back the rung values of restored trials, and `--dry-run` shows the rungs Ray
   built (`AshaInternals`).
@@ -18,17 +17,17 @@ What is used, and why:
   Ray never deletes (`PopulationBasedTrainingHooks`); after a crash its per-trial state and next
   synchronisation epoch are rebuilt (`pbt_rebuild`), and a population left waiting for a trial
   that failed is decided without it (`pbt_meet_without_the_failed`).
-- BayesOptSearch's warm-up buffer: tunelab does not ask it for a point while asking would only
-  advance its random generator (`bayesopt_awaiting_warm_up`); and its points_to_evaluate queue,
-  through which it takes a point it did not choose (`bayesopt_take_point`).
+- BayesOptSearch's warm-up buffer, not asked while asking would only advance its random generator
+  (`bayesopt_awaiting_warm_up`); its points_to_evaluate queue takes a point it did not choose
+  (`bayesopt_take_point`).
 - The experiment snapshot (trial JSON state + run metadata) and the search state Ray saves beside
   it (cloudpickled, with the ConcurrencyLimiter's live trials); their names, and the one reader of
   the snapshot, are in tunelab.core.run_folder. A trial that finished after Ray's last snapshot is marked
   finished there before a resume, so Ray does not train it again (see `carry_completions`); and
   a trial the snapshot lacks but the searcher files already count is taken back from them
   (see `take_back_suggestions`).
-- `Trial.should_recover` and `Trial.error_file`: an out-of-memory trial is not retried unless the
-  experiment asks (`recovery_refused`); Ray retries every failure alike.
+- `Trial.should_recover` and `Trial.error_file`: Ray retries every failure alike; an out-of-memory
+  trial only where the experiment asks (`recovery_refused`).
 """
 from __future__ import annotations
 
@@ -150,8 +149,6 @@ def _replace(path: Path, write) -> None:
     os.replace(temporary, path)
 
 
-# --- schedulers: Ray's controller and ASHA's rungs ----------------------------------------------
-
 
 def mark_paused(tune_controller: Any, trial: Any) -> None:
     """Sets a restored trial back to PAUSED without starting it: Ray has no public call for this.
@@ -240,8 +237,6 @@ class AshaInternals:
         cutoff = bracket.cutoff(values)
         return None if cutoff is None else float(self.sign * cutoff)
 
-
-# --- population based training ---------------------------------------------------------------
 
 
 class _WithoutSearchAlgorithm:
@@ -354,8 +349,6 @@ def pbt_meet_without_the_failed(scheduler: Any, tune_controller: Any) -> bool:
         max(scheduler._trial_state[trial].last_train_time for trial in live))
     return True
 
-
-# --- searchers -------------------------------------------------------------------------------
 
 
 def bayesopt_awaiting_warm_up(searcher: Any) -> bool:
