@@ -328,7 +328,7 @@ def test_bad_input(case, change, args, message, tmp_path, capsys):
     assert code == 2
     assert len(err) == 1 and err[0].startswith("launch.py: error: "), err
     assert message in err[0]
-    assert len(err[0]) < 480  # values are quoted short (the longest line lists the 30 top-level keys)
+    assert len(err[0]) < 480  # values are quoted short (the longest line lists the 27 top-level keys)
     assert not (tmp_path / "results").exists() and not (ROOT / "results").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "bad.yaml", "continuous.csv", "rows.csv"]
 
