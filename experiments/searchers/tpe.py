@@ -18,8 +18,10 @@ Several objectives (`metric: [val_accuracy, params]`): the study has one directi
 multi-objective TPE) and is told each trial's values at its point, the epoch it scored best on the first
 metric, as the run's Pareto front and best trial take it (core.pareto.trial_point). Optuna keeps no
 intermediate values there, so nothing is pruned: a trial is complete at its point (a scheduler is refused
-in strategies). Constraints, with one objective or several, are set on each trial before it is told, its
-violations at its point (core.pareto.violations), so the sampler ranks infeasible trials below feasible ones.
+in strategies). Constraints, with one objective or several: each trial's violations at its point
+(core.pareto.violations) are stored on it before it is told, and the sampler's `constraints_func` reads
+them back, so it ranks infeasible trials below feasible ones. (`constraints_func` is deprecated in
+Optuna 5 for `Trial.set_constraint`, but works across the declared range, Optuna 4 and 5.)
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 
 from tunelab.core.objective import Objective
@@ -107,8 +109,10 @@ class TPESearch(StateSearcher):
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna logs every tell; the run has its own record
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate, group
+            warnings.simplefilter("ignore", FutureWarning)  # constraints_func, removed in Optuna 7
             sampler = optuna.samplers.TPESampler(seed=self._seed, n_startup_trials=self._random_steps,
-                                                 multivariate=True, group=True, constant_liar=True)
+                                                 multivariate=True, group=True, constant_liar=True,
+                                                 constraints_func=_violations if self._constraints else None)
         directions = [_direction(objective.mode) for objective in self._objectives] or [_direction(self._mode)]
         self._study = optuna.create_study(sampler=sampler, directions=directions)
 
@@ -265,8 +269,8 @@ class TPESearch(StateSearcher):
     def _tell(self, trial: optuna.Trial, outcome: Outcome, repeat: bool = False) -> None:
         if repeat and outcome.state == TrialState.PRUNED:
             trial.report(outcome.value, outcome.epoch)  # a repeat of a stopped trial stops at the same rung
-        for constraint, amount in zip(self._constraints, outcome.violations):
-            trial.set_constraint(constraint.metric, amount)  # Optuna 5's constraints: <= 0 keeps the bound
+        if outcome.violations:
+            trial.set_user_attr(_VIOLATIONS, list(outcome.violations))  # read back by `_violations`
         values = outcome.value if outcome.state == TrialState.COMPLETE else None
         self._study.tell(trial, values, state=outcome.state)
 
@@ -293,7 +297,13 @@ class TPESearch(StateSearcher):
         self._finite = None
 
 
+_VIOLATIONS = "constraint_violations"  # a trial's user attr: each constraint's violation, <= 0 kept
 _OUTCOMES = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "stopped at its rung", TrialState.FAIL: "failed"}
+
+
+def _violations(trial: FrozenTrial) -> list[float]:
+    """The sampler's constraints function (module level, so the study pickles with the searcher)."""
+    return trial.user_attrs[_VIOLATIONS]
 
 
 def _direction(mode: Optional[str]) -> str:
