@@ -29,8 +29,7 @@ def pareto_run(tmp_path_factory, ray_session):
     from tunelab.experiments.spec import read_experiment, spec_from_dict
 
     raw = read_experiment("digits_pareto")
-    raw.update(space={"num_layers": 1, "units_1": {"type": "int", "low": 16, "high": 256, "log": True,
-                                                   "grid": list(WIDTHS)}, "learning_rate": 0.01},
+    raw.update(space={"num_layers": 1, "units_1": {"type": "choice", "values": list(WIDTHS)}, "learning_rate": 0.01},
                strategy={"name": "tpe", "num_samples": 3, "random_steps": 1}, epochs=2, test_fraction=0.2,
                constraints={"params": {"max": 10000}, "latency_ms": {"max": 1000}},
                storage=str(tmp_path_factory.mktemp("pareto")))
