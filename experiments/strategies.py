@@ -70,10 +70,20 @@ def _bayes(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
 
 
 def _tpe(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
+    _check_tpe_scheduler(options["scheduler"], budget, "strategy.scheduler")
     searcher = TPESearch(space, budget.metric, budget.mode, seed=options["seed"],
-                         random_steps=options["random_steps"], epochs=budget.epochs, events=budget.events)
+                         random_steps=options["random_steps"], epochs=budget.epochs, events=budget.events,
+                         objectives=budget.objectives, constraints=budget.constraints)
     count = options["num_samples"]
     return Plan(searcher, None, count, count * budget.epochs)
+
+
+def _check_tpe_scheduler(scheduler: Any, budget: Budget, where: str) -> None:
+    """Refuses tpe with several objectives under a scheduler: the scheduler would stop trials by the first metric
+    alone, and Optuna's multi-objective TPE keeps no intermediate values, so it cannot rank a stopped trial."""
+    if scheduler is not None and len(budget.objectives) > 1:
+        raise SpecError(f"{where}: {scheduler[0]} stops trials by {budget.metric} alone, and tpe with several "
+                        "objectives cannot learn from a stopped trial; leave the scheduler out, or tune one metric")
 
 
 def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
@@ -82,6 +92,8 @@ def _manual(space: Space, options: Mapping[str, Any], budget: Budget) -> Plan:
     if options["then"] is None:
         return Plan(first, None, len(configs), len(configs) * budget.epochs)
     search, search_options, scheduler, where = _scheduler_apart(*options["then"])
+    if search == "tpe":
+        _check_tpe_scheduler(scheduler or options["scheduler"], budget, where if scheduler else "strategy.scheduler")
     follow = plan_strategy(space, search, search_options, budget)
     count = len(configs) + follow.num_samples
     searcher = ChainedSearcher(first, follow.searcher, budget.metric, budget.mode)

@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from tunelab.core.objective import Objective
-from tunelab.core.pareto import Constraint, best_index
 from tunelab.core.out_of_memory import out_of_memory_cause
+from tunelab.core.pareto import Constraint, best_index, trial_point
 from tunelab.core.run_folder import SPEC_FILE, is_uri, trial_folder_name
 from tunelab.core.secrets import redacted
 from tunelab.experiments.errors import SpecError
@@ -345,12 +345,14 @@ def summarize(results: Any, path: str, metric: str, mode: str, wall: float,
     scored, points = [], []
     for result in results:
         frame = result.metrics_dataframe
-        if frame is None or metric not in frame or frame[metric].dropna().empty:
+        if frame is None or metric not in frame:
             continue
-        column = frame[metric].dropna()
-        row = frame.loc[column.idxmin() if objective.ascending else column.idxmax()]
+        point = trial_point(({name: _number(value) for name, value in row.items()}
+                             for row in frame.to_dict("records")), objective)
+        if point is None:
+            continue
         scored.append(result)
-        points.append({name: _number(value) for name, value in row.items()})
+        points.append(point)
     chosen = best_index(points, objectives or (objective,), constraints) if points else None
     best = None if chosen is None else (float(points[chosen][metric]), scored[chosen])
     errored = tuple(sorted(Path(result.path).name for result in results if result.error is not None))

@@ -14,8 +14,14 @@ same at any concurrency. Beyond those, with several trials at once, which result
 when it suggests depends on timing; running trials count among the bad ones until they end
 (`constant_liar`), so concurrent suggestions spread out instead of piling on one point.
 
-What the model is told of a result is decided in one place (`_value`, `_direction`, `_tell`), so
-several objectives can take a list of values there.
+Several objectives (`metric: [val_accuracy, params]`): the study has one direction each (Optuna's
+multi-objective TPE) and is told each trial's values at its point, the epoch it scored best on the first
+metric, as the run's Pareto front and best trial take it (core.pareto.trial_point). Optuna keeps no
+intermediate values there, so nothing is pruned: a trial is complete at its point (a scheduler is refused
+in strategies). Constraints, with one objective or several: each trial's violations at its point
+(core.pareto.violations) are stored on it before it is told, and the sampler's `constraints_func` reads
+them back, so it ranks infeasible trials below feasible ones. (`constraints_func` is deprecated in
+Optuna 5 for `Trial.set_constraint`, but works across the declared range, Optuna 4 and 5.)
 """
 from __future__ import annotations
 
@@ -23,12 +29,14 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import UNDEFINED_METRIC_MODE, Searcher
 
+from tunelab.core.objective import Objective
+from tunelab.core.pareto import Constraint, Point, trial_point, violations
 from tunelab.experiments.searchers.optuna_space import check_representable, searched_part, suggest_config
 from tunelab.experiments.searchers.sequence import StateSearcher
 from tunelab.experiments.trial_events import TrialEventLog
@@ -43,11 +51,13 @@ ConfigKey = tuple
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the model was told of a configuration: COMPLETE, PRUNED (stopped at `epoch`) or FAIL."""
+    """What the model was told of a configuration: COMPLETE, PRUNED (stopped at `epoch`) or FAIL; the value is
+    a tuple with several objectives, and `violations` the constraints' (<= 0: kept), in their order."""
 
     state: TrialState
-    value: float | None
+    value: float | tuple[float, ...] | None
     epoch: int | None
+    violations: tuple[float, ...] = ()
 
 
 class TPESearch(StateSearcher):
@@ -69,6 +79,8 @@ class TPESearch(StateSearcher):
         random_steps: int = 5,
         epochs: int | None = None,
         events: TrialEventLog | None = None,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         check_representable(space)
         if random_steps < 1:
@@ -79,10 +91,13 @@ class TPESearch(StateSearcher):
         self._random_steps = random_steps
         self._epochs = epochs  # a trial that ends before this epoch was stopped at a rung
         self._events = events or TrialEventLog()
+        self._objectives = tuple(objectives) if len(objectives) > 1 else ()  # several: the study's, first = metric
+        self._constraints = tuple(constraints)
         self._rng = random.Random(seed)  # the fallback's own generator, apart from the sampler's
         self._study: optuna.Study | None = None
         self._live: dict[str, tuple[ConfigKey, optuna.Trial]] = {}  # Ray trial id -> its config and Optuna trial
         self._progress: dict[str, tuple[int, float]] = {}           # Ray trial id -> last (epoch, value) reported
+        self._points: dict[str, Point] = {}                         # Ray trial id -> its point so far
         self._results: dict[ConfigKey, Outcome] = {}                # finished configs
         self._waiting: dict[ConfigKey, list[optuna.Trial]] = {}     # repeats of a running config
         self._retry: list[Config] = []                              # taken back on resume: suggested first
@@ -94,9 +109,12 @@ class TPESearch(StateSearcher):
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna logs every tell; the run has its own record
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate, group
+            warnings.simplefilter("ignore", FutureWarning)  # constraints_func, removed in Optuna 7
             sampler = optuna.samplers.TPESampler(seed=self._seed, n_startup_trials=self._random_steps,
-                                                 multivariate=True, group=True, constant_liar=True)
-        self._study = optuna.create_study(sampler=sampler, direction=_direction(self._mode))
+                                                 multivariate=True, group=True, constant_liar=True,
+                                                 constraints_func=_violations if self._constraints else None)
+        directions = [_direction(objective.mode) for objective in self._objectives] or [_direction(self._mode)]
+        self._study = optuna.create_study(sampler=sampler, directions=directions)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: dict, **spec: Any) -> bool:
         """Takes Tune's metric and mode; refuses a param_space, since the Space is the search space."""
@@ -169,15 +187,18 @@ class TPESearch(StateSearcher):
     # --- results -----------------------------------------------------------------------------
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Each epoch's value becomes an intermediate value of the trial: its rung's, once stopped there."""
+        """Each epoch's value becomes an intermediate value of the trial (its rung's, once stopped there), with
+        one objective; each epoch may become the trial's point."""
         if trial_id not in self._live:
             return
         value, epoch = self._value(result), _epoch(result)
         last = self._progress.get(trial_id)
         if value is None or epoch is None or (last is not None and epoch <= last[0]):
             return  # no metric, or an epoch a resumed trial reports again
-        self._live[trial_id][1].report(value, epoch)
+        if not self._objectives:  # Optuna keeps intermediate values for one objective only
+            self._live[trial_id][1].report(value, epoch)
         self._progress[trial_id] = (epoch, value)
+        self._keep_point(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
         """Tells the model the outcome: completed, stopped at its rung (pruned there) or failed."""
@@ -190,21 +211,39 @@ class TPESearch(StateSearcher):
         final = None if error or not result else self._value(result)
         if final is not None:  # a result without an epoch (a trainable of its own) still counts
             epoch, value = _epoch(result) or epoch, final
+            self._keep_point(trial_id, result)
+        point = self._points.pop(trial_id, {})
+        if self._objectives:  # several: the values at the trial's point, where the run's front takes them
+            value, epoch = _values(point, self._objectives), point.get("epoch") or epoch
+        kept = tuple(violations(point, self._constraints))
         if error or value is None:
             outcome = Outcome(TrialState.FAIL, None, epoch)
-        elif self._epochs is not None and epoch is not None and epoch < self._epochs:
-            outcome = Outcome(TrialState.PRUNED, value, epoch)
+        elif not self._objectives and self._epochs is not None and epoch is not None and epoch < self._epochs:
+            outcome = Outcome(TrialState.PRUNED, value, epoch, kept)
         else:
-            outcome = Outcome(TrialState.COMPLETE, value, epoch)
+            outcome = Outcome(TrialState.COMPLETE, value, epoch, kept)
         self._tell(trial, outcome)
         self._results[key] = outcome
         for repeat in self._waiting.pop(key, []):
             self._tell(repeat, outcome, repeat=True)
-        self._events.record(trial_id, "learned", outcome=_OUTCOMES[outcome.state], epoch=epoch, value=value)
+        feasible = {"feasible": max(kept) <= 0} if kept and outcome.state != TrialState.FAIL else {}
+        self._events.record(trial_id, "learned", outcome=_OUTCOMES[outcome.state], epoch=epoch,
+                            value=list(value) if isinstance(value, tuple) else value, **feasible)
+
+    def _keep_point(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        """The trial's point so far (core.pareto's rule): this epoch's metrics if it beats the kept one on the
+        first metric; only what the model is told is kept."""
+        names = {self._metric, *(o.metric for o in self._objectives), *(c.metric for c in self._constraints)}
+        point = {name: _finite(result.get(name)) for name in names} | {"epoch": _epoch(result)}
+        kept = [known for known in (self._points.get(trial_id), point) if known is not None]
+        self._points[trial_id] = trial_point(kept, Objective(self._metric, self._mode)) or point
 
     def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
                             intermediate_values: Optional[list[float]] = None) -> None:
-        """A configuration evaluated elsewhere (a published one the manual strategy ran) warms the model up."""
+        """A configuration evaluated elsewhere (a published one the manual strategy ran) warms the model up; with
+        several objectives one value is not a point, so the model starts without it."""
+        if self._objectives:
+            raise NotImplementedError("a multi-objective model needs every objective's value")
         key = config_key(parameters)
         if key in self._results:
             return
@@ -230,18 +269,16 @@ class TPESearch(StateSearcher):
     def _tell(self, trial: optuna.Trial, outcome: Outcome, repeat: bool = False) -> None:
         if repeat and outcome.state == TrialState.PRUNED:
             trial.report(outcome.value, outcome.epoch)  # a repeat of a stopped trial stops at the same rung
+        if outcome.violations:
+            trial.set_user_attr(_VIOLATIONS, list(outcome.violations))  # read back by `_violations`
         values = outcome.value if outcome.state == TrialState.COMPLETE else None
         self._study.tell(trial, values, state=outcome.state)
 
-    # --- the objective: one metric today; a list of values for several objectives later -------
+    # --- the objective: the first metric's value; with several, each at the trial's point ----
 
     def _value(self, result: Optional[Mapping[str, Any]]) -> float | None:
-        """The objective's value in a result; None when missing or not finite."""
-        try:
-            value = float(result[self._metric])
-        except (KeyError, TypeError, ValueError):
-            return None
-        return value if math.isfinite(value) else None
+        """The (first) objective's value in a result; None when missing or not finite."""
+        return _finite((result or {}).get(self._metric))
 
     # --- state -------------------------------------------------------------------------------
 
@@ -260,11 +297,32 @@ class TPESearch(StateSearcher):
         self._finite = None
 
 
+_VIOLATIONS = "constraint_violations"  # a trial's user attr: each constraint's violation, <= 0 kept
 _OUTCOMES = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "stopped at its rung", TrialState.FAIL: "failed"}
+
+
+def _violations(trial: FrozenTrial) -> list[float]:
+    """The sampler's constraints function (module level, so the study pickles with the searcher)."""
+    return trial.user_attrs[_VIOLATIONS]
 
 
 def _direction(mode: Optional[str]) -> str:
     return "minimize" if mode == "min" else "maximize"
+
+
+def _finite(value: Any) -> float | None:
+    """`value` as a finite float; None when missing, not a number, NaN or infinite."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _values(point: Point, objectives: Sequence[Objective]) -> tuple[float, ...] | None:
+    """Each objective's value at `point`, in order; None when one is missing (Optuna takes no gaps)."""
+    values = tuple(point.get(objective.metric) for objective in objectives)
+    return None if None in values else values
 
 
 def _epoch(result: Mapping[str, Any]) -> int | None:

@@ -1,13 +1,15 @@
 """A real run with two objectives and a constraint, made once and read by every analysis of it.
 
-The shipped digits_pareto experiment, made small and predictable: a grid over the width of a one-layer
-MLP (16, 64 and 256 units: 1,210, 4,810 and 19,210 trainable parameters), 2 epochs, a test part, and
-`params <= 10000`, so the widest model is infeasible whatever it scores. Checked: every epoch reports
-params and latency_ms, the front and the best trial follow core.pareto's rule (the constraint keeps the
-widest model off both), the run's closing best, its test score, best_model and the summary and report agree.
+The shipped digits_pareto experiment (tpe), made small and predictable: the width of a one-layer MLP
+(16, 64 and 256 units: 1,210, 4,810 and 19,210 trainable parameters), which tpe tries each once, 2
+epochs, a test part, and `params <= 10000`, so the widest model is infeasible whatever it scores.
+Checked: every epoch reports params and latency_ms, the front and the best trial follow core.pareto's
+rule (the constraint keeps the widest model off both), the run's closing best, its test score,
+best_model and the summary and report agree, and the model learned each trial's point and feasibility.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +29,8 @@ def pareto_run(tmp_path_factory, ray_session):
     from tunelab.experiments.spec import read_experiment, spec_from_dict
 
     raw = read_experiment("digits_pareto")
-    raw.update(space={"num_layers": 1, "units_1": {"type": "int", "low": 16, "high": 256, "log": True,
-                                                   "grid": list(WIDTHS)}, "learning_rate": 0.01},
-               strategy={"name": "grid"}, epochs=2, test_fraction=0.2,
+    raw.update(space={"num_layers": 1, "units_1": {"type": "choice", "values": list(WIDTHS)}, "learning_rate": 0.01},
+               strategy={"name": "tpe", "num_samples": 3, "random_steps": 1}, epochs=2, test_fraction=0.2,
                constraints={"params": {"max": 10000}, "latency_ms": {"max": 1000}},
                storage=str(tmp_path_factory.mktemp("pareto")))
     outcome = run(prepare(spec_from_dict(raw), name="pareto"))
@@ -98,3 +99,15 @@ def test_summary_and_report_show_the_front(pareto_run, tmp_path):
     html = render_report(results)
     assert "<h2>Pareto front</h2>" in html and "plot-pareto" in html
     assert (write_plots(results, tmp_path)["pareto"]).stat().st_size > 1000
+
+
+def test_tpe_learned_each_trial_s_point_and_feasibility(pareto_run):
+    outcome, results = pareto_run
+    events = [json.loads(line) for line in (Path(outcome.path) / "tunelab_trial_events.jsonl").read_text().splitlines()]
+    learned = {e["trial_id"]: e for e in events if e["event"] == "learned"}
+    points = results.points().merge(results.trials[["trial_id", "units_1"]], on="trial_id")
+    assert set(learned) == set(points["trial_id"])
+    for point in points.itertuples():
+        event = learned[point.trial_id]
+        assert event["value"] == [pytest.approx(point.val_accuracy), WIDTHS[point.units_1]]
+        assert event["epoch"] == point.best_epoch and event["feasible"] == (point.units_1 != 256)

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from tunelab.core.objective import Objective
-from tunelab.core.pareto import Constraint, best_index, dominates, feasible, pareto_front, violations
+from tunelab.core.pareto import Constraint, best_index, dominates, feasible, pareto_front, trial_point, violations
 
 ACCURACY, PARAMS, LOSS = Objective("val_accuracy", "max"), Objective("params", "min"), Objective("val_loss", "min")
 BOTH = (ACCURACY, PARAMS)
@@ -103,3 +103,10 @@ def test_best_leaves_out_unscored_points_and_matches_objective_best_with_one_met
     assert best_index([{"val_loss": None}], (LOSS,)) is None
     with pytest.raises(ValueError, match="at least one objective"):
         best_index(points, ())
+
+
+def test_a_trial_s_point_is_its_first_epoch_best_on_the_first_metric():
+    epochs = [{"epoch": 1, "val_loss": 0.5, "params": 9.0}, {"epoch": 2, "val_loss": NAN, "params": 1.0},
+              {"epoch": 3, "val_loss": 0.2, "params": 7.0}, {"epoch": 4, "val_loss": 0.2, "params": 3.0}]
+    assert trial_point(epochs, LOSS) == epochs[2]  # of equal scores the earlier: the best checkpoint's epoch
+    assert trial_point(epochs[1:2], LOSS) is None and trial_point([], LOSS) is None

@@ -180,6 +180,9 @@ CASES = [
      "constraints.params.maximum: unknown key; allowed: max, min"),
     ("constraint with min above max", ("constraints", {"params": {"min": 9, "max": 1}}), [],
      "constraints.params: min 9 is above max 1"),
+    ("tpe with several objectives under a scheduler", ("metric", ["val_accuracy", "params"]),
+     ["--set", "strategy={name: tpe, scheduler: asha}"],
+     "strategy.scheduler: asha stops trials by val_accuracy alone, and tpe with several objectives cannot learn"),
     # --- options against each other and against the libraries below ----------------------------
     ("pbt perturbing a choice", ("strategy", {"name": "pbt", "perturbation_interval": 1, "perturb": ["optimizer"]}),
      [], "strategy.perturb: optimizer is choice adam, sgd; PBT perturbs float hyperparameters only"),

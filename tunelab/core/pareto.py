@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from tunelab.core.objective import Objective
 
@@ -47,6 +47,13 @@ class Constraint:
 def violations(point: Point, constraints: Sequence[Constraint]) -> list[float]:
     """Each constraint's violation at `point`, in order: what a sampler's constraints function returns."""
     return [constraint.violation(point.get(constraint.metric)) for constraint in constraints]
+
+
+def trial_point(epochs: Iterable[Point], objective: Objective) -> Point | None:
+    """A trial's one point: of its epochs' metrics, in order, the first best on `objective` (the run's first
+    metric), which is the epoch its best checkpoint holds; None when no epoch scored it. The driver's closing
+    block and tpe's multi-objective model both take a trial's values here, so they cannot disagree."""
+    return objective.best(epochs, key=lambda point: point.get(objective.metric))
 
 
 def feasible(point: Point, constraints: Sequence[Constraint]) -> bool:
