@@ -91,7 +91,8 @@ def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str
     trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log))
     with local_ray(1, env):
         job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1, "gpu": gpus}), plan=plan,
-                     metric=task.metric, mode=task.mode, storage=storage, name=f"reused-worker-{variant}", events=budget.events,
+                     metric=task.metric, mode=task.mode, storage=storage, name=f"reused-worker-{variant}",
+                     events=budget.events,
                      record={"name": "reused-worker", "metric": task.metric, "mode": task.mode, "epochs": epochs},
                      max_concurrent_trials=1, max_failures=0, max_consecutive_failures=0)
         run_job(job)
