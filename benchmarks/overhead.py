@@ -149,9 +149,12 @@ MEMORY_CAUSE = (
     "trace of a train step registers a `CustomGradient-<uid>` function in TensorFlow's global gradient registry, "
     "which nothing removes and whose closure holds the traced graph, so each trial's model graph stayed in the "
     "worker (+47% over 50 trials). The trainables now drop those registrations when the trial ends "
-    "(`tunelab.trainables.tf_setup.released_custom_gradients`). What remains with oneDNN on is native memory its kernels "
-    "keep: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing) nor freed heap (malloc_trim "
-    "returns nothing); with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
+    "(`tunelab.trainables.tf_setup.released_custom_gradients`). Since 2026-12-06 a worker also imports TensorFlow "
+    "without Keras's scikit-learn and matplotlib extras (~100 MB), hands back the trial's Keras state and glibc's "
+    "freed heap when a trial ends (`release_trial_memory`), and a local Ray's workers cap glibc's heaps "
+    "(MALLOC_ARENA_MAX=2: each trial runs in a new thread). What remains with oneDNN on is native memory its "
+    "kernels keep, ~1.3 MB a trial: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing); "
+    "with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
     "KerasTuner, which builds every model in one process, keeps the registrations."
 )
 
