@@ -13,5 +13,6 @@
     report.py         the study's files: CSVs, study.md, best-so-far plots
     overhead.py       trivial trials through tunelab vs raw Ray Tune, and the overhead report
     worker_memory.py  a reused worker's memory over many Keras trials, and the leak behind its growth
+    measured_trainable.py  tunelab's trainable with the worker's memory logged around each trial
     machine.py        where it ran: CPU, cores, versions, date, load average
 """

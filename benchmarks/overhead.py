@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from benchmarks.gpu import visible_gpus
 from benchmarks.local_ray import local_ray
 from benchmarks.task import StudyTask
 from benchmarks.worker_memory import MEMORY_VARIANTS, random_plan, reused_worker_memory
@@ -127,11 +128,17 @@ def run_overhead(task: StudyTask, trials: int, memory_trials: int, memory_epochs
                          "ray_json_only": {**asdict(lean), "trials_per_s": lean.trials_per_s},
                          "ratio": mine.wall_s / raw.wall_s, "fit_ratio": mine.fit_s / raw.fit_s}
     result["memory"] = {}
+    has_gpu = bool(visible_gpus())
     for variant, (what, _) in MEMORY_VARIANTS.items():
+        if variant == "gpu" and not has_gpu:
+            continue
         say(f"{memory_trials} Keras trials of {memory_epochs} epochs in one reused worker, {what} ...")
         memory = reused_worker_memory(task, memory_trials, memory_epochs, str(work / "memory"), variant)
-        say(f"  {memory.first_mb:.0f} MB after trial 1, {memory.last_mb:.0f} MB after trial {memory.trials}, "
+        say(f"  {memory.first_mb:.0f} MB after trial 1, {memory.fifth_mb:.0f} MB after trial 5, "
+            f"{memory.last_mb:.0f} MB after trial {memory.trials} ({memory.last_over_fifth:.3f}x trial 5), "
             f"largest deviation {memory.max_deviation:.1%} ({memory.workers} worker process(es))")
+        if memory.gpu_after_mb:
+            say(f"  GPU memory in use after each trial: {_mb_list(memory.gpu_after_mb)} MB")
         result["memory"][variant] = asdict(memory)
     return result
 
@@ -142,9 +149,12 @@ MEMORY_CAUSE = (
     "trace of a train step registers a `CustomGradient-<uid>` function in TensorFlow's global gradient registry, "
     "which nothing removes and whose closure holds the traced graph, so each trial's model graph stayed in the "
     "worker (+47% over 50 trials). The trainables now drop those registrations when the trial ends "
-    "(`tunelab.trainables.tf_setup.released_custom_gradients`). What remains with oneDNN on is native memory its kernels "
-    "keep: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing) nor freed heap (malloc_trim "
-    "returns nothing); with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
+    "(`tunelab.trainables.tf_setup.released_custom_gradients`). Since 2026-12-06 a worker also imports TensorFlow "
+    "without Keras's scikit-learn and matplotlib extras (~100 MB), hands back the trial's Keras state and glibc's "
+    "freed heap when a trial ends (`release_trial_memory`), and a local Ray's workers cap glibc's heaps "
+    "(MALLOC_ARENA_MAX=2: each trial runs in a new thread). What remains with oneDNN on is native memory its "
+    "kernels keep, ~1.3 MB a trial: not its primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=8 changes nothing); "
+    "with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) the worker stays nearly flat. "
     "KerasTuner, which builds every model in one process, keeps the registrations."
 )
 
@@ -175,15 +185,22 @@ def overhead_markdown(result: dict[str, Any]) -> str:
         "",
         f"## A reused worker over {first['trials']} Keras trials ({first['epochs']} epochs each, 1 at a time)",
         "",
-        "| worker | processes | after trial 1 MB | after the last MB | largest deviation from trial 1 | "
-        "from trial 5 on | trend MB/trial |",
-        "|---|---|---|---|---|---|---|",
-        *(f"| {MEMORY_VARIANTS[name][0]} | {m['workers']} | {m['first_mb']:.0f} | {m['last_mb']:.0f} | "
-          f"{m['max_deviation']:.1%} | {m['settled_deviation']:.1%} | {m['growth_mb_per_trial']:+.2f} |"
+        "| worker | processes | after trial 1 MB | after trial 5 MB | after the last MB | last / trial 5 | "
+        "largest deviation from trial 1 | from trial 5 on | trend MB/trial |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(f"| {MEMORY_VARIANTS[name][0]} | {m['workers']} | {m['first_mb']:.0f} | {m['fifth_mb']:.0f} | "
+          f"{m['last_mb']:.0f} | {m['last_over_fifth']:.3f}x | {m['max_deviation']:.1%} | "
+          f"{m['settled_deviation']:.1%} | {m['growth_mb_per_trial']:+.2f} |"
           for name, m in memory.items()),
         "",
         MEMORY_CAUSE,
         "",
-        *(f"RSS after each trial, {MEMORY_VARIANTS[name][0]} (MB): " + ", ".join(f"{v:.0f}" for v in m["after_mb"])
-          + "\n" for name, m in memory.items()),
+        *(f"RSS after each trial, {MEMORY_VARIANTS[name][0]} (MB): {_mb_list(m['after_mb'])}\n"
+          for name, m in memory.items()),
+        *(f"GPU memory in use after each trial, {MEMORY_VARIANTS[name][0]} (MB): {_mb_list(m['gpu_after_mb'])}\n"
+          for name, m in memory.items() if m.get("gpu_after_mb")),
     ])
+
+
+def _mb_list(values: list[float]) -> str:
+    return ", ".join(f"{value:.0f}" for value in values)

@@ -5,47 +5,30 @@ RSS before and after each trial (after a gc), so a leak shows as a trend across 
 this found (TensorFlow's gradient registry, +47% over 50 trials) is fixed in
 `tunelab.trainables.tf_setup.released_custom_gradients`. The `images` variant reads the digits
 as PNG files (`images:`), so the worker builds and caches its tf.data pipeline on its first
-trial and reuses it in the next ones.
+trial and reuses it in the next ones. The `gpu` variant, run only where a GPU is visible, also logs
+the GPU memory TensorFlow holds after each trial, which should return to where it was.
 """
 from __future__ import annotations
 
-import gc
 import json
-import os
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.local_ray import local_ray
 from benchmarks.task import StudyTask
+from benchmarks.measured_trainable import measured_train
 from tunelab.experiments.run.runner import RayJob, run_job
 from tunelab.experiments.strategies import Budget, Plan, check_options, plan_strategy
 from tunelab.searchspaces import Space
-from tunelab.trainables import Dataset, RunSettings, StreamedData, load_dataset, train
+from tunelab.trainables import RunSettings, load_dataset
 
 
 def random_plan(space: Space, trials: int, metric: str, mode: str, epochs: int = 1) -> tuple[Plan, Budget]:
     """tunelab's random strategy over `space`, seed 0, through the registry."""
     budget = Budget(metric, mode, epochs)
     return plan_strategy(space, "random", check_options("random", {"num_samples": trials, "seed": 0}), budget), budget
-
-
-def measured_train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings, log: str) -> None:
-    """tunelab's trainable, with the worker's resident memory logged before and after (after a gc)."""
-    _log_memory(log, "start")
-    train(config, data, run)
-    gc.collect()
-    _log_memory(log, "end")
-
-
-def _log_memory(path: str, when: str) -> None:
-    import psutil
-
-    line = {"pid": os.getpid(), "when": when, "time": time.time(), "rss": psutil.Process().memory_info().rss}
-    with open(path, "a") as file:
-        file.write(json.dumps(line) + "\n")
 
 
 @dataclass(frozen=True)
@@ -59,6 +42,9 @@ class WorkerMemory:
     max_deviation: float       # max |after_k - after_1| / after_1
     settled_deviation: float   # the same from trial 5 on, relative to trial 5 (after warm-up)
     growth_mb_per_trial: float  # least-squares slope from trial 5 on
+    fifth_mb: float            # after trial 5 (or the last, if fewer), once the worker has warmed up
+    last_over_fifth: float     # last_mb / fifth_mb: the goal is <= 1.05 after 50 trials
+    gpu_after_mb: list[float] | None = None  # GPU memory TensorFlow holds after each trial (None: no GPU)
 
 
 MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -66,6 +52,7 @@ MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "tunelab": ("tunelab's trainable as shipped", {}),
     "no_onednn": ("the same, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "images": ("the same, the digits read as PNG files (images:) by the worker's cached pipeline", {}),
+    "gpu": ("tunelab's trainable, each trial on one GPU", {}),  # only where the machine has one
 }
 
 
@@ -86,9 +73,13 @@ _VARIANT_DATA = {"images": digit_image_folder}  # variants that train on other d
 
 def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str, variant: str = "tunelab"
                          ) -> WorkerMemory:
-    """`trials` small Keras trials of the study's space, one at a time in one reused worker (tunelab's runner)."""
+    """`trials` small Keras trials of the study's space, one at a time in one reused worker (tunelab's runner).
+
+    The GPU variant's trials reserve one GPU each; the others run on the CPU.
+    """
     from ray import tune
 
+    gpus = 1 if variant == "gpu" else 0
     _, env = MEMORY_VARIANTS[variant]
     write = _VARIANT_DATA.get(variant)
     data = load_dataset(write(Path(storage) / "digit_images") if write else task.data, seed=0)
@@ -96,11 +87,12 @@ def reused_worker_memory(task: StudyTask, trials: int, epochs: int, storage: str
     log = Path(storage) / f"worker_memory_{variant}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    settings = RunSettings(model=task.space, epochs=epochs, batch_size=task.batch_size, seed=0)
+    settings = RunSettings(model=task.space, epochs=epochs, batch_size=task.batch_size, seed=0, gpus=gpus)
     trainable = tune.with_parameters(measured_train, data=data, run=settings, log=str(log))
     with local_ray(1, env):
-        job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1}), plan=plan, metric=task.metric,
-                     mode=task.mode, storage=storage, name=f"reused-worker-{variant}", events=budget.events,
+        job = RayJob(trainable=tune.with_resources(trainable, {"cpu": 1, "gpu": gpus}), plan=plan,
+                     metric=task.metric, mode=task.mode, storage=storage, name=f"reused-worker-{variant}",
+                     events=budget.events,
                      record={"name": "reused-worker", "metric": task.metric, "mode": task.mode, "epochs": epochs},
                      max_concurrent_trials=1, max_failures=0, max_consecutive_failures=0)
         run_job(job)
@@ -113,10 +105,13 @@ def summarize_memory(ends: list[dict[str, Any]], epochs: int) -> WorkerMemory:
     first, settled = after[0], after[min(4, len(after) - 1)]
     tail = after[4:] if len(after) > 5 else after
     slope = _slope(tail)
+    gpu = [line.get("gpu") for line in ends]
     return WorkerMemory(
         trials=len(after), epochs=epochs, workers=len({line["pid"] for line in ends}), after_mb=after,
         first_mb=first, last_mb=after[-1], max_deviation=max(abs(a - first) for a in after) / first,
         settled_deviation=max(abs(a - settled) for a in tail) / settled, growth_mb_per_trial=slope,
+        fifth_mb=settled, last_over_fifth=after[-1] / settled,
+        gpu_after_mb=[value / 2**20 for value in gpu] if all(value is not None for value in gpu) else None,
     )
 
 

@@ -26,7 +26,12 @@ from tunelab.trainables.metrics import TASKS
 from tunelab.trainables.model_cost import LATENCY_EXAMPLES, MEASURES
 from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, is_compiled, resolve_model_function
 from tunelab.trainables.gpu_setup import trial_strategy
-from tunelab.trainables.tf_setup import clear_session, configure_tensorflow, released_custom_gradients
+from tunelab.trainables.tf_setup import (
+    clear_session,
+    configure_tensorflow,
+    release_trial_memory,
+    released_custom_gradients,
+)
 from tunelab.trainables.trial_log import record_gpus, trial_log
 
 if TYPE_CHECKING:
@@ -115,7 +120,10 @@ def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings
     with trial_log(run.log_folder, trial_id):
         gpus = configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
         record_gpus(run.log_folder, trial_id, gpus)
-        _train(config, data, run, [gpu.describe() for gpu in gpus])
+        try:
+            _train(config, data, run, [gpu.describe() for gpu in gpus])
+        finally:
+            release_trial_memory()  # a reused worker waits for its next trial with only what every trial needs
 
 
 def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings, devices: list[str]) -> None:

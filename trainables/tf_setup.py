@@ -8,8 +8,11 @@ that an earlier trial with the same resources already initialised.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 from tunelab.trainables.gpu_setup import TrialGpu, configure_gpus
@@ -17,6 +20,11 @@ from tunelab.trainables.gpu_setup import TrialGpu, configure_gpus
 logger = logging.getLogger(__name__)
 
 REUSE_WAIT_S = 300  # longer than any epoch we expect; a hung thread still fails, just later
+
+# Keras imports these whenever they are installed, for features no trial uses: its scikit-learn
+# wrappers (keras.wrappers) and its image gallery plots (keras.visualization). Each guards the import
+# and carries on without it. Together ~80 MB of every worker (scikit-learn pulls in SciPy's bulk).
+KERAS_EXTRAS = ("sklearn", "matplotlib")
 
 
 def configure_tensorflow(*, cpus: float, gpus: float) -> list[TrialGpu]:
@@ -30,7 +38,9 @@ def configure_tensorflow(*, cpus: float, gpus: float) -> list[TrialGpu]:
     # A scheduler that stops or pauses a trial mid-epoch lets the epoch finish; Ray gives the
     # thread 2 s before it refuses to reuse this worker and fails the *next* trial on it.
     os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(REUSE_WAIT_S))
-    import tensorflow as tf
+    with hidden_modules(KERAS_EXTRAS if "keras" not in sys.modules else ()):
+        import keras  # noqa: F401  (TensorFlow imports it too; this makes sure it happens here)
+        import tensorflow as tf
 
     threads = max(1, int(cpus))
     try:
@@ -47,6 +57,26 @@ def configure_tensorflow(*, cpus: float, gpus: float) -> list[TrialGpu]:
     return configure_gpus(gpus)
 
 
+@contextlib.contextmanager
+def hidden_modules(names: tuple[str, ...]) -> Iterator[None]:
+    """`import name` raises ImportError inside the block, for each of `names` not imported yet.
+
+    A worker imports TensorFlow and Keras under it so that Keras skips its optional extras
+    (KERAS_EXTRAS) instead of loading them into every worker. Afterwards the modules import as
+    usual: a user's model function or a streamed source that needs scikit-learn still gets it;
+    only Keras's own scikit-learn wrappers stay off in that worker, and no trial calls them.
+    """
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # Python's marker for "refuse to import"
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def clear_session() -> None:
     """Forget the last trial's Keras state in a reused worker, unless the caller entered a strategy's scope.
 
@@ -58,6 +88,27 @@ def clear_session() -> None:
 
     if not tf.distribute.has_strategy():
         keras.backend.clear_session()
+
+
+def release_trial_memory() -> None:
+    """Hands back what a finished trial left in its worker before Ray gives the worker the next trial.
+
+    The trial's model, graph and (on a GPU) its tensors go with clear_session, so the GPU memory in use
+    returns to where it was; cycles Keras leaves need a gc; and glibc keeps the heap pages TensorFlow
+    freed (5-10 MB of a small CNN trial's) until malloc_trim returns them. None of this stops the
+    ~1 MB a trial that oneDNN's kernels keep (docs/benchmarks.md, "A reused worker's memory").
+    """
+    clear_session()
+    gc.collect()
+    _malloc_trim()
+
+
+def _malloc_trim() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; musl has none
+    if trim is not None:
+        trim(0)
 
 
 @contextlib.contextmanager

@@ -107,6 +107,13 @@ def test_memory_summary():
     assert summary.max_deviation == pytest.approx(51 / 800)
     assert summary.settled_deviation == pytest.approx(1 / 850)
     assert abs(summary.growth_mb_per_trial) < 0.5
+    assert (summary.fifth_mb, summary.last_over_fifth) == (850, 1.0)
+    assert summary.gpu_after_mb is None  # a CPU worker logs no GPU memory
+
+
+def test_memory_summary_keeps_the_gpu_memory_a_gpu_worker_logs():
+    ends = [{"pid": 7, "rss": 800 * 2**20, "gpu": mb * 2**20} for mb in (3, 1, 1)]
+    assert summarize_memory(ends, epochs=2).gpu_after_mb == [3, 1, 1]
 
 
 def test_task_round_trips_through_json():

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+
+import pytest
 
 from tests.trainables.helpers import custom_gradients
-from tunelab.trainables.tf_setup import configure_tensorflow, released_custom_gradients
+from tunelab.trainables.tf_setup import configure_tensorflow, hidden_modules, released_custom_gradients
 
 
 def test_a_reused_worker_keeps_its_thread_pools_and_says_so(monkeypatch, caplog):
@@ -66,3 +69,14 @@ def test_a_users_own_custom_gradient_stays_registered():
         assert float(step(tf.constant(2.0))) == 1.0
     assert len(custom_gradients() - before) == 1
     assert float(step(tf.constant(3.0))) == 1.0  # the next trial in this worker still runs it
+
+
+def test_hidden_modules_refuse_to_import_only_inside_the_block():
+    assert "tunelab_never_imported" not in sys.modules
+    with hidden_modules(("tunelab_never_imported", "os")):
+        with pytest.raises(ImportError):
+            import tunelab_never_imported  # noqa: F401
+        import os as already_there  # a module imported before stays importable
+
+    assert already_there is os
+    assert "tunelab_never_imported" not in sys.modules  # afterwards it imports (or fails to) as usual

@@ -26,7 +26,12 @@ from tunelab.keras_tuner.hyperparameters import HyperParameters
 from tunelab.core.out_of_memory import named_out_of_memory
 from tunelab.trainables.checkpoints import load_model, model_files, read_state, report
 from tunelab.trainables.gpu_setup import trial_strategy
-from tunelab.trainables.tf_setup import clear_session, configure_tensorflow, released_custom_gradients
+from tunelab.trainables.tf_setup import (
+    clear_session,
+    configure_tensorflow,
+    release_trial_memory,
+    released_custom_gradients,
+)
 from tunelab.trainables.trial_log import record_gpus, trial_log
 
 if TYPE_CHECKING:
@@ -76,7 +81,10 @@ def train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun) 
     with trial_log(run.log_folder, trial_id):
         gpus = configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
         record_gpus(run.log_folder, trial_id, gpus)
-        _train_hypermodel(config, data, run, [gpu.describe() for gpu in gpus])
+        try:
+            _train_hypermodel(config, data, run, [gpu.describe() for gpu in gpus])
+        finally:
+            release_trial_memory()  # a reused worker waits for its next trial with only what every trial needs
 
 
 def _train_hypermodel(config: dict[str, Any], data: FitData, run: HyperModelRun, devices: list[str]) -> None:
