@@ -174,23 +174,32 @@ def learned_configs(path: Path) -> list[str]:
 
 def test_tpe_is_reproducible_with_its_seed_and_a_kill_9_then_resume_neither_repeats_nor_loses_a_config(tmp_path):
     """Two launches of one seeded experiment suggest the same sequence; the second, killed after three trials
-    and resumed, too. (tpe under Hyperband is run in tests/experiments/test_tpe.py.)"""
+    and resumed, too. (tpe under Hyperband is run in tests/experiments/test_tpe.py.) The two launches run
+    side by side, each with its own Ray: a launch is mostly start-up, and neither reads the other's run."""
     for name in ("whole", "killed"):
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(
             {**TPE_EXPERIMENT, "name": name, "storage": str(tmp_path)}, sort_keys=False))
-    whole = launch(str(tmp_path / "whole.yaml"), "--name", "whole")
-    out, _ = whole.communicate(timeout=600)
-    assert whole.returncode == 0, out[-3000:]
-    expected = learned_configs(tmp_path / "whole")
-    assert len(expected) == len(set(expected)) == 6
-
+    whole_log = tmp_path / "whole.log"
+    with whole_log.open("w") as log:  # a file, not a pipe left unread while the other launch is waited on
+        whole = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), str(tmp_path / "whole.yaml"),
+                                  "--name", "whole"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     path = tmp_path / "killed"
     driver = launch(str(tmp_path / "killed.yaml"), "--name", "killed", start_new_session=True)
-    wait_for(lambda: len(epochs_on_disk(path)) >= 4, driver, "three trials finished, the fourth started", timeout=300)
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
-    resumed = launch(str(tmp_path / "killed.yaml"), "--resume", "--name", "killed")
-    out, _ = resumed.communicate(timeout=600)
+    try:
+        wait_for(lambda: len(epochs_on_disk(path)) >= 4, driver, "three trials finished, the fourth started",
+                 timeout=300)
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+        resumed = launch(str(tmp_path / "killed.yaml"), "--resume", "--name", "killed")
+        out, _ = resumed.communicate(timeout=600)
+        whole.wait(timeout=600)
+    finally:
+        if whole.poll() is None:
+            whole.kill()
+            whole.wait()
+    assert whole.returncode == 0, whole_log.read_text()[-3000:]
+    expected = learned_configs(tmp_path / "whole")
+    assert len(expected) == len(set(expected)) == 6
 
     assert resumed.returncode == 0, out[-3000:]
     events = (path / "tunelab_trial_events.jsonl").read_text()
