@@ -172,18 +172,42 @@ def learned_configs(path: Path) -> list[str]:
             for trial in learned if (path / f"trial_{trial}").is_dir()]
 
 
-def test_tpe_is_reproducible_with_its_seed_and_a_kill_9_then_resume_neither_repeats_nor_loses_a_config(tmp_path):
-    """Two launches of one seeded experiment suggest the same sequence; the second, killed after three trials
-    and resumed, too. (tpe under Hyperband is run in tests/experiments/test_tpe.py.)"""
-    for name in ("whole", "killed"):
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(
-            {**TPE_EXPERIMENT, "name": name, "storage": str(tmp_path)}, sort_keys=False))
-    whole = launch(str(tmp_path / "whole.yaml"), "--name", "whole")
-    out, _ = whole.communicate(timeout=600)
-    assert whole.returncode == 0, out[-3000:]
-    expected = learned_configs(tmp_path / "whole")
-    assert len(expected) == len(set(expected)) == 6
+TPE_TEST = "test_tpe_is_reproducible_with_its_seed_and_a_kill_9_then_resume_neither_repeats_nor_loses_a_config"
 
+
+@pytest.fixture(scope="module", autouse=True)
+def tpe_uninterrupted(request, tmp_path_factory):
+    """The tpe test's uninterrupted launch, started with this module when that test is selected: a launch is
+    mostly start-up (Python, TensorFlow, its own Ray), so it runs beside the kill -9 chain above and the tpe
+    test's own killed launch instead of after them; no other run reads its folder. Yields the process, its
+    run folder and its output file (not a pipe, which nothing reads while it runs), or None."""
+    if not any(item.name == TPE_TEST and item.module is request.module for item in request.session.items):
+        yield None
+        return
+    storage = tmp_path_factory.mktemp("tpe_whole")
+    (storage / "whole.yaml").write_text(yaml.safe_dump(
+        {**TPE_EXPERIMENT, "name": "whole", "storage": str(storage)}, sort_keys=False))
+    output = storage / "whole.log"
+    with output.open("w") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), str(storage / "whole.yaml"),
+                                    "--name", "whole"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+    try:
+        yield process, storage / "whole", output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # the driver and its Ray
+        process.wait()
+
+
+def test_tpe_is_reproducible_with_its_seed_and_a_kill_9_then_resume_neither_repeats_nor_loses_a_config(
+        tmp_path, tpe_uninterrupted):
+    """Two launches of one seeded experiment suggest the same sequence; the second, killed after three trials
+    and resumed, too. (tpe under Hyperband is run in tests/experiments/test_tpe.py.) The uninterrupted launch
+    runs beside the others (the tpe_uninterrupted fixture)."""
+    whole, whole_path, whole_log = tpe_uninterrupted
+    (tmp_path / "killed.yaml").write_text(yaml.safe_dump(
+        {**TPE_EXPERIMENT, "name": "killed", "storage": str(tmp_path)}, sort_keys=False))
     path = tmp_path / "killed"
     driver = launch(str(tmp_path / "killed.yaml"), "--name", "killed", start_new_session=True)
     wait_for(lambda: len(epochs_on_disk(path)) >= 4, driver, "three trials finished, the fourth started", timeout=300)
@@ -191,6 +215,11 @@ def test_tpe_is_reproducible_with_its_seed_and_a_kill_9_then_resume_neither_repe
     driver.wait()
     resumed = launch(str(tmp_path / "killed.yaml"), "--resume", "--name", "killed")
     out, _ = resumed.communicate(timeout=600)
+    whole.wait(timeout=600)
+
+    assert whole.returncode == 0, whole_log.read_text()[-3000:]
+    expected = learned_configs(whole_path)
+    assert len(expected) == len(set(expected)) == 6
 
     assert resumed.returncode == 0, out[-3000:]
     events = (path / "tunelab_trial_events.jsonl").read_text()

@@ -66,9 +66,16 @@ def test_grid_runs_exactly_the_enumerated_configurations(tmp_path, ray_session):
     assert outcome.best_config in expected and 0 < outcome.best_value <= 1
 
 
-def test_random_is_seeded_and_runs_sampled_configurations(tmp_path, ray_session):
-    spec = spec_from_dict(experiment(tmp_path, {"name": "random", "num_samples": 3, "seed": 7}))
-    outcome = run(prepare(spec))
+@pytest.fixture(scope="module")
+def random_run(tmp_path_factory, ray_session):
+    """One seeded random run, finished: read by the test of what it ran, resumed by the test of a finished
+    run's resume (which asserts it changes nothing)."""
+    spec = spec_from_dict(experiment(tmp_path_factory.mktemp("random"), {"name": "random", "num_samples": 3, "seed": 7}))
+    return spec, run(prepare(spec))
+
+
+def test_random_is_seeded_and_runs_sampled_configurations(random_run):
+    spec, outcome = random_run
 
     on_disk = trials_on_disk(outcome.path)
     expected = spec.space.sample_many(3, seed=7)
@@ -82,16 +89,16 @@ def test_random_is_seeded_and_runs_sampled_configurations(tmp_path, ray_session)
     assert list(Path(outcome.path).glob("trial_*/events.out.tfevents.*")), "TensorBoard files per trial"
 
 
-def test_resume_of_a_finished_run_trains_nothing_new(tmp_path, ray_session):
-    spec = spec_from_dict(experiment(tmp_path, {"name": "random", "num_samples": 2, "seed": 1}, epochs=1))
-    first = run(prepare(spec))
+def test_resume_of_a_finished_run_trains_nothing_new(random_run):
+    spec, first = random_run
     before = trials_on_disk(first.path)
+    assert len(before) == 3
 
     prepared = prepare(spec, resume=True)
     assert prepared.complete  # the command says so and starts no Ray; run() itself changes nothing
     again = run(prepared)
 
-    assert again.path == first.path and again.trials == 2
+    assert again.path == first.path and again.trials == 3
     assert trials_on_disk(first.path) == before  # no trial re-ran, no epoch was added
 
 
