@@ -192,6 +192,7 @@ class Target:
     threshold: float
     below: bool           # met when measured <= threshold (else >=)
     detail: str = ""
+    source: str = ""      # where a number this study did not measure comes from, and its date
 
     @property
     def met(self) -> bool | None:
@@ -225,8 +226,11 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return joined["a"] / joined["b"]
 
 
-def targets(measured: pd.DataFrame, overhead: dict[str, float] | None = None) -> list[Target]:
-    """The issue's targets, each the median over seeds of a per-seed ratio (overhead ones from `overhead`)."""
+def targets(measured: pd.DataFrame) -> list[Target]:
+    """The issue's targets this study measures, each the median over seeds of a per-seed ratio.
+
+    The overhead ones come from another run (benchmarks.overhead_targets), so they carry its date.
+    """
     found = []
     names = list(dict.fromkeys(measured["name"]))
     tunelab = [n for n in names if measured.loc[measured["name"] == n, "tool"].iloc[0] == TUNELAB_TOOL]
@@ -256,20 +260,6 @@ def targets(measured: pd.DataFrame, overhead: dict[str, float] | None = None) ->
                 found.append(Target(f"{name}: epochs to come within {TOLERANCE * 100:.1f} points of grid's best "
                                     "/ grid's epochs", ratio, 0.10, True,
                                     f"grid's best minus {name}'s best: {gap * 100:+.2f} points (median)"))
-    overhead = overhead or {}
-    if "tunelab_trivial_s" in overhead:
-        measured_with = overhead.get("trivial_trials", 1000)
-        found.append(Target("1,000 trivial trials through tunelab, seconds" + (
-            "" if measured_with == 1000 else f" (measured with {measured_with:.0f}: start-up + fitting time x "
-                                             f"1000/{measured_with:.0f})"),
-            overhead["tunelab_trivial_s"], 60.0, True,
-            f"raw Ray Tune: {overhead.get('ray_trivial_s', math.nan):.1f} s"))
-    if "memory_drift" in overhead:
-        no_onednn = overhead.get("memory_drift_no_onednn")
-        found.append(Target(f"reused worker's memory over {overhead.get('memory_trials', 50):.0f} trials, "
-                            "largest deviation from trial 1",
-                            overhead["memory_drift"], 0.05, True,
-                            "" if no_onednn is None else f"with oneDNN off: {no_onednn:.3g}"))
     return found
 
 
@@ -398,7 +388,9 @@ def markdown_targets(found: list[Target]) -> str:
     for target in found:
         met = {True: "yes", False: "**no**", None: "–"}[target.met]
         aim = f"{'≤' if target.below else '≥'} {target.threshold:g}"
-        lines.append(f"| {target.goal} | {_fmt_ratio(target.measured)} | {aim} | {met} | {target.detail} |")
+        measured = "not measured" if _unknown(target.measured) else _fmt_ratio(target.measured)
+        measured += f" ({target.source})" if target.source else ""
+        lines.append(f"| {target.goal} | {measured} | {aim} | {met} | {target.detail} |")
     return "\n".join(lines)
 
 
@@ -406,6 +398,10 @@ def markdown_claims(found: list[Claim]) -> str:
     lines = ["| course claim | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {c.claim} | {c.verdict} | {c.evidence} |" for c in found]
     return "\n".join(lines)
+
+
+def _unknown(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _fmt_ratio(value: float) -> str:

@@ -6,7 +6,6 @@ alone (after a change to the metrics, or with the overhead numbers measured late
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from benchmarks.compare import (
     aggregate, best_so_far_bands, claims, markdown_claims, markdown_table, markdown_targets, measure,
     render_best_so_far_bands, targets,
 )
+from benchmarks.overhead_targets import overhead_targets
 from tunelab.analysis.plots import save_png
 
 RUNS_FILE = "study_runs.csv"          # one row per search, as measured
@@ -38,7 +38,7 @@ def load_study(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]
 
 
 def write_report(folder: Path, runs: pd.DataFrame, history: pd.DataFrame, meta: dict[str, Any]) -> list[Path]:
-    """study.csv, study.md and the two best-so-far plots; the overhead targets too when overhead.json exists."""
+    """study.csv, study.md and the two best-so-far plots; the overhead targets from overhead.json, dated."""
     task = meta["task"]
     metric, mode = task["metric"], task["mode"]
     overhead = json.loads((folder / OVERHEAD_FILE).read_text()) if (folder / OVERHEAD_FILE).exists() else None
@@ -87,7 +87,9 @@ def study_markdown(meta: dict[str, Any], measured: pd.DataFrame, history: pd.Dat
         "",
         "## Targets",
         "",
-        markdown_targets(targets(measured, _overhead_numbers(overhead))),
+        markdown_targets(targets(measured) + overhead_targets(overhead, machine)),
+        "",
+        "The overhead rows are not measured by this study: each says which run it comes from and when.",
         "",
         "## Course claims",
         "",
@@ -154,27 +156,3 @@ def _short(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
     return str(value)
-
-
-def _per_thousand(timing: dict[str, float], trials: int) -> float:
-    """Wall time for 1,000 trivial trials: as measured, or Ray's start-up plus the fitting time scaled to 1,000."""
-    return timing["wall_s"] - timing["fit_s"] + timing["fit_s"] * 1000 / trials
-
-
-def _overhead_numbers(overhead: dict[str, Any] | None) -> dict[str, float]:
-    if not overhead:
-        return {}
-    numbers = {}
-    trivial = overhead.get("trivial")
-    if trivial:
-        numbers.update(trivial_trials=trivial["trials"],
-                       tunelab_trivial_s=_per_thousand(trivial["tunelab"], trivial["trials"]),
-                       ray_trivial_s=_per_thousand(trivial["ray"], trivial["trials"]))
-    memory = (overhead.get("memory") or {}).get("tunelab")
-    if memory:
-        numbers["memory_drift"] = memory["max_deviation"]
-        numbers["memory_trials"] = memory["trials"]
-    no_onednn = (overhead.get("memory") or {}).get("no_onednn")
-    if no_onednn:
-        numbers["memory_drift_no_onednn"] = no_onednn["max_deviation"]
-    return {k: v for k, v in numbers.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}

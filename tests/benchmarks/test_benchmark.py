@@ -148,6 +148,11 @@ def test_report_from_the_frames_alone(tmp_path):
     pd.DataFrame(runs).to_csv(tmp_path / "study_runs.csv", index=False)
     pd.DataFrame(rows).to_csv(tmp_path / "study_history.csv", index=False)
     (tmp_path / "study_meta.json").write_text(json.dumps(meta))
+    earlier = {"machine": {**meta["machine"], "date": "2026-11-27 09:30 UTC"},  # an overhead run of another day
+               "trivial": {"trials": 1000, "tunelab": {"wall_s": 36.4, "fit_s": 33.0},
+                           "ray": {"wall_s": 38.3, "fit_s": 35.0}},
+               "memory": {"tunelab": {"trials": 50, "after_mb": [800.0] * 50, "last_mb": 800.0}}}
+    (tmp_path / "overhead.json").write_text(json.dumps(earlier))
     written = write_report(tmp_path, *load_study(tmp_path))
     assert {path.name for path in written} == {"study.csv", "study.md", "best_so_far_epochs.png",
                                                "best_so_far_wall.png"}
@@ -155,6 +160,9 @@ def test_report_from_the_frames_alone(tmp_path):
     for heading in ("## Task", "## Results: median (min–max) over 2 seeds (0, 1)", "## Targets", "## Course claims"):
         assert heading in text
     assert "| grid | tunelab | 2 |" in text
+    dated = "(from overhead.json of 2026-11-27 09:30 UTC, `benchmark.py overhead`)"
+    assert f"| 36.4 {dated} |" in text and f"| 1 {dated} |" in text
+    assert f"{meta['machine']['date']}" in text.split("## Task")[0]  # the study's own figures: its date
     assert "it enumerates filters_1, filters_2, learning_rate at their grid values: 8 configurations" in text
     measured = pd.read_csv(tmp_path / "study.csv")
     assert len(measured) == 6 and measured["epochs"].eq(4).all()

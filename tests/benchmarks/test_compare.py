@@ -159,10 +159,7 @@ def test_targets_are_medians_of_per_seed_ratios():
     history = pd.concat([history, pd.DataFrame(epochs("ray_random", 0, "x", [0.8], 5.0)
                                                + epochs("ray_random", 1, "x", [0.8], 5.0))])
     measured = measure(runs, history, METRIC, "max")
-    found = {t.goal.split(":")[0].split(" ")[0]: t for t in targets(measured, {"tunelab_trivial_s": 42.0,
-                                                                              "ray_trivial_s": 40.0,
-                                                                              "trivial_trials": 1000,
-                                                                              "memory_drift": 0.08})}
+    found = {t.goal.split(":")[0].split(" ")[0]: t for t in targets(measured)}
     first = found["time"]
     # hyperband reaches kt's best (0.88) at 6.0 s of kt's 20 s wall in both seeds; grid too
     assert first.measured == pytest.approx(0.3)
@@ -172,9 +169,7 @@ def test_targets_are_medians_of_per_seed_ratios():
     hyperband = found["hyperband"]
     assert hyperband.measured == pytest.approx(2 / 6)
     assert hyperband.met is False
-    trivial = found["1,000"]
-    assert trivial.measured == 42.0 and trivial.met is True
-    assert found["reused"].met is False
+    assert not any(t.source for t in found.values())  # all measured by the study itself
     table = markdown_targets(list(found.values()))
     assert "**no**" in table and "| yes |" in table
 
