@@ -1,4 +1,4 @@
-"""Several searches side by side (the strategy study): per-run metrics, spread across seeds, verdicts, plots.
+"""Several searches side by side (the strategy study): per-run metrics and their spread across seeds.
 
 Pure: everything here works on two frames a study writes (and `render` re-reads from CSV), so
 the numbers can be recomputed on a laptop without re-running anything.
@@ -12,26 +12,20 @@ the numbers can be recomputed on a laptop without re-running anything.
   (the trial's training seconds up to that epoch, as Ray reports it).
 
 `measure` adds per-run metrics (best, epochs, time and epochs to a target, efficiency),
-`aggregate` the median and range across seeds, `targets` and `claims` the study's verdicts,
-`markdown` the report, and `best_so_far_bands` / `render_best_so_far_bands` the plots.
+`aggregate` the median and range across seeds, `markdown_table` the report's table of them.
+The verdicts on these numbers are in benchmarks.verdicts, the plots in benchmarks.best_so_far.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-
-from tunelab.analysis.plots import best_so_far_data
-from tunelab.analysis.results import Results
 
 RUN_COLUMNS = ("name", "tool", "seed", "wall_s", "concurrency", "trials", "peak_worker_mb")
 HISTORY_COLUMNS = ("name", "seed", "trial_id", "epoch", "elapsed_s", "time_total_s")
 TOLERANCE = 0.005  # "within half a point" of accuracy
-TUNELAB_TOOL = "tunelab"
 
 # Columns of `measure` shown by `aggregate` and `markdown`, with their headers and formats.
 SUMMARY_COLUMNS: dict[str, tuple[str, str]] = {
@@ -180,176 +174,6 @@ def aggregate(measured: pd.DataFrame, columns: Iterable[str] = SUMMARY_COLUMNS) 
     return pd.DataFrame(out)
 
 
-# --- verdicts -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """One of the issue's targets: what was measured against what was aimed for."""
-
-    goal: str
-    measured: float       # the ratio or value (median over seeds); inf: never reached; NaN: not measured
-    threshold: float
-    below: bool           # met when measured <= threshold (else >=)
-    detail: str = ""
-    source: str = ""      # where a number this study did not measure comes from, and its date
-
-    @property
-    def met(self) -> bool | None:
-        if not math.isfinite(self.threshold) or math.isnan(self.measured):
-            return None
-        return self.measured <= self.threshold if self.below else self.measured >= self.threshold
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A course claim and what the numbers say: confirmed, not confirmed, or within the spread across seeds."""
-
-    claim: str
-    verdict: str
-    evidence: str
-
-
-def _per_seed(measured: pd.DataFrame, name: str, column: str) -> pd.Series:
-    rows = measured[measured["name"] == name]
-    return pd.Series(rows[column].astype("float64").to_numpy(), index=rows["seed"].to_numpy())
-
-
-def _median(values: pd.Series) -> float:
-    values = values.dropna()
-    return float(np.median(values)) if not values.empty else math.nan
-
-
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """Per-seed ratio; inf where the numerator never happened (a target not reached)."""
-    joined = pd.concat([numerator.rename("a"), denominator.rename("b")], axis=1, join="inner")
-    return joined["a"] / joined["b"]
-
-
-def targets(measured: pd.DataFrame) -> list[Target]:
-    """The issue's targets this study measures, each the median over seeds of a per-seed ratio.
-
-    The overhead ones come from another run (benchmarks.overhead_targets), so they carry its date.
-    """
-    found = []
-    names = list(dict.fromkeys(measured["name"]))
-    tunelab = [n for n in names if measured.loc[measured["name"] == n, "tool"].iloc[0] == TUNELAB_TOOL]
-    if "kt_random" in names and tunelab:
-        walls = _per_seed(measured, "kt_random", "wall_s")
-        ratios = {name: _median(_ratio(_per_seed(measured, name, "time_to_target_s"), walls)) for name in tunelab}
-        best = min(ratios, key=lambda n: ratios[n] if not math.isnan(ratios[n]) else math.inf)
-        others = ", ".join(f"{n} {_fmt_ratio(r)}" for n, r in ratios.items())
-        found.append(Target("time for tunelab's fastest strategy to reach KerasTuner RandomSearch's best "
-                            "/ KerasTuner RandomSearch's wall time", ratios[best], 0.33, True,
-                            f"fastest: {best}; all: {others}"))
-    if "random" in names and "ray_random" in names:
-        ratio = _median(_ratio(_per_seed(measured, "random", "wall_s"), _per_seed(measured, "ray_random", "wall_s")))
-        found.append(Target("tunelab random / raw Ray Tune on the same trials, wall time", ratio, 1.05, True))
-    if "random" in names:
-        trial_s = _median(_per_seed(measured, "random", "trial_s"))
-        found.append(Target("efficiency of tunelab random, Σ trial time / (wall × concurrency)",
-                            _median(_per_seed(measured, "random", "efficiency")), 0.9, False,
-                            f"trials of {trial_s:.1f} s (median); from the first trial's start to the last epoch "
-                            f"(no Ray start-up): {_median(_per_seed(measured, 'random', 'busy_efficiency')):.2f}"))
-    if "grid" in names:
-        grid_epochs = _per_seed(measured, "grid", "epochs")
-        for name in ("hyperband", "asha"):
-            if name in names:
-                ratio = _median(_ratio(_per_seed(measured, name, "epochs_to_grid"), grid_epochs))
-                gap = _median(_per_seed(measured, "grid", "best") - _per_seed(measured, name, "best"))
-                found.append(Target(f"{name}: epochs to come within {TOLERANCE * 100:.1f} points of grid's best "
-                                    "/ grid's epochs", ratio, 0.10, True,
-                                    f"grid's best minus {name}'s best: {gap * 100:+.2f} points (median)"))
-    return found
-
-
-def claims(measured: pd.DataFrame, history: pd.DataFrame, metric: str = "val_accuracy",
-           mode: str = "max") -> list[Claim]:
-    """The course's four claims, and two of tunelab's own (tpe, tpe+hyperband), judged on the tunelab
-    strategies of this study.
-
-    - grid is wasteful: confirmed when another strategy comes within TOLERANCE of grid's best
-      with at most half of grid's epochs (median over seeds of the per-seed ratio);
-    - random helps, bayes and tpe beat grid and random, tpe+hyperband beats hyperband: compared
-      on the median best; confirmed or not when the margin exceeds half the largest min-max spread
-      across seeds, else inconclusive;
-    - Hyperband 10-20x faster than bayes: per seed, bayes' time over Hyperband's time to the lower
-      of their two bests (less TOLERANCE); confirmed at a median of 10x or more.
-    """
-    names = set(measured["name"])
-    found = []
-
-    def best(name: str) -> pd.Series:
-        return _per_seed(measured, name, "best")
-
-    def spread(*series: pd.Series) -> float:
-        return max(float(s.max() - s.min()) for s in series)
-
-    if "grid" in names:
-        grid_epochs = _per_seed(measured, "grid", "epochs")
-        cheaper = {}
-        for name in ("random", "bayes", "tpe", "sha", "hyperband", "asha", "tpe+hyperband", "bayes+asha", "pbt"):
-            if name in names:
-                cheaper[name] = _median(_ratio(_per_seed(measured, name, "epochs_to_grid"), grid_epochs))
-        fastest = min(cheaper, key=lambda n: cheaper[n]) if cheaper else None
-        ratio = cheaper.get(fastest, math.inf) if fastest else math.nan
-        verdict = "confirmed" if ratio <= 0.5 else "not confirmed"
-        found.append(Claim(
-            "Grid search is exhaustive but wasteful", verdict,
-            f"grid trained {_median(grid_epochs):.0f} epochs for a best {metric} of {_median(best('grid')):.4f}; "
-            + (f"{fastest} came within {TOLERANCE * 100:.1f} points of it after {ratio:.2f}x grid's epochs"
-               if fastest and math.isfinite(ratio) else
-               f"no other strategy came within {TOLERANCE * 100:.1f} points of it" if fastest else
-               "no other strategy ran")))
-    for claim, name, rivals in (
-        ("Random search helps in large spaces", "random", ("grid",)),
-        ("Bayesian optimization beats grid and random", "bayes", ("grid", "random")),
-        ("TPE beats grid and random", "tpe", ("grid", "random")),
-        ("Model-based Hyperband (TPE learning from every rung) beats Hyperband", "tpe+hyperband", ("hyperband",)),
-    ):
-        if name not in names or not set(rivals) <= names:
-            continue
-        mine = _median(best(name))
-        theirs = {rival: _median(best(rival)) for rival in rivals}
-        noise = spread(best(name), *(best(r) for r in rivals))
-        margin = min(mine - value for value in theirs.values())
-        if margin > 0 and margin > noise / 2:
-            verdict = "confirmed"
-        elif margin < 0 and -margin > noise / 2:
-            verdict = "not confirmed"
-        else:
-            verdict = "inconclusive (within the spread across seeds)"
-        versus = ", ".join(f"{rival} {value:.4f}" for rival, value in theirs.items())
-        found.append(Claim(claim, verdict, f"median best {metric}: {name} {mine:.4f} vs {versus}; "
-                                           f"largest spread across seeds {noise * 100:.2f} points"))
-    if {"bayes", "hyperband"} <= names:
-        ratios = []
-        for seed in sorted(set(measured["seed"])):
-            bayes_s, hyperband_s = _time_to_common_best(history, ("bayes", "hyperband"), seed, metric, mode)
-            ratios.append(bayes_s / hyperband_s if hyperband_s else math.nan)
-        speedup = _median(pd.Series(ratios, dtype="float64"))
-        verdict = "confirmed" if speedup >= 10 else "not confirmed"
-        found.append(Claim(
-            "Hyperband can be 10-20x faster than Bayesian optimization", verdict,
-            f"time to reach the lower of the two bests (less {TOLERANCE * 100:.1f} points), bayes / hyperband: "
-            f"{speedup:.2f}x (median over seeds); wall time at equal epoch budgets, bayes / hyperband: "
-            f"{_median(_ratio(_per_seed(measured, 'bayes', 'wall_s'), _per_seed(measured, 'hyperband', 'wall_s'))):.2f}"
-            "x"))
-    return found
-
-
-def _time_to_common_best(history: pd.DataFrame, names: tuple[str, str], seed: int, metric: str,
-                         mode: str) -> tuple[float, float]:
-    """Each run's seconds to the lower of the two runs' bests (less TOLERANCE), for one seed."""
-    rows = [history[(history["name"] == name) & (history["seed"] == seed)] for name in names]
-    if any(r.empty for r in rows):
-        return math.nan, math.nan
-    bests = [best_value(r[metric], mode) for r in rows]
-    target = max(bests) + TOLERANCE if mode == "min" else min(bests) - TOLERANCE
-    first, second = (time_to_target(r, metric, mode, target)[0] for r in rows)
-    return first, second
-
-
 # --- markdown -----------------------------------------------------------------------------------
 
 
@@ -381,136 +205,3 @@ def markdown_table(summary: pd.DataFrame, metric: str = "val_accuracy",
                  *(cell(row, c, SUMMARY_COLUMNS[c][1]) for c in columns)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def markdown_targets(found: list[Target]) -> str:
-    lines = ["| target | measured | aimed for | met | notes |", "|---|---|---|---|---|"]
-    for target in found:
-        met = {True: "yes", False: "**no**", None: "–"}[target.met]
-        aim = f"{'≤' if target.below else '≥'} {target.threshold:g}"
-        measured = "not measured" if _unknown(target.measured) else _fmt_ratio(target.measured)
-        measured += f" ({target.source})" if target.source else ""
-        lines.append(f"| {target.goal} | {measured} | {aim} | {met} | {target.detail} |")
-    return "\n".join(lines)
-
-
-def markdown_claims(found: list[Claim]) -> str:
-    lines = ["| course claim | verdict | evidence |", "|---|---|---|"]
-    lines += [f"| {c.claim} | {c.verdict} | {c.evidence} |" for c in found]
-    return "\n".join(lines)
-
-
-def _unknown(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _fmt_ratio(value: float) -> str:
-    if isinstance(value, float) and math.isinf(value):
-        return "not reached"
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.3g}"
-
-
-# --- best so far, with bands across seeds -----------------------------------------------------------
-
-
-class Band(NamedTuple):
-    name: str
-    tool: str
-    x: list[float]           # epochs trained (all trials) or seconds since the search started
-    median: list[float]      # best value so far, median across the seeds that had one by x
-    low: list[float]         # min across seeds
-    high: list[float]        # max across seeds
-    seeds: int
-
-
-class BestSoFarBands(NamedTuple):
-    """Best-so-far curves per strategy, against epochs or wall time, with the range across seeds."""
-
-    metric: str
-    mode: str
-    axis: str                # "epochs" or "wall"
-    bands: list[Band]
-
-
-def best_so_far_bands(history: pd.DataFrame, runs: pd.DataFrame, metric: str = "val_accuracy", mode: str = "max",
-                      axis: str = "epochs", points: int = 200) -> BestSoFarBands:
-    """Each run's best-so-far step curve (analysis.plots.best_so_far_data), then median and range per name.
-
-    A run's curve starts at its first epoch and holds its final best after its last; at each x
-    the band covers the seeds that had reported by then.
-    """
-    if axis not in ("epochs", "wall"):
-        raise ValueError(f"axis must be 'epochs' or 'wall'; got {axis!r}")
-    tools = dict(zip(runs["name"], runs["tool"]))
-    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for (name, seed), rows in history.groupby(["name", "seed"], sort=False):
-        rows = rows[rows[metric].notna()]
-        if rows.empty:
-            continue
-        series = best_so_far_data(_as_results(rows, metric, mode), metric).series[0]
-        if axis == "epochs":
-            x = np.asarray(series.cumulative_epochs, dtype="float64")
-        else:  # best_so_far_data counts from the first trial's start; the study counts from the search's start
-            x = np.asarray(series.wall_seconds) + float((rows["elapsed_s"] - rows["time_total_s"].fillna(0.0)).min())
-        curves.setdefault(name, []).append((x, np.asarray(series.best, dtype="float64")))
-    bands = []
-    for name, runs_ in curves.items():
-        end = max(float(x[-1]) for x, _ in runs_)
-        grid = np.linspace(0.0, end, points)
-        values = np.full((len(runs_), points), np.nan)
-        for i, (x, best) in enumerate(runs_):
-            index = np.searchsorted(x, grid, side="right") - 1
-            values[i] = np.where(index >= 0, best[np.clip(index, 0, None)], np.nan)
-        known = ~np.isnan(values).all(axis=0)
-        with np.errstate(all="ignore"):
-            median = np.where(known, np.nanmedian(np.where(known, values, 0.0), axis=0), np.nan)
-            low = np.where(known, np.nanmin(np.where(known, values, 0.0), axis=0), np.nan)
-            high = np.where(known, np.nanmax(np.where(known, values, 0.0), axis=0), np.nan)
-        bands.append(Band(name, str(tools.get(name, "")), grid.tolist(), median.tolist(), low.tolist(), high.tolist(),
-                          len(runs_)))
-    return BestSoFarBands(metric, mode, axis, bands)
-
-
-def _as_results(rows: pd.DataFrame, metric: str, mode: str) -> Results:
-    """One run's history as the Results that analysis.plots reads (experiment = the run, time = elapsed)."""
-    history = pd.DataFrame({"experiment": "run", "trial_id": rows["trial_id"], "epoch": rows["epoch"],
-                            metric: rows[metric], "time_total_s": rows["time_total_s"], "time": rows["elapsed_s"]})
-    return Results(pd.DataFrame(), history, (), (metric,), metric, mode)
-
-
-_LINESTYLES = {"tunelab": "-", "kerastuner": "--", "ray": ":"}
-
-
-def render_best_so_far_bands(data: BestSoFarBands, floor: float | None = None) -> Figure:
-    """One line per strategy (median across seeds) in a band (min to max); KerasTuner dashed, raw Ray dotted.
-
-    `floor` cuts the y axis below it (default: the lowest median after 20% of the x range), so the
-    interesting top is readable; the curves' first points may then sit below the frame.
-    """
-    from matplotlib import colormaps
-
-    figure = Figure(figsize=(10, 5.5), layout="constrained")
-    ax = figure.subplots()
-    colors = colormaps["tab20"].colors
-    for index, band in enumerate(data.bands):
-        color = colors[(2 * index) % 20] if index < 10 else colors[(2 * index + 1) % 20]
-        ax.plot(band.x, band.median, color=color, linestyle=_LINESTYLES.get(band.tool, "-"), linewidth=1.6,
-                label=f"{band.name} ({band.seeds})")
-        ax.fill_between(band.x, band.low, band.high, color=color, alpha=0.12, linewidth=0)
-    if floor is None:
-        tails = [np.asarray(b.median)[len(b.median) // 5:] for b in data.bands]
-        tails = [t[~np.isnan(t)] for t in tails if np.isfinite(t).any()]
-        if tails:
-            floor = float(min(t.min() for t in tails)) if data.mode == "max" else None
-    if floor is not None and data.mode == "max":
-        top = max((np.nanmax(b.high) for b in data.bands if np.isfinite(b.high).any()), default=1.0)
-        ax.set_ylim(floor - 0.02 * max(top - floor, 0.01), top + 0.02 * max(top - floor, 0.01))
-    ax.set_xlabel("epochs trained, all trials" if data.axis == "epochs" else "seconds since the search started")
-    ax.set_ylabel(f"best {data.metric} so far")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", ncols=2, title="strategy (seeds)", title_fontsize=8)
-    against = "epochs trained" if data.axis == "epochs" else "wall time"
-    ax.set_title(f"Best {data.metric} so far against {against}: median across seeds, band min to max", fontsize=11)
-    return figure

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from benchmarks.compare import Target
+from benchmarks.verdicts import Target
 
 COMMAND = "`benchmark.py overhead`"
 TRIVIAL_GOAL_S = 60.0        # 1,000 trivial trials through tunelab

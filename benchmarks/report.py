@@ -1,4 +1,5 @@
-"""The study's files: the frames it measured, and the report computed from them by benchmarks.compare.
+"""The study's files: the frames it measured, and the report computed from them (benchmarks.compare,
+benchmarks.verdicts, benchmarks.best_so_far).
 
 Written by `run_study` at the end, and again by `scripts/benchmark.py render` from the CSVs
 alone (after a change to the metrics, or with the overhead numbers measured later).
@@ -11,11 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.compare import (
-    aggregate, best_so_far_bands, claims, markdown_claims, markdown_table, markdown_targets, measure,
-    render_best_so_far_bands, targets,
-)
+from benchmarks.best_so_far import best_so_far_bands, render_best_so_far_bands
+from benchmarks.compare import aggregate, markdown_table, measure
 from benchmarks.overhead_targets import overhead_targets
+from benchmarks.verdicts import claims, markdown_claims, markdown_targets, targets
 from tunelab.analysis.plots import save_png
 
 RUNS_FILE = "study_runs.csv"          # one row per search, as measured

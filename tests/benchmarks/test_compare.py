@@ -1,4 +1,5 @@
-"""benchmarks.compare on small hand-made frames: every number checked against what was put in."""
+"""benchmarks.compare, .verdicts and .best_so_far on small hand-made frames: every number checked against
+what was put in."""
 from __future__ import annotations
 
 import math
@@ -8,10 +9,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from benchmarks.best_so_far import best_so_far_bands, render_best_so_far_bands
 from benchmarks.compare import (
-    aggregate, best_so_far_bands, busy_seconds, cell, claims, efficiency, markdown_table, markdown_targets, measure,
-    render_best_so_far_bands, targets, time_to_target, training_seconds,
+    aggregate, busy_seconds, cell, efficiency, markdown_table, measure, time_to_target, training_seconds,
 )
+from benchmarks.verdicts import claims, markdown_targets, targets
 
 METRIC = "val_accuracy"
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from benchmarks.compare import markdown_targets
+from benchmarks.verdicts import markdown_targets
 from benchmarks.overhead_targets import overhead_targets
 
 MACHINE = {"date": "2026-11-27 09:30 UTC", "cpu": "AMD EPYC", "cores": 2, "memory_gb": 23.5}
