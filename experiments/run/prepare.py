@@ -97,7 +97,7 @@ def prepare(
     elif not resume and not is_uri(root) and (Path(root) / folder).exists():
         raise SpecError(f"--name: {Path(root) / folder} already exists; use --resume to continue it")
     path = f"{root.rstrip('/')}/{folder}"
-    record = recorded_run(path, plan) if resume else None  # Ray's state lost: tunelab's record decides
+    record = recorded_run(path, plan, spec.epochs) if resume else None  # Ray's state lost: tunelab's record decides
     complete = record.complete if record else resume and resume_kind(path, plan.num_samples) == COMPLETE
     callbacks = () if complete else tracking_callbacks(
         spec.tracking, run_name=folder, run_path=path, metric=spec.metric, mode=spec.mode, epochs=spec.epochs,

@@ -68,9 +68,12 @@ def ray_state_damage(run_folder: Path) -> str | None:
     return None if isinstance(data, dict) and isinstance(data.get("trial_data"), list) else f"{state.name} is damaged"
 
 
-def recorded_run(run_path: str, plan: Plan) -> RecordedRun | None:
+def recorded_run(run_path: str, plan: Plan, epochs_per_trial: int) -> RecordedRun | None:
     """The run as tunelab recorded it, where Ray's state is lost and the record shows a completed trial;
-    None where Ray's own resume applies. SpecError (before Ray starts) where the plan cannot be rebuilt."""
+    None where Ray's own resume applies. SpecError (before Ray starts) where the plan cannot be rebuilt.
+
+    A trial completed if the event log says so, or if its history holds every epoch of a trial: the disk
+    that cut Ray's state short can also have kept the driver from logging the completion."""
     if is_uri(run_path):
         return None
     folder = Path(run_path)
@@ -83,7 +86,8 @@ def recorded_run(run_path: str, plan: Plan) -> RecordedRun | None:
         trial_id = trial.name.removeprefix(TRIAL_PREFIX)
         history = epochs_by_number(trial / HISTORY_FILE)
         config = trial_config(trial)
-        if trial_id in completed_ids and history and config:
+        trained = bool(history) and (trial_id in completed_ids or 0 < epochs_per_trial <= history[-1]["epoch"])
+        if trained and config:
             completed[trial.name] = config
         else:
             unfinished.append(trial.name)

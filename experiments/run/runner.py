@@ -236,7 +236,7 @@ def _tuner(job: RayJob, guard: RunGuard, log: DriverLog) -> Any:
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
-    record = recorded_run(job.path, job.plan) if job.resume else None
+    record = recorded_run(job.path, job.plan, job.epochs_per_trial) if job.resume else None
     if record is not None:  # Ray's state is lost: a fresh Ray run continues tunelab's record in place
         continue_from_record(job.path, record, job.plan.searcher)
         job = dataclasses.replace(job, resume=False)

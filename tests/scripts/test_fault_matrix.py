@@ -63,9 +63,13 @@ def kill_9(process: subprocess.Popen) -> None:
 def finished_trial_files(run: Path) -> dict[str, bytes]:
     """Every file of the trials the event log records as completed: a resume must leave them as they are."""
     events = [json.loads(line) for line in (run / EVENTS_FILE).read_text().splitlines() if line.endswith("}")]
-    finished = {event["trial_id"] for event in events if event.get("event") == "completed"}
-    return {str(path.relative_to(run)): path.read_bytes() for trial_id in sorted(finished)
-            for path in sorted((run / f"trial_{trial_id}").glob("**/*")) if path.is_file()}
+    return trial_files(run, {f"trial_{event['trial_id']}" for event in events if event.get("event") == "completed"})
+
+
+def trial_files(run: Path, trials: set[str]) -> dict[str, bytes]:
+    """Every file of the named trial folders, by path in the run."""
+    return {str(path.relative_to(run)): path.read_bytes() for trial in sorted(trials)
+            for path in sorted((run / trial).glob("**/*")) if path.is_file()}
 
 
 def assert_untouched(before: dict[str, bytes], after: dict[str, bytes]) -> None:
@@ -208,15 +212,16 @@ def test_a_full_disk_fails_the_run_then_resumes_from_tunelabs_record_past_a_cut_
 
     (small_disk / "filler").unlink()
     cut_ray_state(run)
-    finished = finished_trial_files(run)
-    completed = {name.split("/")[0] for name in finished}
+    # completed: the event log's, or every epoch in the history (the full disk may have kept the event out)
+    completed = {trial for trial, epochs in histories(run).items() if len(set(epochs)) == EPOCHS}
+    finished = trial_files(run, completed)
     resumed = subprocess.run([sys.executable, str(ROOT / "scripts" / "launch.py"), str(spec), "--resume", "--name",
                               "run"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert ("Ray's experiment state is damaged (experiment_state-" in resumed.stdout
             and f": {len(completed)} completed trial{'' if len(completed) == 1 else 's'} kept from tunelab's record; " in resumed.stdout), resumed.stdout
     assert_whole(run)  # the planned trials, each epoch once
-    assert_untouched(finished, finished_trial_files(run))  # not trained again, same ids and folders
+    assert_untouched(finished, trial_files(run, completed))  # not trained again, same ids and folders
     assert completed <= {path.name for path in run.glob("trial_*")}
     assert not [path.name for path in run.glob(".unrecorded-*/*") if path.name in completed]
     assert not list(run.glob("tunelab.lock*"))

@@ -33,7 +33,7 @@ def hand_made_run(folder: Path, state: str) -> Path:
 def test_a_cut_state_continues_a_sequence_keeping_the_completed_trial(tmp_path):
     run = hand_made_run(tmp_path / "run", '{"trial_data": [["{\\"trial_id')
     plan = Plan(ConfigSequenceSearcher(CONFIGS), None, 3, 6)
-    record = recorded_run(str(run), plan)
+    record = recorded_run(str(run), plan, 2)
     assert record.note() == ("Ray's experiment state is damaged (experiment_state-2026-12-01_12-00-00.json is cut "
                              "short or unreadable): 1 completed trial kept from tunelab's record; 1 unfinished "
                              "trial restarts; 2 planned trials run")
@@ -46,15 +46,15 @@ def test_a_cut_state_continues_a_sequence_keeping_the_completed_trial(tmp_path):
 
 def test_a_readable_state_or_no_completed_trial_leaves_the_resume_to_ray(tmp_path):
     plan = Plan(ConfigSequenceSearcher(CONFIGS), None, 3, 6)
-    assert recorded_run(str(hand_made_run(tmp_path / "whole", '{"trial_data": []}')), plan) is None
+    assert recorded_run(str(hand_made_run(tmp_path / "whole", '{"trial_data": []}')), plan, 2) is None
     nothing = hand_made_run(tmp_path / "none", "")
     (nothing / EVENTS_FILE).write_text("")
-    assert recorded_run(str(nothing), plan) is None
+    assert recorded_run(str(nothing), plan, 3) is None  # no completion logged, and no history holds 3 epochs
 
 
 def test_all_planned_trials_completed_is_complete_whatever_the_strategy(tmp_path):
     run = hand_made_run(tmp_path / "run", "")
-    record = recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 1, 2))
+    record = recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 1, 2), 2)
     assert record.complete and record.note().endswith("1 completed trial kept from tunelab's record; "
                                                       "nothing left to run")
 
@@ -64,5 +64,12 @@ def test_a_partly_finished_run_under_a_scheduler_is_refused_naming_what_is_kept(
     with pytest.raises(SpecError, match=r"^--resume: Ray's experiment state is damaged \(experiment_state-.*\): "
                                         r"1 completed trial kept from tunelab's record; this strategy's searcher "
                                         r"or scheduler state cannot be rebuilt from it, so the 2 trials left cannot run as planned"):
-        recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 3, 6))
+        recorded_run(str(run), Plan(ConfigSequenceSearcher(CONFIGS), ASHAScheduler(), 3, 6), 2)
     assert {"trial_a", "trial_b", "experiment_state-2026-12-01_12-00-00.json"} <= {p.name for p in run.iterdir()}
+
+
+def test_a_trial_whose_history_holds_every_epoch_completed_though_the_full_disk_kept_its_event_out(tmp_path):
+    run = hand_made_run(tmp_path / "run", '{"trial_data": [')
+    (run / EVENTS_FILE).write_text("")  # the disk filled before the driver logged the completion
+    plan = Plan(ConfigSequenceSearcher(CONFIGS), None, 3, 6)
+    assert list(recorded_run(str(run), plan, 2).completed) == ["trial_a"]
