@@ -28,11 +28,9 @@ from tunelab.trainables.models import FAMILIES, FAMILY_PARAMS, build_model, is_c
 from tunelab.trainables.gpu_setup import trial_strategy
 from tunelab.trainables.tf_setup import (
     clear_session,
-    configure_tensorflow,
-    release_trial_memory,
     released_custom_gradients,
 )
-from tunelab.trainables.trial_log import record_gpus, trial_log
+from tunelab.trainables.trial_log import trial_session
 
 if TYPE_CHECKING:
     import keras
@@ -117,13 +115,8 @@ def train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings
         raise ValueError("a trial was handed the test part; trials fit and validate on train and validation only")
 
     trial_id = tune.get_context().get_trial_id()
-    with trial_log(run.log_folder, trial_id):
-        gpus = configure_tensorflow(cpus=run.cpus, gpus=run.gpus)
-        record_gpus(run.log_folder, trial_id, gpus)
-        try:
-            _train(config, data, run, [gpu.describe() for gpu in gpus])
-        finally:
-            release_trial_memory()  # a reused worker waits for its next trial with only what every trial needs
+    with trial_session(run.log_folder, trial_id, cpus=run.cpus, gpus=run.gpus) as devices:
+        _train(config, data, run, devices)
 
 
 def _train(config: dict[str, Any], data: Dataset | StreamedData, run: RunSettings, devices: list[str]) -> None:

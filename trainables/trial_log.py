@@ -19,6 +19,7 @@ from typing import IO, Iterator, Sequence
 
 from tunelab.core.run_folder import GPUS_FILE, TRIAL_LOG, trial_folder_name
 from tunelab.trainables.gpu_setup import TrialGpu
+from tunelab.trainables.tf_setup import configure_tensorflow, release_trial_memory
 
 
 class _Tee:
@@ -88,3 +89,17 @@ def record_gpus(run_folder: str | None, trial_id: str, gpus: Sequence[TrialGpu])
     with contextlib.suppress(OSError):
         path = Path(run_folder) / trial_folder_name(trial_id) / GPUS_FILE
         path.write_text(json.dumps({"gpus": [dataclasses.asdict(gpu) for gpu in gpus]}))
+
+
+@contextlib.contextmanager
+def trial_session(run_folder: str | None, trial_id: str, *, cpus: float, gpus: float) -> Iterator[list[str]]:
+    """Every trainable's frame around one trial, yielding its GPUs as described: output into trial.log,
+    TensorFlow set up for the trial's CPUs and GPUs before anything touches it (the GPUs recorded), and
+    the trial's memory handed back when it ends, so a reused worker waits with only what every trial needs."""
+    with trial_log(run_folder, trial_id):
+        trial_gpus = configure_tensorflow(cpus=cpus, gpus=gpus)
+        record_gpus(run_folder, trial_id, trial_gpus)
+        try:
+            yield [gpu.describe() for gpu in trial_gpus]
+        finally:
+            release_trial_memory()
