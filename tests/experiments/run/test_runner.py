@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tunelab.core.run_folder import EVENTS_FILE, LOCK_FILE, SPEC_FILE
+from tunelab.core.run_folder import EVENTS_FILE, HISTORY_FILE, LOCK_FILE, SPEC_FILE
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.run.prepare import prepare
 from tunelab.experiments.run.runner import run
@@ -108,7 +108,9 @@ def test_resume_of_a_run_killed_before_ray_saved_its_state_runs_the_whole_plan(t
     folder = Path(first.path)
     for state in [*folder.glob("experiment_state-*"), *folder.glob("search*state-*")]:
         state.unlink()  # what a kill between Ray's tuner.pkl and its first experiment state leaves
-    (folder / EVENTS_FILE).unlink()  # before any trial completed: tunelab's record keeps none (test_recorded.py)
+    (folder / EVENTS_FILE).unlink()  # before any trial completed or finished an epoch:
+    for history in folder.glob(f"trial_*/{HISTORY_FILE}"):  # tunelab's record keeps none (test_recorded.py)
+        history.unlink()
     started = sorted(p.name for p in folder.glob("trial_*"))
 
     prepared = prepare(spec, name="run", resume=True)
