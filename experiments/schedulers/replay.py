@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ray.tune.experiment import Trial
 
-from tunelab.core.run_folder import RESULT_FILE
+from tunelab.core.run_folder import HISTORY_FILE, RESULT_FILE
 from tunelab.experiments.schedulers.common import TIME_ATTR
 
 
@@ -24,6 +24,7 @@ def replay_halvings(
     keep: Callable[[int, int], int],
     rank: Callable[[Trial], Any],
     first_rung_complete: bool,
+    recorded_epoch: Callable[[Trial], int] | None = None,
 ) -> tuple[int, list[Trial], list[Trial]]:
     """The halvings a crashed run had made over `trials` (in creation order), from their last results.
 
@@ -41,20 +42,45 @@ def replay_halvings(
     What cannot: which trials were added after the first rung (all count as its cohort). And a
     snapshot can hold a result one step before the checkpoint that came with it: that trial
     restarts one epoch back and reports the epoch again, which no scheduler can prevent.
+    A snapshot can also lag a whole trial: one that started after it comes back PENDING with no
+    result though it went on past a rung. tunelab's history in its folder (`recorded_epoch`) says
+    so, and a live trial recorded beyond a rung survived it: it trains again, never counted a loser.
     """
+    recorded_epoch = recorded_epoch or history_epoch
+
+    def furthest(trial: Trial) -> int:
+        return epoch_of(trial) if ended(trial) else max(epoch_of(trial), recorded_epoch(trial))
+
     survivors, losers = list(trials), []
     for halving, rung in enumerate(rungs[:-1]):
-        reached = [trial for trial in survivors if epoch_of(trial) >= rung]
-        beyond = [trial for trial in reached if epoch_of(trial) > rung]
+        beyond = [trial for trial in survivors if furthest(trial) > rung]
+        reached = [trial for trial in survivors if epoch_of(trial) >= rung and trial not in beyond] + beyond
         decided = beyond or any(ended(trial) and epoch_of(trial) == rung for trial in reached) or (
             len(reached) == len(survivors) and (halving > 0 or first_rung_complete))
         if not decided:
             return halving, survivors, losers
-        at_rung = sorted((trial for trial in reached if epoch_of(trial) == rung), key=rank)
+        at_rung = sorted((trial for trial in reached if trial not in beyond and epoch_of(trial) == rung), key=rank)
         winners = set(beyond) | set(at_rung[:max(0, keep(halving, len(reached)) - len(beyond))])
         losers += [trial for trial in survivors if trial not in winners]
         survivors = [trial for trial in survivors if trial in winners]
     return len(rungs) - 1, survivors, losers
+
+
+def history_epoch(trial: Trial) -> int:
+    """The last epoch tunelab's history in the trial's folder records (0 where none can be read)."""
+    try:
+        path = f"{trial.storage.trial_fs_path}/{HISTORY_FILE}"
+        with trial.storage.storage_filesystem.open_input_stream(path) as stream:
+            lines = stream.readall().decode().splitlines()
+    except (AttributeError, OSError):
+        return 0
+    epochs = []
+    for line in lines:
+        try:
+            epochs.append(json.loads(line).get(TIME_ATTR))
+        except (ValueError, AttributeError):
+            continue  # a line cut short by the crash
+    return max((epoch for epoch in epochs if isinstance(epoch, int)), default=0)
 
 
 def restored(trial: Trial) -> bool:

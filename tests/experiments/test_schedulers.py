@@ -425,11 +425,12 @@ def stub(tag: int, epoch: int, score: float = 0.0, status: str = "PENDING") -> R
                     run_metadata=SimpleNamespace(last_result=last))
 
 
-def replay(trials, rungs=(1, 3, 9), first_rung_complete=True):
+def replay(trials, rungs=(1, 3, 9), first_rung_complete=True, history=None):
     halvings, survivors, losers = replay_halvings(
         trials, list(rungs), keep=lambda _, reached: -(-reached // 3),
         rank=lambda trial: (-trial.run_metadata.last_result["score"], trial.experiment_tag),
         first_rung_complete=first_rung_complete,
+        recorded_epoch=lambda trial: (history or {}).get(trial.trial_id, 0),
     )
     return halvings, {t.trial_id for t in survivors}, {t.trial_id for t in losers}
 
@@ -440,6 +441,18 @@ def test_replay_tells_survivors_from_losers_that_ray_restores_as_paused():
     trials = [stub(i, 1, score) for i, score in enumerate([0.5, 0.9, 0.1, 0.2, 0.8, 0.3, 0.4, 0.6], start=1)]
     trials.append(stub(9, 2, 0.95))
     assert replay(trials) == (1, {"t9", "t2", "t5"}, {"t1", "t3", "t4", "t6", "t7", "t8"})
+
+
+def test_replay_keeps_a_trial_the_snapshot_lags_behind_when_its_history_went_past_the_rung():
+    # Found by a kill -9 in the full suite: the ninth trial started after Ray's last snapshot (PENDING,
+    # no result there), reached epoch 1 first of all, decided the rung and trained epoch 2. Counted a
+    # loser, it was stopped on resume and the run ended with exit 0 without its result.
+    trials = [stub(i, 1, score, status="TERMINATED") for i, score in enumerate([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 1)]
+    trials += [stub(7, 1, 0.8, status="PAUSED"), stub(8, 1, 0.7, status="PAUSED"), stub(9, 0)]
+    assert replay(trials, history={"t9": 2}) == (1, {"t7", "t8", "t9"}, {f"t{i}" for i in range(1, 7)})
+    assert replay(trials, history={"t9": 1})[2] >= {"t9"}  # no further than the rung: no sign it survived
+    ended_there = trials[:8] + [stub(9, 1, 0.9, status="TERMINATED")]
+    assert replay(ended_there, history={"t1": 5})[1] == {"t7", "t8", "t9"}  # an ended trial's snapshot decides
 
 
 def test_replay_waits_at_a_rung_that_was_not_decided():
