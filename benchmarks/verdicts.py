@@ -60,7 +60,8 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 
 
 def targets(measured: pd.DataFrame) -> list[Target]:
-    """The issue's targets this study measures, each the median over seeds of a per-seed ratio.
+    """The issue's targets this study measures, each the median over seeds of a per-seed ratio (the
+    KerasTuner one: the worst seed of the best strategy, as its goal holds on every seed).
 
     The overhead ones come from another run (benchmarks.overhead_targets), so they carry its date.
     """
@@ -68,13 +69,16 @@ def targets(measured: pd.DataFrame) -> list[Target]:
     names = list(dict.fromkeys(measured["name"]))
     tunelab = [n for n in names if measured.loc[measured["name"] == n, "tool"].iloc[0] == TUNELAB_TOOL]
     if "kt_random" in names and tunelab:
+        # The goal holds for a strategy on every seed: each is judged by its worst seed.
         walls = _per_seed(measured, "kt_random", "wall_s")
-        ratios = {name: _median(_ratio(_per_seed(measured, name, "time_to_target_s"), walls)) for name in tunelab}
-        best = min(ratios, key=lambda n: ratios[n] if not math.isnan(ratios[n]) else math.inf)
-        others = ", ".join(f"{n} {_fmt_ratio(r)}" for n, r in ratios.items())
+        per_seed = {name: _ratio(_per_seed(measured, name, "time_to_target_s"), walls) for name in tunelab}
+        worst = {name: float(ratios.max()) if not ratios.dropna().empty else math.nan
+                 for name, ratios in per_seed.items()}
+        best = min(worst, key=lambda n: worst[n] if not math.isnan(worst[n]) else math.inf)
+        others = ", ".join(f"{n} {' / '.join(_fmt_ratio(r) for r in per_seed[n])}" for n in tunelab)
         found.append(Target("time for tunelab's fastest strategy to reach KerasTuner RandomSearch's best "
-                            "/ KerasTuner RandomSearch's wall time", ratios[best], 0.33, True,
-                            f"fastest: {best}; all: {others}"))
+                            "/ KerasTuner RandomSearch's wall time, on its worst seed", worst[best], 0.33, True,
+                            f"fastest: {best}; per seed ({', '.join(map(str, walls.index))}): {others}"))
     if "random" in names and "ray_random" in names:
         ratio = _median(_ratio(_per_seed(measured, "random", "wall_s"), _per_seed(measured, "ray_random", "wall_s")))
         found.append(Target("tunelab random / raw Ray Tune on the same trials, wall time", ratio, 1.05, True))
