@@ -68,19 +68,7 @@ def replay_halvings(
 
 def history_epoch(trial: Trial) -> int:
     """The last epoch tunelab's history in the trial's folder records (0 where none can be read)."""
-    try:
-        path = f"{trial.storage.trial_fs_path}/{HISTORY_FILE}"
-        with trial.storage.storage_filesystem.open_input_stream(path) as stream:
-            lines = stream.readall().decode().splitlines()
-    except (AttributeError, OSError):
-        return 0
-    epochs = []
-    for line in lines:
-        try:
-            epochs.append(json.loads(line).get(TIME_ATTR))
-        except (ValueError, AttributeError):
-            continue  # a line cut short by the crash
-    return max((epoch for epoch in epochs if isinstance(epoch, int)), default=0)
+    return max(_stored_results(trial, HISTORY_FILE), default=0)
 
 
 def restored(trial: Trial) -> bool:
@@ -119,13 +107,21 @@ def reported_by_epoch(trial: Trial) -> dict[int, dict]:
     without the file only the last result is known.
     """
     last = reported(trial)
-    by_epoch: dict[int, dict] = {}
+    by_epoch = _stored_results(trial, RESULT_FILE)
+    if TIME_ATTR in last:
+        by_epoch[last[TIME_ATTR]] = last
+    return {epoch: result for epoch, result in by_epoch.items() if epoch <= last.get(TIME_ATTR, 0)}
+
+
+def _stored_results(trial: Trial, file_name: str) -> dict[int, dict]:
+    """The results, by epoch, of a JSON-lines file in the trial's folder on storage ({} where none can be read)."""
     try:
-        path = f"{trial.storage.trial_fs_path}/{RESULT_FILE}"
+        path = f"{trial.storage.trial_fs_path}/{file_name}"
         with trial.storage.storage_filesystem.open_input_stream(path) as stream:
             lines = stream.readall().decode().splitlines()
-    except (AttributeError, OSError):
-        lines = []
+    except (AttributeError, OSError, RuntimeError):  # RuntimeError: a trial added since the restore has no folder yet
+        return {}
+    by_epoch: dict[int, dict] = {}
     for line in lines:
         try:
             result = json.loads(line)
@@ -133,6 +129,4 @@ def reported_by_epoch(trial: Trial) -> dict[int, dict]:
             continue  # a line cut short by the crash
         if isinstance(result, dict) and isinstance(result.get(TIME_ATTR), int):
             by_epoch[result[TIME_ATTR]] = result
-    if TIME_ATTR in last:
-        by_epoch[last[TIME_ATTR]] = last
-    return {epoch: result for epoch, result in by_epoch.items() if epoch <= last.get(TIME_ATTR, 0)}
+    return by_epoch

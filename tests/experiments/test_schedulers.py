@@ -26,7 +26,7 @@ from tunelab.experiments.schedulers import (
     hyperband_brackets, hyperband_epochs, hyperband_fill, hyperband_rungs, integer_log, refuse_without_checkpoints,
     rung_trials, successive_halving_epochs, successive_halving_rungs,
 )
-from tunelab.experiments.schedulers.replay import replay_halvings
+from tunelab.experiments.schedulers.replay import history_epoch, replay_halvings
 from tunelab.experiments.schedulers.rungs import hyperband_place
 from tunelab.experiments.searchers import ConfigSequenceSearcher
 from tunelab.experiments.trial_events import TrialEventLog, TrialOutcomeCallback
@@ -453,6 +453,15 @@ def test_replay_keeps_a_trial_the_snapshot_lags_behind_when_its_history_went_pas
     assert replay(trials, history={"t9": 1})[2] >= {"t9"}  # no further than the rung: no sign it survived
     ended_there = trials[:8] + [stub(9, 1, 0.9, status="TERMINATED")]
     assert replay(ended_there, history={"t1": 5})[1] == {"t7", "t8", "t9"}  # an ended trial's snapshot decides
+
+
+def test_a_trial_added_since_the_restore_has_no_history_to_read():
+    class NoFolderYet:  # Ray's storage context of a trial the searcher created after the restore
+        @property
+        def trial_fs_path(self):
+            raise RuntimeError("Should not access `trial_fs_path` without setting `trial_dir_name`")
+
+    assert history_epoch(SimpleNamespace(storage=NoFolderYet())) == 0  # found by the kill -9 test: the resume crashed
 
 
 def test_replay_waits_at_a_rung_that_was_not_decided():
