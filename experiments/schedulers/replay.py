@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ray.tune.experiment import Trial
 
 from tunelab.core.run_folder import HISTORY_FILE, RESULT_FILE
 from tunelab.experiments.schedulers.common import TIME_ATTR
+
+
+@dataclass
+class Replayed:
+    """Where a crashed run's halvings stand: the rung its cohort trains towards, and who is in it."""
+
+    halvings: int  # rungs decided: the cohort trains towards rungs[halvings]
+    survivors: list[Trial]  # the cohort: still in the running at that rung
+    losers: list[Trial]  # lost a decided rung (or completed): to be stopped
+    ahead: list[Trial] = field(default_factory=list)  # promoted past that rung before the crash (see below)
+    lost_there: int = 0  # trials that lost that rung before the crash: they count in its comparison
 
 
 def replay_halvings(
@@ -24,12 +36,14 @@ def replay_halvings(
     keep: Callable[[int, int], int],
     rank: Callable[[Trial], Any],
     first_rung_complete: bool,
+    unsuggested: int = 0,
     recorded_epoch: Callable[[Trial], int] | None = None,
-) -> tuple[int, list[Trial], list[Trial]]:
+    recorded_decision: Callable[[Trial, int], str | None] = lambda trial, rung: None,
+) -> Replayed:
     """The halvings a crashed run had made over `trials` (in creation order), from their last results.
 
-    Returns (halvings made, the trials still in the running, the trials that lost one).
-    `keep(halving, trials that reached its rung)` is how many survive it; `rank` sorts best first.
+    `keep(halving, trials that reached its rung)` is how many survive it; `rank` sorts best first;
+    `unsuggested`: trials of the plan the searcher has yet to hand out again.
 
     Ray's experiment state keeps each trial's status and last result, both as of one snapshot,
     but not the scheduler's rungs. Nor is the status of a trial stopped while paused reliable:
@@ -45,6 +59,11 @@ def replay_halvings(
     A snapshot can also lag a whole trial: one that started after it comes back PENDING with no
     result though it went on past a rung. tunelab's history in its folder (`recorded_epoch`) says
     so, and a live trial recorded beyond a rung survived it: it trains again, never counted a loser.
+    It can even lack trials: the resume sets their folders aside and the searcher suggests their
+    configurations again. A decided rung that had them in its comparison is decided again once they
+    have trained to it: the trials beyond it or recorded promoted there (`recorded_decision`,
+    "resumed") keep their places (`ahead`), those ended or recorded stopped there count (`lost_there`),
+    and the trials waiting there compete with the suggested ones for the rest.
     """
     recorded_epoch = recorded_epoch or history_epoch
 
@@ -58,12 +77,21 @@ def replay_halvings(
         decided = beyond or any(ended(trial) and epoch_of(trial) == rung for trial in reached) or (
             len(reached) == len(survivors) and (halving > 0 or first_rung_complete))
         if not decided:
-            return halving, survivors, losers
-        at_rung = sorted((trial for trial in reached if trial not in beyond and epoch_of(trial) == rung), key=rank)
+            return Replayed(halving, survivors, losers)
+        at_rung = [trial for trial in reached if trial not in beyond and epoch_of(trial) == rung]
+        unstarted = [trial for trial in survivors if never_started(trial)]
+        if unstarted or unsuggested:
+            promoted = [trial for trial in at_rung if not ended(trial) and recorded_decision(trial, rung) == "resumed"]
+            lost = [trial for trial in at_rung if ended(trial) or recorded_decision(trial, rung) == "stopped"]
+            waiting = [trial for trial in at_rung if trial not in promoted + lost] + unstarted
+            ahead = beyond + promoted
+            return Replayed(halving, waiting, losers + [trial for trial in survivors if trial not in waiting + ahead],
+                            ahead=ahead, lost_there=len(lost))
+        at_rung.sort(key=rank)
         winners = set(beyond) | set(at_rung[:max(0, keep(halving, len(reached)) - len(beyond))])
         losers += [trial for trial in survivors if trial not in winners]
         survivors = [trial for trial in survivors if trial in winners]
-    return len(rungs) - 1, survivors, losers
+    return Replayed(len(rungs) - 1, survivors, losers)
 
 
 def history_epoch(trial: Trial) -> int:
@@ -74,6 +102,11 @@ def history_epoch(trial: Trial) -> int:
 def restored(trial: Trial) -> bool:
     """Whether Ray re-adds `trial` from an earlier run's state: new trials have no result and are live."""
     return TIME_ATTR in reported(trial) or ended(trial)
+
+
+def never_started(trial: Trial) -> bool:
+    """Whether `trial` never ran: suggested since the restore, or pending in Ray's snapshot (no folder yet)."""
+    return not trial.relative_logdir and not ended(trial)
 
 
 def ended(trial: Trial) -> bool:

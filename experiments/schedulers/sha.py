@@ -90,6 +90,11 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         self._arrival: dict[Trial, int] = {}  # every trial ever added; the order breaks metric ties
         self._errored: set[Trial] = set()  # out of the cohort unless Ray retries them (on_trial_add)
         self._to_resume: list[Trial] = []  # promoted trials that are still paused
+        # After a crash whose snapshot lacked trials, the current rung is decided again without undoing
+        # what it had decided: the live trials promoted past it (their result at the next rung once
+        # there), and how many it had promoted and stopped, who count in the comparison.
+        self._ahead: dict[Trial, dict | None] = {}
+        self._kept_there = self._lost_there = 0
         self._restored = False  # trials came back from a crashed run: rebuild before running any
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -114,11 +119,15 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         elif trial not in self._arrival:
             self._restored = self._restored or restored(trial)
             self._arrival[trial] = len(self._arrival)
-            if self._rung == 0:  # later arrivals missed the first comparison
+            # Trials beyond num_trials missed the first comparison. (Within it, after the first rung, only
+            # a configuration a resume suggests again arrives: it trains to the rung the cohort is at.)
+            if self._rung == 0 or self._arrival[trial] < self._num_trials:
                 self._cohort[trial] = None
 
     def on_trial_result(self, tune_controller: TuneController, trial: Trial, result: dict) -> str:
         epoch = result[TIME_ATTR]
+        if trial in self._ahead:
+            return self._ahead_result(trial, result)
         if trial not in self._cohort:
             # Only a trial beyond num_trials gets here: the first rung was decided without it.
             self._events.record(trial.trial_id, "stopped", epoch=epoch, rung=None, reason="after the first rung")
@@ -160,6 +169,18 @@ class SuccessiveHalvingScheduler(TrialScheduler):
                 return trial
         return self.next_to_resume()
 
+    def _ahead_result(self, trial: Trial, result: dict) -> str:
+        """A trial promoted past the current rung before a crash trains on to the next rung and waits there."""
+        epoch, next_rung = result[TIME_ATTR], self._rung + 1
+        if epoch < self.rungs[next_rung]:
+            return TrialScheduler.CONTINUE
+        if next_rung == len(self.rungs) - 1:
+            del self._ahead[trial]
+            return TrialScheduler.STOP  # the last rung reached: the trial is complete
+        self._ahead[trial] = result
+        self._events.record(trial.trial_id, "paused", epoch=epoch, rung=self.rungs[next_rung])
+        return TrialScheduler.PAUSE
+
     def next_to_resume(self) -> Trial | None:
         """A promoted trial still paused, its result files made current first."""
         for trial in self._to_resume:
@@ -184,18 +205,33 @@ class SuccessiveHalvingScheduler(TrialScheduler):
         rung, are stopped (Ray may restore them as PAUSED, hence PENDING: see `replay_halvings`).
         Their decisions are already in the events file, so none is recorded twice. Arrival order,
         which breaks ties, is the searcher's creation order, not the order Ray re-adds trials in.
+        Where Ray's snapshot lacked trials, the rung they were compared at is decided again once
+        their configurations, suggested again, have trained to it (`Replayed`).
         """
         trials = sorted(trials, key=creation_order)
         self._arrival = {trial: index for index, trial in enumerate(trials)}
         objective = Objective(self._metric, self._mode)
-        halvings, survivors, losers = replay_halvings(
+        searcher_done = tune_controller.search_alg.is_finished()
+        decisions = self._recorded_decisions()
+        replayed = replay_halvings(
             trials, self.rungs, keep=lambda _, reached: kept(reached, self._eta),
             rank=lambda trial: (objective.sort_key(reported(trial).get(self._metric)), self._arrival[trial]),
-            first_rung_complete=len(trials) >= self._num_trials or tune_controller.search_alg.is_finished(),
+            first_rung_complete=len(trials) >= self._num_trials or searcher_done,
+            unsuggested=0 if searcher_done else max(0, self._num_trials - len(trials)),
+            recorded_decision=lambda trial, rung: decisions.get((trial, rung)),
         )
-        self._rung, self._cohort, self._to_resume, self._errored = halvings, {}, [], set()
-        rung = self.rungs[halvings]
-        for trial in survivors:
+        self._rung, self._cohort, self._to_resume, self._errored = replayed.halvings, {}, [], set()
+        self._ahead = {trial: None for trial in replayed.ahead if not ended(trial)}
+        self._kept_there, self._lost_there = len(replayed.ahead), replayed.lost_there
+        rung, losers = self.rungs[replayed.halvings], replayed.losers
+        for trial in list(self._ahead):
+            if epoch_of(trial) >= self.rungs[-1]:
+                del self._ahead[trial]
+                losers.append(trial)  # complete; only its stop was lost
+            elif epoch_of(trial) >= self.rungs[replayed.halvings + 1]:
+                self._ahead[trial] = reported(trial)  # waiting at the next rung already
+                ray_internals.mark_paused(tune_controller, trial)
+        for trial in replayed.survivors:
             if ended(trial):
                 continue
             if epoch_of(trial) >= self.rungs[-1]:
@@ -209,12 +245,20 @@ class SuccessiveHalvingScheduler(TrialScheduler):
             if not ended(trial):
                 tune_controller.stop_trial(trial)
 
+    def _recorded_decisions(self) -> dict[tuple[Trial, int], str]:
+        """(trial, rung) -> "stopped" or "resumed", as this run's events file recorded its halvings."""
+        by_id = {trial.trial_id: trial for trial in self._arrival}
+        return {(by_id[event["trial_id"]], event["rung"]): event["event"]
+                for event in self._events.since("stopped", 0) + self._events.since("resumed", 0)
+                if event["trial_id"] in by_id and event.get("rung") is not None}
+
     # -- the halving itself
 
     def _leave(self, trial: Trial) -> bool:
         """Drops a trial that ended outside the scheduler's decisions; True if it was in the cohort."""
         if trial in self._to_resume:
             self._to_resume.remove(trial)
+        self._ahead.pop(trial, None)
         if trial not in self._cohort:
             return False
         del self._cohort[trial]
@@ -222,28 +266,34 @@ class SuccessiveHalvingScheduler(TrialScheduler):
 
     def rung_complete(self, tune_controller: TuneController) -> bool:
         """Whether every trial of the cohort has reported at the rung (the first also waits for arrivals)."""
-        if self._rung == len(self.rungs) - 1 or not self._cohort:
-            return False
-        if any(result is None for result in self._cohort.values()):
+        if self._rung == len(self.rungs) - 1:
             return False
         # The first rung also waits for trials the searcher has not handed out yet.
-        return self._rung > 0 or len(self._arrival) >= self._num_trials or tune_controller.search_alg.is_finished()
+        if self._rung == 0 and len(self._arrival) < self._num_trials and not tune_controller.search_alg.is_finished():
+            return False
+        if not self._cohort:
+            return bool(self._kept_there)  # every trial still competing there left: the ones ahead go on
+        return all(result is not None for result in self._cohort.values())
 
     def halve(self, tune_controller: TuneController, current: Trial | None) -> str:
-        """Resumes the best ceil(n / eta) of the cohort and stops the rest; the answer for `current`."""
+        """Resumes the best ceil(n / eta) of the cohort and stops the rest; the answer for `current`.
+
+        (n and the places count the trials a crash left ahead or stopped at this rung: see `rebuild`.)"""
         rung, results = self.rungs[self._rung], dict(self._cohort)
         objective = Objective(self._metric, self._mode)
         ranked = sorted(results, key=lambda trial: (objective.sort_key(results[trial][self._metric]),
                                                     self._arrival[trial]))
-        keep = kept(len(ranked), self._eta)
+        ahead, compared = self._kept_there, len(ranked) + self._kept_there + self._lost_there
+        keep = max(0, kept(compared, self._eta) - ahead)
         winners, losers = ranked[:keep], ranked[keep:]
-        cutoff = results[winners[-1]][self._metric]
+        cutoff = results[winners[-1]][self._metric] if winners else None
         # Update the state before stopping anyone: stop_trial calls back into on_trial_remove.
         self._rung += 1
-        self._cohort = {trial: None for trial in winners}
+        self._cohort = {trial: None for trial in winners} | self._ahead
+        self._ahead, self._kept_there, self._lost_there = {}, 0, 0
         action = TrialScheduler.CONTINUE
-        for rank, trial in enumerate(ranked, start=1):
-            details = {"epoch": results[trial][TIME_ATTR], "rung": rung, "rank": rank, "of": len(ranked)}
+        for rank, trial in enumerate(ranked, start=1 + ahead):
+            details = {"epoch": results[trial][TIME_ATTR], "rung": rung, "rank": rank, "of": compared}
             if trial in losers:
                 self._events.record(trial.trial_id, "stopped", cutoff=cutoff, **details)
                 if trial is current:

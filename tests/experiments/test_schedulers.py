@@ -20,6 +20,7 @@ import pytest
 from ray import tune
 
 from tunelab.core.run_folder import EVENTS_FILE
+from tunelab.experiments.run.ray_internals import take_back_suggestions
 from tunelab.experiments.errors import SpecError
 from tunelab.experiments.schedulers import (
     HyperbandScheduler, RecordingASHAScheduler, SuccessiveHalvingScheduler, halving_to_one_rungs, halvings_to_one,
@@ -418,21 +419,26 @@ class Restored(SimpleNamespace):
     __hash__ = object.__hash__  # a Trial is hashable by identity
 
 
-def stub(tag: int, epoch: int, score: float = 0.0, status: str = "PENDING") -> Restored:
-    """A restored trial as the schedulers see it: status, last result, the searcher's counter."""
+def stub(tag: int, epoch: int, score: float = 0.0, status: str = "PENDING", started: bool = True) -> Restored:
+    """A restored trial as the schedulers see it: status, last result, the searcher's counter, its folder."""
     last = {"epoch": epoch, "score": score} if epoch else {}
     return Restored(trial_id=f"t{tag}", experiment_tag=f"{tag}_x=1", status=status,
-                    run_metadata=SimpleNamespace(last_result=last))
+                    run_metadata=SimpleNamespace(last_result=last), relative_logdir=f"trial_t{tag}" if started else None)
 
 
-def replay(trials, rungs=(1, 3, 9), first_rung_complete=True, history=None):
-    halvings, survivors, losers = replay_halvings(
+def replay(trials, rungs=(1, 3, 9), first_rung_complete=True, history=None, unsuggested=0, decisions=None, whole=False):
+    replayed = replay_halvings(
         trials, list(rungs), keep=lambda _, reached: -(-reached // 3),
         rank=lambda trial: (-trial.run_metadata.last_result["score"], trial.experiment_tag),
-        first_rung_complete=first_rung_complete,
+        first_rung_complete=first_rung_complete, unsuggested=unsuggested,
         recorded_epoch=lambda trial: (history or {}).get(trial.trial_id, 0),
+        recorded_decision=lambda trial, rung: (decisions or {}).get((trial.trial_id, rung)),
     )
-    return halvings, {t.trial_id for t in survivors}, {t.trial_id for t in losers}
+    ids = lambda trials: {t.trial_id for t in trials}  # noqa: E731
+    if whole:
+        return replayed.halvings, ids(replayed.survivors), ids(replayed.losers), ids(replayed.ahead), replayed.lost_there
+    assert not replayed.ahead and not replayed.lost_there
+    return replayed.halvings, ids(replayed.survivors), ids(replayed.losers)
 
 
 def test_replay_tells_survivors_from_losers_that_ray_restores_as_paused():
@@ -462,6 +468,25 @@ def test_a_trial_added_since_the_restore_has_no_history_to_read():
             raise RuntimeError("Should not access `trial_fs_path` without setting `trial_dir_name`")
 
     assert history_epoch(SimpleNamespace(storage=NoFolderYet())) == 0  # found by the kill -9 test: the resume crashed
+
+
+def test_a_rung_decided_with_trials_the_snapshot_lost_is_decided_again_once_they_reach_it():
+    # Found by a kill -9 in the full suite: Ray's snapshot held 5 of 9 trials; the resume sets the other
+    # four aside and suggests their configurations again. The first rung had been decided with them:
+    # t5 went past it and t4 was recorded promoted (both keep their places), t1 recorded stopped and t3
+    # ended there (both count in the comparison); t2 waits at the rung with the four new trials for the
+    # one place left of ceil(9 / 3). Before, the new trials were stopped before they started: exit 1.
+    restored = [stub(1, 1, 0.1), stub(2, 1, 0.6), stub(3, 1, 0.2, status="TERMINATED"), stub(4, 1, 0.8),
+                stub(5, 1, 0.9)]
+    new = [stub(tag, 0, started=False) for tag in range(6, 10)]
+    decisions = {("t1", 1): "stopped", ("t4", 1): "resumed"}
+    assert replay(restored + new, history={"t5": 2}, decisions=decisions, whole=True) == (
+        0, {"t2", "t6", "t7", "t8", "t9"}, {"t1", "t3"}, {"t4", "t5"}, 2)
+    # The searcher has yet to suggest them again: the same, the newcomers arriving later.
+    assert replay(restored, history={"t5": 2}, decisions=decisions, unsuggested=4, whole=True) == (
+        0, {"t2"}, {"t1", "t3"}, {"t4", "t5"}, 2)
+    # Without any trial lost, the rung is replayed as decided.
+    assert replay(restored + [stub(t, 1, 0.05) for t in range(6, 10)], history={"t5": 2})[0] == 1
 
 
 def test_replay_waits_at_a_rung_that_was_not_decided():
@@ -582,3 +607,39 @@ def test_asha_resumed_after_a_driver_crash_keeps_the_rungs_of_finished_trials(tm
     (stop,) = [event for event in events if event["event"] == "stopped"]
     assert trials[stop["trial_id"]][0]["key"] == "poor"
     assert stop["rung"] == 1 and stop["cutoff"] == pytest.approx(0.91)
+
+
+def forget_trials_after(run_folder: Path, kept: int, searcher: ConfigSequenceSearcher) -> None:
+    """Ray's newest saved state cut back to its first `kept` trials, as a snapshot taken before the rest
+    started leaves it; the searcher's state takes them back, as a resume does for the trials it sets aside."""
+    state_file = sorted(run_folder.glob("experiment_state-*.json"))[-1]
+    state = json.loads(state_file.read_text())
+    trials = sorted((json.loads(trial) for trial, _ in state["trial_data"]),
+                    key=lambda trial: int(trial["experiment_tag"].split("_")[0]))
+    state["trial_data"] = [entry for entry in state["trial_data"]
+                           if json.loads(entry[0])["trial_id"] in {trial["trial_id"] for trial in trials[:kept]}]
+    state_file.write_text(json.dumps(state))
+    take_back_suggestions(run_folder, {trial["trial_id"]: trial["config"] for trial in trials[kept:]}, searcher)
+
+
+@pytest.mark.slow
+def test_sha_resumed_from_a_snapshot_that_lacked_trials_keeps_the_survivors_of_an_uninterrupted_run(
+        tmp_path, ray_session, monkeypatch):
+    """Killed after the first halving, with Ray's saved state holding 5 of the 9 trials (found by the
+    kill -9 test): the resume sets the other four aside, their configurations are suggested again,
+    train to epoch 1 and the rung is decided again without undoing what it had decided."""
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    sha = SuccessiveHalvingScheduler(num_trials=9, rungs=[1, 3, 9], events=TrialEventLog())
+    with pytest.raises(RuntimeError, match="driver killed"):
+        run(tmp_path, fast(9), sha, configs=SHA_CONFIGS, callbacks=[DriverCrash(tmp_path / "crashed", after=10)])
+    forget_trials_after(tmp_path / "run", kept=5, searcher=ConfigSequenceSearcher(SHA_CONFIGS))
+
+    trials, events = collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), fast(9), resume_errored=True).fit())
+    epochs = {SHA_CONFIGS.index(config): epochs_of(reports) for config, reports in trials.values()}
+    # Epoch 1: c0 0.50, c5 0.47, c2 0.46 go on; epoch 3: c2 0.58 beats c5 0.51 and c0 0.50.
+    assert {config: len(trained) for config, trained in epochs.items()} == {
+        0: 3, 1: 1, 2: 9, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1, 8: 1}
+    assert all(trained == list(range(1, len(trained) + 1)) for trained in epochs.values()), epochs
+    stopped = [event for event in events if event["event"] == "stopped" and event["trial_id"] in trials]
+    assert sorted(event["rung"] for event in stopped) == [1] * 6 + [3] * 2  # each once, none twice
+    assert all(event["of"] == 9 for event in stopped if event["rung"] == 1)

@@ -80,7 +80,7 @@ def test_sha_kill_9_after_the_first_halving_then_resume(tmp_path):
     try:
         while time.monotonic() < deadline:  # storage shows a trial beyond epoch 1: the first rung was decided,
             # and Ray's saved state holds all nine trials (a kill before that leaves trials it never saved, which
-            # the resume sets aside and suggests again after the rung: a known gap, left open)
+            # the resume sets aside and suggests again: tests/experiments/test_schedulers.py stages that case)
             if any(len(reports) >= 2 for reports in reports_on_disk(path).values()) and saved_trials(path) == 9:
                 break
             assert driver.poll() is None, driver.stdout.read()
