@@ -21,6 +21,21 @@ def ray_session():
     ray.shutdown()
 
 
+GPU_VISIBILITY = os.environ.get("CUDA_VISIBLE_DEVICES")  # as the test run started
+
+
+@pytest.fixture(autouse=True)
+def gpu_visibility_as_the_run_started():
+    """A CPU-only trial hides the GPUs by setting CUDA_VISIBLE_DEVICES in its process: one trained inside
+    the test process (a test or its fixture) must not pass that on to what later tests start (a cluster
+    with simulated GPUs), whichever tests ran before it in this process."""
+    yield
+    if GPU_VISIBILITY is None:
+        os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+    else:
+        os.environ["CUDA_VISIBLE_DEVICES"] = GPU_VISIBILITY
+
+
 def pytest_collection_modifyitems(items: list) -> None:
     """A test that uses the shared Ray session, directly or through a fixture, is marked `ray`."""
     for item in items:

@@ -5,6 +5,7 @@ The scenarios run in a process of their own: a cluster cannot share a process wi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[3]
 def scenarios(tmp_path_factory) -> dict:
     """Both scenarios' summaries, from one cluster in one process."""
     storage = tmp_path_factory.mktemp("cluster")
+    simulated_gpus = {name: value for name, value in os.environ.items() if name != "CUDA_VISIBLE_DEVICES"}
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("cluster_scenario.py")), str(storage)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+                          capture_output=True, text=True, cwd=ROOT, timeout=600, env=simulated_gpus)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
