@@ -609,9 +609,10 @@ def test_asha_resumed_after_a_driver_crash_keeps_the_rungs_of_finished_trials(tm
     assert stop["rung"] == 1 and stop["cutoff"] == pytest.approx(0.91)
 
 
-def forget_trials_after(run_folder: Path, kept: int, searcher: ConfigSequenceSearcher) -> None:
+def forget_trials_after(run_folder: Path, kept: int, searcher: ConfigSequenceSearcher) -> set[str]:
     """Ray's newest saved state cut back to its first `kept` trials, as a snapshot taken before the rest
-    started leaves it; the searcher's state takes them back, as a resume does for the trials it sets aside."""
+    started leaves it; the searcher's state takes them back, as a resume does for the trials it sets aside.
+    Returns the ids of the trials forgotten."""
     state_file = sorted(run_folder.glob("experiment_state-*.json"))[-1]
     state = json.loads(state_file.read_text())
     trials = sorted((json.loads(trial) for trial, _ in state["trial_data"]),
@@ -620,6 +621,7 @@ def forget_trials_after(run_folder: Path, kept: int, searcher: ConfigSequenceSea
                            if json.loads(entry[0])["trial_id"] in {trial["trial_id"] for trial in trials[:kept]}]
     state_file.write_text(json.dumps(state))
     take_back_suggestions(run_folder, {trial["trial_id"]: trial["config"] for trial in trials[kept:]}, searcher)
+    return {trial["trial_id"] for trial in trials[kept:]}
 
 
 @pytest.mark.slow
@@ -627,19 +629,22 @@ def test_sha_resumed_from_a_snapshot_that_lacked_trials_keeps_the_survivors_of_a
         tmp_path, ray_session, monkeypatch):
     """Killed after the first halving, with Ray's saved state holding 5 of the 9 trials (found by the
     kill -9 test): the resume sets the other four aside, their configurations are suggested again,
-    train to epoch 1 and the rung is decided again without undoing what it had decided."""
+    train to epoch 1 and the rung is decided again without undoing what it had decided. Epochs are
+    counted as the trainable trains them (Ray's result.json of a paused trial can lose lines)."""
     monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    trace = tmp_path / "trained.trace"
+    configs = [{**config, "key": str(index), "trace": str(trace)} for index, config in enumerate(SHA_CONFIGS)]
     sha = SuccessiveHalvingScheduler(num_trials=9, rungs=[1, 3, 9], events=TrialEventLog())
     with pytest.raises(RuntimeError, match="driver killed"):
-        run(tmp_path, fast(9), sha, configs=SHA_CONFIGS, callbacks=[DriverCrash(tmp_path / "crashed", after=10)])
-    forget_trials_after(tmp_path / "run", kept=5, searcher=ConfigSequenceSearcher(SHA_CONFIGS))
+        run(tmp_path, fast(9), sha, configs=configs, callbacks=[DriverCrash(tmp_path / "crashed", after=10)])
+    forgotten = forget_trials_after(tmp_path / "run", kept=5, searcher=ConfigSequenceSearcher(configs))
 
-    trials, events = collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), fast(9), resume_errored=True).fit())
-    epochs = {SHA_CONFIGS.index(config): epochs_of(reports) for config, reports in trials.values()}
+    _, events = collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), fast(9), resume_errored=True).fit())
+    epochs = {key: sorted(set(trained_epochs)) for key, trained_epochs in trained(trace).items()}
     # Epoch 1: c0 0.50, c5 0.47, c2 0.46 go on; epoch 3: c2 0.58 beats c5 0.51 and c0 0.50.
-    assert {config: len(trained) for config, trained in epochs.items()} == {
-        0: 3, 1: 1, 2: 9, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1, 8: 1}
-    assert all(trained == list(range(1, len(trained) + 1)) for trained in epochs.values()), epochs
-    stopped = [event for event in events if event["event"] == "stopped" and event["trial_id"] in trials]
+    assert {int(key): len(trained_epochs) for key, trained_epochs in epochs.items()} == {
+        0: 3, 1: 1, 2: 9, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1, 8: 1}, epochs
+    assert all(trained_epochs == list(range(1, len(trained_epochs) + 1)) for trained_epochs in epochs.values())
+    stopped = [event for event in events if event["event"] == "stopped" and event["trial_id"] not in forgotten]
     assert sorted(event["rung"] for event in stopped) == [1] * 6 + [3] * 2  # each once, none twice
     assert all(event["of"] == 9 for event in stopped if event["rung"] == 1)
