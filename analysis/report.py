@@ -43,15 +43,19 @@ table.trials th { cursor: pointer; user-select: none; }
 table.trials th[data-order=asc]::after { content: ' \\25B2'; } table.trials th[data-order=desc]::after { content: ' \\25BC'; }
 #trial-filter { font-size: 0.9em; padding: 3px 6px; width: 24em; }
 """
-# Sorting and filtering the trials table: numbers as numbers, empty cells last in either order. It
-# follows the table, so the table works while the browser is still reading plotly.js.
+# Sorting and filtering the trials table: the columns numeric in the frame (listed on the table's
+# wrapper) as numbers, every other as text — a trial id such as 8573e478 reads as a number, yet is
+# not one — and empty cells last in either order. It follows the table, so the table works while the
+# browser is still reading plotly.js.
 _SCRIPT = """
 document.querySelectorAll('table.trials').forEach((table) => {
   const body = table.tBodies[0];
+  const numeric = new Set(JSON.parse(table.parentElement.dataset.numericColumns || '[]'));
   const value = (row, column) => {
     const text = row.cells[column].textContent.trim();
     if (text === '') return null;
-    return /^[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$/.test(text) ? parseFloat(text) : text.toLowerCase();
+    if (!numeric.has(column)) return text.toLowerCase();
+    return text === 'inf' ? Infinity : text === '-inf' ? -Infinity : parseFloat(text);
   };
   table.querySelectorAll('thead th').forEach((header, column) => {
     header.title = 'sort by ' + header.textContent;
@@ -62,7 +66,7 @@ document.querySelectorAll('table.trials').forEach((table) => {
       const rows = Array.from(body.rows).sort((a, b) => {
         const x = value(a, column), y = value(b, column);
         if (x === null || y === null) return (x === null) - (y === null);
-        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        const order = numeric.has(column) ? x - y : x.localeCompare(y);
         return ascending ? order : -order;
       });
       rows.forEach((row) => body.appendChild(row));
@@ -101,7 +105,8 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
     ranked = ranked_trials(results, top)
     parts += [f"<h2>Trials, best first{f' (top {top})' if top else ''}</h2>",
               "<p><input id='trial-filter' type='search' placeholder='filter: words every shown row holds'> "
-              "click a column's name to sort by it</p>", "<div class='scroll'>",
+              "click a column's name to sort by it</p>",
+              f"<div class='scroll' data-numeric-columns='{json.dumps(_numeric_columns(ranked))}'>",
               for_display(ranked).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0,
                                           classes="trials"), "</div>", f"<script>{_SCRIPT}</script>",
               plotly_script()]
@@ -110,6 +115,12 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
         parts += [f"<h2>{_TITLES.get(name, name)}</h2>", figure_html(figure, name)]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[int]:
+    """The positions of the columns the table sorts as numbers: numeric in the frame, not true/false."""
+    return [position for position, column in enumerate(frame.columns)
+            if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])]
 
 
 def _pareto(results: Results) -> list[str]:

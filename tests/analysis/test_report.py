@@ -1,6 +1,7 @@
 """The HTML report: one self-contained file with the summary, the best configuration and every plot."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from plotly.offline import get_plotlyjs
 from tests.analysis.browser import evaluate, find_chromium
 from tunelab.analysis.plots import PLOTS, learning_curves_data
 from tunelab.analysis.report import write_report
+from tunelab.analysis.results import Results
 from tunelab.analysis.summary import ranked_trials
 
 
@@ -34,26 +36,41 @@ def test_report_is_one_self_contained_file(tiny_results, tmp_path):
     assert "analysis test experiment" in text  # the experiment's description
 
 
+def with_numeric_looking_ids(results: Results) -> Results:
+    """The run with trial ids that read as numbers (Ray's are hex: 8573e478 happens), the rest as they were."""
+    crafted = ["8573e478", "1e5", "0301895e", "12", "85ca981c", "9.5", "af01e80f", "3e2", "0099", "7e-1"]
+    ids = dict(zip(results.trials["trial_id"], crafted))
+    assert len(ids) == len(results.trials), "the run has more trials than crafted ids"
+    return dataclasses.replace(results, trials=results.trials.assign(trial_id=results.trials["trial_id"].map(ids)),
+                               history=results.history.assign(trial_id=results.history["trial_id"].map(ids)))
+
+
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it: .ci/run)")
 @pytest.mark.browser
 def test_the_trials_table_sorts_on_a_click_and_filters_in_chromium(tiny_results, tmp_path):
     pytest.importorskip("websockets", reason="the browser test drives Chromium with websockets (pip install -e '.[test]')")
-    path = write_report(tiny_results, tmp_path / "report.html")
-    first_ids = "Array.from(document.querySelectorAll('table.trials tbody tr')).filter(r => !r.hidden)" \
-                ".map(r => r.cells[0].textContent.trim())"
+    results = with_numeric_looking_ids(tiny_results)
+    path = write_report(results, tmp_path / "report.html")
+    column = "Array.from(document.querySelectorAll('table.trials tbody tr')).filter(r => !r.hidden)" \
+             ".map(r => r.cells[{}].textContent.trim())"
+    first_ids = column.format(0)
     header = "Array.from(document.querySelectorAll('table.trials thead th')).find(h => h.textContent === '{}')"
     typed = ("(() => {{ const f = document.getElementById('trial-filter'); f.value = '{}'; "
              "f.dispatchEvent(new Event('input')); return true; }})()")
-    shown, _, by_id, _, again, _, errored = evaluate(path.as_uri(), [
+    ranked = ranked_trials(results)
+    rate = list(ranked.columns).index("learning_rate")
+    shown, _, by_id, _, again, _, by_rate, _, errored = evaluate(path.as_uri(), [
         LOADED + ".then(() => " + first_ids + ")",
         header.format("trial_id") + ".click()", first_ids,
         header.format("trial_id") + ".click()", first_ids,
+        header.format("learning_rate") + ".click()", column.format(rate),
         typed.format("errored"), first_ids,
     ])
-    ids = list(tiny_results.trials["trial_id"])
-    assert shown == list(ranked_trials(tiny_results)["trial_id"])  # best first, as written
-    assert by_id == sorted(ids) and again == sorted(ids, reverse=True)  # a click sorts, a second reverses
-    failed = tiny_results.trials.loc[tiny_results.trials["stop_reason"] == "errored", "trial_id"]
+    ids = list(results.trials["trial_id"])
+    assert shown == list(ranked["trial_id"])  # best first, as written
+    assert by_id == sorted(ids) and again == sorted(ids, reverse=True)  # ids as text, however they read
+    assert by_rate == [f"{rate:.4g}" for rate in sorted(results.trials["learning_rate"])]  # numbers as numbers
+    failed = results.trials.loc[results.trials["stop_reason"] == "errored", "trial_id"]
     assert errored == list(failed)  # typing filters the rows
 
 
