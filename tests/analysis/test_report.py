@@ -38,7 +38,8 @@ def test_report_is_one_self_contained_file(tiny_results, tmp_path):
 
 def with_numeric_looking_ids(results: Results) -> Results:
     """The run with trial ids that read as numbers (Ray's are hex: 8573e478 happens), the rest as they were."""
-    crafted = ["8573e478", "1e5", "0301895e", "12", "85ca981c", "9.5", "af01e80f", "3e2", "0099", "7e-1"]
+    crafted = ["8573e478", "12345678", "0301895e", "1e500000", "85ca981c", "00000e01", "af01e80f", "3e200000",
+               "00990000", "7e100000"]
     ids = dict(zip(results.trials["trial_id"], crafted))
     assert len(ids) == len(results.trials), "the run has more trials than crafted ids"
     return dataclasses.replace(results, trials=results.trials.assign(trial_id=results.trials["trial_id"].map(ids)),
