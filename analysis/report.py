@@ -55,7 +55,8 @@ document.querySelectorAll('table.trials').forEach((table) => {
     const text = row.cells[column].textContent.trim();
     if (text === '') return null;
     if (!numeric.has(column)) return text.toLowerCase();
-    return text === 'inf' ? Infinity : text === '-inf' ? -Infinity : parseFloat(text);
+    const number = text === 'inf' ? Infinity : text === '-inf' ? -Infinity : parseFloat(text);
+    return Number.isNaN(number) ? null : number;
   };
   table.querySelectorAll('thead th').forEach((header, column) => {
     header.title = 'sort by ' + header.textContent;
@@ -119,8 +120,8 @@ def render_report(results: Results, metric: str | None = None, x: str | None = N
 
 def _numeric_columns(frame: pd.DataFrame) -> list[int]:
     """The positions of the columns the table sorts as numbers: numeric in the frame, not true/false."""
-    return [position for position, column in enumerate(frame.columns)
-            if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])]
+    return [position for position, dtype in enumerate(frame.dtypes)
+            if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)]
 
 
 def _pareto(results: Results) -> list[str]:

@@ -121,10 +121,16 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable int and bool columns as plain values with blanks, so an inactive parameter shows empty, not <NA>."""
+    """Nullable columns (pd.NA for missing: Int64, boolean, and Float64 where runs are combined) as plain
+    values, so an inactive parameter shows empty, not <NA>: floats as float64 (NaN, which tables print
+    blank and format as numbers), the others as values with blanks."""
     frame = frame.copy()
     for column in frame.columns:
-        if isinstance(frame[column].dtype, (pd.Int64Dtype, pd.BooleanDtype)):
-            values = frame[column]
+        values = frame[column]
+        if getattr(values.dtype, "na_value", None) is not pd.NA:
+            continue
+        if pd.api.types.is_float_dtype(values.dtype):
+            frame[column] = values.astype("float64")
+        else:
             frame[column] = values.astype(object).where(values.notna(), "")
     return frame

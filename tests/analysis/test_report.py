@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
+import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
@@ -11,7 +13,7 @@ from tests.analysis.browser import evaluate, find_chromium
 from tunelab.analysis.plots import PLOTS, learning_curves_data
 from tunelab.analysis.report import write_report
 from tunelab.analysis.results import Results
-from tunelab.analysis.summary import ranked_trials
+from tunelab.analysis.summary import for_display, ranked_trials
 
 
 # A promise, resolved once the page (plotly.js and every figure's script) has loaded.
@@ -34,43 +36,67 @@ def test_report_is_one_self_contained_file(tiny_results, tmp_path):
     assert f"Trial <code>{best['trial_id']}</code>" in text and "Best configuration" in text
     assert "&lt;NA&gt;" not in text and "<NA>" not in text  # inactive conditional parameters show empty
     assert "analysis test experiment" in text  # the experiment's description
+    columns = list(ranked_trials(tiny_results).columns)
+    numeric = {columns[i] for i in json.loads(re.search(r"data-numeric-columns='([^']*)'", text).group(1))}
+    assert {"epochs", "learning_rate", "units_1", "momentum"} <= numeric  # the table sorts these as numbers
+    assert not numeric & {"trial_id", "stop_reason", "optimizer"}  # and these as text
 
 
-def with_numeric_looking_ids(results: Results) -> Results:
-    """The run with trial ids that read as numbers (Ray's are hex: 8573e478 happens), the rest as they were."""
-    crafted = ["8573e478", "12345678", "0301895e", "1e500000", "85ca981c", "00000e01", "af01e80f", "3e200000",
-               "00990000", "7e100000"]
-    ids = dict(zip(results.trials["trial_id"], crafted))
-    assert len(ids) == len(results.trials), "the run has more trials than crafted ids"
-    return dataclasses.replace(results, trials=results.trials.assign(trial_id=results.trials["trial_id"].map(ids)),
-                               history=results.history.assign(trial_id=results.history["trial_id"].map(ids)))
+def test_nullable_columns_show_blank_and_their_floats_keep_the_tables_format():
+    """Int64 and boolean parameters, and Float64 ones where runs are combined: no <NA> in a table."""
+    frame = pd.DataFrame({"units": pd.array([8, None], dtype="Int64"),
+                          "rate": pd.array([0.0123456, None], dtype="Float64"),
+                          "flag": pd.array([True, None], dtype="boolean")})
+    html = for_display(frame).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+    assert re.findall(r"<td>(.*?)</td>", html) == ["8", "0.01235", "True", "", "", ""]
+
+
+def with_values_text_order_gets_wrong(results: Results) -> Results:
+    """The run with trial ids that read as numbers (Ray's are 8 hex characters: 8573e478 happens), learning
+    rates across five decades and momenta with blanks, so that sorting as text and as numbers differ."""
+    ids = ["8573e478", "12345678", "0301895e", "1e500000", "85ca981c", "00000e01", "af01e80f", "3e200000"]
+    rates = [12.0, 3e-05, 0.5, 2.0, 0.001, 0.02, 7.0, 4e-04]
+    momenta = [0.5, None, 12.0, None, 3e-05, 0.9, None, 2.0]
+    trials = results.trials
+    assert len(trials) <= len(ids), "the run has more trials than crafted values"
+    renamed = dict(zip(trials["trial_id"], ids))
+    crafted = trials.assign(trial_id=trials["trial_id"].map(renamed), learning_rate=rates[:len(trials)],
+                            momentum=pd.array(momenta[:len(trials)], dtype="float64"))
+    return dataclasses.replace(results, trials=crafted,
+                               history=results.history.assign(trial_id=results.history["trial_id"].map(renamed)))
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it: .ci/run)")
 @pytest.mark.browser
 def test_the_trials_table_sorts_on_a_click_and_filters_in_chromium(tiny_results, tmp_path):
     pytest.importorskip("websockets", reason="the browser test drives Chromium with websockets (pip install -e '.[test]')")
-    results = with_numeric_looking_ids(tiny_results)
+    results = with_values_text_order_gets_wrong(tiny_results)
     path = write_report(results, tmp_path / "report.html")
-    column = "Array.from(document.querySelectorAll('table.trials tbody tr')).filter(r => !r.hidden)" \
-             ".map(r => r.cells[{}].textContent.trim())"
-    first_ids = column.format(0)
-    header = "Array.from(document.querySelectorAll('table.trials thead th')).find(h => h.textContent === '{}')"
+    ranked = ranked_trials(results)
+    cells = "Array.from(document.querySelectorAll('table.trials tbody tr')).filter(r => !r.hidden)" \
+            ".map(r => r.cells[{}].textContent.trim())"
+    ids, rates, momenta = (cells.format(list(ranked.columns).index(name))
+                           for name in ("trial_id", "learning_rate", "momentum"))
+    click = "Array.from(document.querySelectorAll('table.trials thead th')).find(h => h.textContent === '{}').click()"
     typed = ("(() => {{ const f = document.getElementById('trial-filter'); f.value = '{}'; "
              "f.dispatchEvent(new Event('input')); return true; }})()")
-    ranked = ranked_trials(results)
-    rate = list(ranked.columns).index("learning_rate")
-    shown, _, by_id, _, again, _, by_rate, _, errored = evaluate(path.as_uri(), [
-        LOADED + ".then(() => " + first_ids + ")",
-        header.format("trial_id") + ".click()", first_ids,
-        header.format("trial_id") + ".click()", first_ids,
-        header.format("learning_rate") + ".click()", column.format(rate),
-        typed.format("errored"), first_ids,
+    shown, _, by_id, _, again, _, by_rate, _, by_momentum, _, momentum_down, _, errored = evaluate(path.as_uri(), [
+        LOADED + ".then(() => " + ids + ")",
+        click.format("trial_id"), ids,
+        click.format("trial_id"), ids,
+        click.format("learning_rate"), rates,
+        click.format("momentum"), momenta,
+        click.format("momentum"), momenta,
+        typed.format("errored"), ids,
     ])
-    ids = list(results.trials["trial_id"])
+    trial_ids = list(results.trials["trial_id"])
     assert shown == list(ranked["trial_id"])  # best first, as written
-    assert by_id == sorted(ids) and again == sorted(ids, reverse=True)  # ids as text, however they read
-    assert by_rate == [f"{rate:.4g}" for rate in sorted(results.trials["learning_rate"])]  # numbers as numbers
+    assert by_id == sorted(trial_ids) and again == sorted(trial_ids, reverse=True)  # ids as text, however they read
+    assert by_rate == [f"{value:.4g}" for value in sorted(results.trials["learning_rate"])]  # numbers as numbers
+    given = sorted(results.trials["momentum"].dropna())
+    blanks = [""] * int(results.trials["momentum"].isna().sum())
+    assert by_momentum == [f"{value:.4g}" for value in given] + blanks  # empty cells last in either order
+    assert momentum_down == [f"{value:.4g}" for value in reversed(given)] + blanks
     failed = results.trials.loc[results.trials["stop_reason"] == "errored", "trial_id"]
     assert errored == list(failed)  # typing filters the rows
 

@@ -636,7 +636,7 @@ def test_sha_resumed_from_a_snapshot_that_lacked_trials_keeps_the_survivors_of_a
     configs = [{**config, "key": str(index), "trace": str(trace)} for index, config in enumerate(SHA_CONFIGS)]
     sha = SuccessiveHalvingScheduler(num_trials=9, rungs=[1, 3, 9], events=TrialEventLog())
     with pytest.raises(RuntimeError, match="driver killed"):
-        run(tmp_path, fast(9), sha, configs=configs, callbacks=[DriverCrash(tmp_path / "crashed", after=20)])
+        run(tmp_path, fast(9), sha, configs=configs, callbacks=[DriverCrash(tmp_path / "crashed", after=10)])
     forgotten = forget_trials_after(tmp_path / "run", kept=5, searcher=ConfigSequenceSearcher(configs))
 
     _, events = collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), fast(9), resume_errored=True).fit())
@@ -653,24 +653,27 @@ def test_sha_resumed_from_a_snapshot_that_lacked_trials_keeps_the_survivors_of_a
 @pytest.mark.slow
 def test_hyperband_resumed_from_a_snapshot_that_lacked_trials_ends_as_an_uninterrupted_run(
         tmp_path, ray_session, monkeypatch):
-    """Killed after the first bracket's halvings, with Ray's saved state holding 5 of the trials Ray had
-    created (the first bracket and e of the second): the others, suggested again, take the same places in the brackets (by creation order) and every
-    configuration trains the epochs of the uninterrupted run (test_hyperband_resumed_after_a_driver_crash_...)."""
+    """Killed once the second bracket's trials (e, f, g) had all reached its first rung, epoch 2, with Ray's
+    saved state holding only the first 5 trials (the first bracket and e): the rung was decided with f and
+    g, which the snapshot lacks. The configurations suggested again take the forgotten trials' places in
+    the brackets (by creation order) and every configuration trains the epochs of the uninterrupted run
+    (test_hyperband_resumed_after_a_driver_crash_ends_as_an_uninterrupted_run)."""
     monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")
     trace = tmp_path / "trained.trace"
     configs = [{**config, "trace": str(trace)} for config in HYPERBAND_GRID]
     scheduler = HyperbandScheduler(max_t=4, reduction_factor=2, events=TrialEventLog())
     with pytest.raises(RuntimeError, match="driver killed"):
-        run(tmp_path, fast(4), scheduler, configs=configs, callbacks=[DriverCrash(tmp_path / "crashed", after=20)])
+        run(tmp_path, fast(4), scheduler, configs=configs, callbacks=[DriverCrash(tmp_path / "crashed", after=12)])
+    at_crash = trained(trace)
+    assert all(2 in at_crash.get(key, []) for key in "efg"), at_crash  # the second bracket's first rung decided
     forgotten = forget_trials_after(tmp_path / "run", kept=5, searcher=ConfigSequenceSearcher(configs))
     assert len(forgotten) >= 3, forgotten  # f and g of the second bracket, h of the third, and any created after
 
     _, events = collect(tmp_path, tune.Tuner.restore(str(tmp_path / "run"), fast(4), resume_errored=True).fit())
-    epochs = trained(trace)
-    assert {key: len(set(trained_epochs)) for key, trained_epochs in epochs.items()} == {
+    epochs = {key: sorted(set(trained_epochs)) for key, trained_epochs in trained(trace).items()}
+    assert {key: len(trained_epochs) for key, trained_epochs in epochs.items()} == {
         "a": 2, "b": 1, "c": 4, "d": 1, "e": 4, "f": 4, "g": 2, "h": 4, "i": 4, "j": 4}, epochs
-    assert all(sorted(set(trained_epochs)) == list(range(1, len(set(trained_epochs)) + 1))
-               for trained_epochs in epochs.values())
+    assert all(trained_epochs == list(range(1, len(trained_epochs) + 1)) for trained_epochs in epochs.values())
     placed = sorted((event["band"], event["bracket"]) for event in events
                     if event["event"] == "bracket" and event["trial_id"] not in forgotten)
     assert placed == [(0, 0)] * 4 + [(0, 1)] * 3 + [(0, 2)] * 3  # the newcomers in the forgotten trials' places
