@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tunelab.core.run_folder import ray_trial_states
 from tunelab.searchspaces import load_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]  # real runs of several trials: not in `pytest -m "not slow"`
@@ -48,12 +49,7 @@ def reports_on_disk(path: Path) -> dict[str, list[dict]]:
 def saved_with_a_result(path: Path) -> int:
     """How many trials Ray's newest saved experiment state holds with a reported epoch (0 while none is
     whole). Ray saves it every 10 s or more: a trial it holds as not yet started restarts from scratch."""
-    states = sorted(path.glob("experiment_state-*.json"))
-    try:
-        trials = json.loads(states[-1].read_text())["trial_data"] if states else []
-        return sum("epoch" in (json.loads(metadata).get("last_result") or {}) for _, metadata in trials)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return 0
+    return sum(state["epoch"] is not None for state in ray_trial_states(path).values())
 
 
 def launch(*args: str) -> subprocess.Popen:
